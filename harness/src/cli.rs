@@ -1,0 +1,148 @@
+//! Command-line interface (clap derive) and the mapping of errors to exit codes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Characterize how multi-atlas medical image analysis behaves at scale: run registration and
+/// label-fusion jobs under configurable concurrency, sample every job from /proc, and render
+/// the resource figures and tables of Zhang et al.'s performance study.
+#[derive(Debug, Parser)]
+#[command(
+    name = "atlasperf",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario: n×m registration jobs then m fusion jobs under the scenario's
+    /// concurrency, measuring every job, and write a run store plus its report.
+    Run(Passthrough),
+    /// Run a base scenario once per point of a parameter grid (atlases, targets, slots,
+    /// threads, image size, policy) and fit scaling curves.
+    Sweep(Passthrough),
+    /// Render figures (Fig 2, Fig 3), Table I, a diagnosis and an HTML/Markdown report from a
+    /// run store.
+    Report(Passthrough),
+    /// Compare two run stores side by side (Table I and per-stage ratios).
+    Compare(Passthrough),
+    /// Profile any single command: sample its process tree from /proc and write a run store.
+    Profile(Passthrough),
+    /// Supervise one job: spawn its argv, sample its process tree, record exact totals
+    /// (used by executors; rarely called by hand).
+    Agent(Passthrough),
+    /// Run an imaging kernel directly (registration or label fusion).
+    #[command(subcommand)]
+    Kernel(KernelCommand),
+    /// Generate a phantom cohort: brain-like T1 images and label maps, each subject warped by
+    /// its own smooth diffeomorphism.
+    Phantom(PhantomArgs),
+    /// Evaluate segmentations.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+/// Imaging kernels.
+#[derive(Debug, Subcommand)]
+pub enum KernelCommand {
+    /// Register a moving image to a fixed image: affine (Mattes MI) then SyN, as ANTs ran in
+    /// the paper; writes the warped image, warped labels, transforms and a JSON summary.
+    Register(Passthrough),
+    /// Fuse warped atlas label maps into one segmentation (joint label fusion or majority vote).
+    Fuse(Passthrough),
+}
+
+/// Arguments of a command that is not implemented yet (kept so `--help` describes it).
+#[derive(Debug, Args)]
+pub struct Passthrough {
+    /// Arguments of the command.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// `atlasperf phantom`.
+#[derive(Debug, Args)]
+pub struct PhantomArgs {
+    /// Output folder (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of subjects.
+    #[arg(long, default_value_t = 8)]
+    pub subjects: usize,
+    /// Grid size in voxels, `X,Y,Z`.
+    #[arg(long, value_parser = parse_shape, default_value = "80,100,80")]
+    pub shape: [usize; 3],
+    /// Isotropic voxel size, mm.
+    #[arg(long, default_value_t = 2.0)]
+    pub spacing: f64,
+    /// Random seed (same seed, same cohort).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// RMS of each subject's nonlinear displacement, mm.
+    #[arg(long, default_value_t = 3.0)]
+    pub deformation: f64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Evaluation commands.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Mean and per-label Dice (and label volumes) of a segmentation against a reference.
+    Dice(DiceArgs),
+}
+
+/// `atlasperf eval dice`.
+#[derive(Debug, Args)]
+pub struct DiceArgs {
+    /// Reference label map (NIfTI).
+    pub truth: PathBuf,
+    /// Segmentation to evaluate (NIfTI, same grid).
+    pub seg: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_shape(s: &str) -> Result<[usize; 3], String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let [x, y, z] = parts.as_slice() else {
+        return Err(format!("expected X,Y,Z (three voxel counts), got `{s}`"));
+    };
+    let p = |v: &str| {
+        v.parse::<usize>()
+            .map_err(|e| format!("`{v}` in `{s}`: {e}"))
+    };
+    Ok([p(x)?, p(y)?, p(z)?])
+}
+
+/// An error caused by how the program was called (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Exit code for an error: 2 when the user's arguments or input files are at fault, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    use atlasperf_kernels::Error as K;
+    for cause in err.chain() {
+        if cause.is::<UsageError>() {
+            return 2;
+        }
+        if let Some(k) = cause.downcast_ref::<K>() {
+            return match k {
+                K::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => 1,
+                _ => 2,
+            };
+        }
+    }
+    1
+}

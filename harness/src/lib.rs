@@ -1,0 +1,5 @@
+//! The atlasperf harness: scenarios, plans, scheduling, executors, the sampling agent and the
+//! run store, plus the command-line interface of the `atlasperf` binary.
+
+pub mod cli;
+pub mod commands;

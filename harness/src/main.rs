@@ -1,0 +1,19 @@
+//! `atlasperf`: characterize multi-atlas medical image analysis at scale.
+//!
+//! Parses the command line, runs the command, prints the whole error chain and maps it to an
+//! exit code: 0 success, 1 failure, 2 usage error (bad arguments or input files).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = atlasperf_harness::cli::Cli::parse();
+    match atlasperf_harness::commands::dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(atlasperf_harness::cli::exit_code(&err))
+        }
+    }
+}

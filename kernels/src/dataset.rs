@@ -1,0 +1,151 @@
+//! Dataset manifests: which subjects a cohort holds and where their files are.
+//!
+//! ```toml
+//! name = "my-study"
+//! [[subjects]]
+//! id = "s01"
+//! image = "images/s01_t1.nii.gz"    # relative to the manifest's folder, or absolute
+//! labels = "labels/s01_seg.nii.gz"  # optional for targets, needed for atlases
+//! [[labels]]
+//! value = 1
+//! name = "left-hippocampus"
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::phantom::PhantomSpec;
+use crate::{Error, Result};
+
+/// A cohort of subjects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Short name of the dataset.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// How the cohort was generated, when it is a phantom.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phantom: Option<PhantomSpec>,
+    /// Names of label values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<LabelName>,
+    /// The subjects.
+    pub subjects: Vec<SubjectEntry>,
+}
+
+/// One subject's files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectEntry {
+    /// Unique identifier.
+    pub id: String,
+    /// Intensity image.
+    pub image: PathBuf,
+    /// Label map, when the subject can serve as an atlas or has ground truth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<PathBuf>,
+}
+
+/// A label value and its name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelName {
+    /// Label value in the label maps.
+    pub value: u16,
+    /// Human-readable name.
+    pub name: String,
+}
+
+impl Manifest {
+    /// Reads a manifest and resolves relative paths against its folder.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not valid TOML for a manifest (the error gives line and
+    /// column), has no subjects, or repeats a subject id.
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut m: Manifest = toml::from_str(&text).map_err(|e| Error::Manifest {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })?;
+        if m.subjects.is_empty() {
+            return Err(Error::InvalidParameter(format!(
+                "{}: the manifest lists no subjects",
+                path.display()
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        for s in &m.subjects {
+            if !seen.insert(s.id.clone()) {
+                return Err(Error::InvalidParameter(format!(
+                    "{}: subject id `{}` appears more than once",
+                    path.display(),
+                    s.id
+                )));
+            }
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        for s in &mut m.subjects {
+            s.image = base.join(&s.image);
+            s.labels = s.labels.as_ref().map(|l| base.join(l));
+        }
+        Ok(m)
+    }
+
+    /// Writes the manifest as TOML (paths as stored).
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Error::InvalidParameter(format!("cannot serialise manifest: {e}")))?;
+        std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    }
+
+    /// The subject with this id.
+    pub fn subject(&self, id: &str) -> Option<&SubjectEntry> {
+        self.subjects.iter().find(|s| s.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_resolve_against_manifest_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.toml");
+        std::fs::write(&p, "name = \"x\"\n[[subjects]]\nid = \"a\"\nimage = \"a.nii.gz\"\nlabels = \"/abs/a_l.nii\"\n").unwrap();
+        let m = Manifest::load(&p).unwrap();
+        assert_eq!(m.subjects[0].image, dir.path().join("a.nii.gz"));
+        assert_eq!(
+            m.subjects[0].labels.as_deref(),
+            Some(Path::new("/abs/a_l.nii"))
+        );
+    }
+
+    #[test]
+    fn errors_name_file_and_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.toml");
+        std::fs::write(
+            &p,
+            "name = \"x\"\n[[subjects]]\nid = \"a\"\nimgae = \"a.nii\"\n",
+        )
+        .unwrap();
+        let e = Manifest::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.toml") && e.contains("line 4") && e.contains("imgae"),
+            "{e}"
+        );
+        std::fs::write(&p, "name = \"x\"\n[[subjects]]\nid = \"a\"\nimage = \"a\"\n[[subjects]]\nid = \"a\"\nimage = \"b\"\n").unwrap();
+        let e = Manifest::load(&p).unwrap_err().to_string();
+        assert!(e.contains("more than once"), "{e}");
+    }
+}

@@ -1,0 +1,87 @@
+//! Errors of the imaging kernels. Every variant carries what a user needs to find the problem:
+//! the file, the header field, the shapes involved.
+
+use std::path::PathBuf;
+
+/// Result alias for the kernels crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the kernels crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The OS refused a read or write.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// File being read or written.
+        path: PathBuf,
+        /// Underlying OS error.
+        source: std::io::Error,
+    },
+    /// The NIfTI library could not parse or write the file.
+    #[error("{}: not a readable NIfTI-1 file: {source}", path.display())]
+    Nifti {
+        /// File being read or written.
+        path: PathBuf,
+        /// Error reported by the `nifti` crate.
+        source: nifti::NiftiError,
+    },
+    /// A header field holds a value this program cannot use.
+    #[error("{}: NIfTI header field `{field}`: {problem}", path.display())]
+    Header {
+        /// File whose header is wrong.
+        path: PathBuf,
+        /// Name of the header field, as in nifti1.h.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The file holds fewer voxel bytes than its header announces.
+    #[error("{}: truncated: header announces {expected} bytes of voxel data, file holds {found}", path.display())]
+    Truncated {
+        /// The short file.
+        path: PathBuf,
+        /// Bytes of voxel data the header asks for.
+        expected: u64,
+        /// Bytes actually present.
+        found: u64,
+    },
+    /// A label image holds a value that is not a label (negative, fractional or too large).
+    #[error("{}: voxel value {value} is not a label (labels are integers in 0..=65535)", path.display())]
+    NotALabel {
+        /// The label file.
+        path: PathBuf,
+        /// Offending value.
+        value: f64,
+    },
+    /// Two volumes that must share a grid do not.
+    #[error("{what}: shapes differ: {a:?} vs {b:?}")]
+    ShapeMismatch {
+        /// What was being combined.
+        what: String,
+        /// Shape of the first volume.
+        a: [usize; 3],
+        /// Shape of the second volume.
+        b: [usize; 3],
+    },
+    /// A dataset manifest could not be parsed.
+    #[error("{}: {source}", path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// Parse error with line and column.
+        source: Box<toml::de::Error>,
+    },
+    /// A parameter is outside its valid range.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Imaging kernels of atlasperf: volumes with physical geometry and NIfTI I/O, filters,
+//! phantom cohorts, dataset manifests and evaluation (Dice).
+//!
+//! This crate knows nothing about jobs or measurement: the harness runs these kernels as
+//! processes and measures them from the outside.
+
+pub mod dataset;
+pub mod error;
+pub mod eval;
+pub mod filter;
+pub mod phantom;
+pub mod volume;
+
+pub use error::{Error, Result};
+pub use volume::{Geometry, LabelVolume, Volume};

@@ -1,0 +1,509 @@
+//! NIfTI-1 reading and writing (`.nii`, `.nii.gz`) through the `nifti` crate.
+//!
+//! Geometry follows the NIfTI-1 rules as nibabel and ITK read them: the sform when
+//! `sform_code > 0`, else the qform (quaternion) when `qform_code > 0`, else the voxel sizes
+//! alone (ANALYZE "method 1"). Writing stores the affine in the sform (code 1, scanner) and,
+//! when the direction part is orthonormal, the same transform in the qform, so that tools that
+//! prefer either one place the image identically. Files are written to a temporary name and
+//! renamed, so a crash never leaves a half-written image under the final name.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array3, Axis, Ix3, ShapeBuilder};
+use nifti::{DataElement, IntoNdArray, NiftiHeader, NiftiObject, ReaderOptions};
+
+use super::{Geometry, LabelVolume, Volume};
+use crate::{Error, Result};
+
+/// Voxel data types a volume can be written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskType {
+    /// NIFTI_TYPE_UINT8 (2).
+    U8,
+    /// NIFTI_TYPE_INT16 (4).
+    I16,
+    /// NIFTI_TYPE_INT32 (8).
+    I32,
+    /// NIFTI_TYPE_FLOAT32 (16).
+    F32,
+    /// NIFTI_TYPE_FLOAT64 (64).
+    F64,
+    /// NIFTI_TYPE_UINT16 (512).
+    U16,
+}
+
+impl DiskType {
+    /// The NIfTI `datatype` code.
+    pub fn code(self) -> i16 {
+        match self {
+            DiskType::U8 => 2,
+            DiskType::I16 => 4,
+            DiskType::I32 => 8,
+            DiskType::F32 => 16,
+            DiskType::F64 => 64,
+            DiskType::U16 => 512,
+        }
+    }
+
+    fn representable(self, v: f32) -> bool {
+        let int_in = |lo: f64, hi: f64| v.fract() == 0.0 && (v as f64) >= lo && (v as f64) <= hi;
+        match self {
+            DiskType::U8 => int_in(0.0, 255.0),
+            DiskType::I16 => int_in(-32768.0, 32767.0),
+            DiskType::U16 => int_in(0.0, 65535.0),
+            DiskType::I32 => int_in(-2147483648.0, 2147483647.0),
+            DiskType::F32 | DiskType::F64 => true,
+        }
+    }
+}
+
+/// Datatypes accepted on input: the common integer and float scalar types.
+const READABLE: &[(i16, &str)] = &[
+    (2, "uint8"),
+    (4, "int16"),
+    (8, "int32"),
+    (16, "float32"),
+    (64, "float64"),
+    (256, "int8"),
+    (512, "uint16"),
+    (768, "uint32"),
+];
+
+/// Reads a scalar 3-D image as f32 (after `scl_slope`/`scl_inter` scaling).
+///
+/// # Errors
+/// The file cannot be opened or parsed, is truncated, is not 3-D, or has an unsupported
+/// datatype or unusable geometry; every error names the file.
+pub fn read_image(path: &Path) -> Result<Volume<f32>> {
+    let (header, data) = read_raw::<f32>(path)?;
+    let geometry = geometry_from_header(path, &header)?;
+    Ok(Volume::from_array(data, geometry))
+}
+
+/// Reads a label map: every voxel must hold an integer in `0..=65535`.
+///
+/// # Errors
+/// As [`read_image`], plus [`Error::NotALabel`] for values that are not labels.
+pub fn read_labels(path: &Path) -> Result<LabelVolume> {
+    let (header, data) = read_raw::<f64>(path)?;
+    let geometry = geometry_from_header(path, &header)?;
+    let mut out = Array3::<u16>::zeros(data.raw_dim().f());
+    for (o, &v) in out.iter_mut().zip(data.iter()) {
+        if v.fract() != 0.0 || !(0.0..=65535.0).contains(&v) {
+            return Err(Error::NotALabel {
+                path: path.to_owned(),
+                value: v,
+            });
+        }
+        *o = v as u16;
+    }
+    Ok(Volume::from_array(out, geometry))
+}
+
+/// Writes an image as float32.
+///
+/// # Errors
+/// The file cannot be created or written.
+pub fn write_image(path: &Path, volume: &Volume<f32>) -> Result<()> {
+    write_typed(path, volume.array(), volume.geometry())
+}
+
+/// Writes an image converting voxels to `disk` type; fails if a value is not representable.
+///
+/// # Errors
+/// A voxel value does not fit the type, or the file cannot be written.
+pub fn write_image_as(path: &Path, volume: &Volume<f32>, disk: DiskType) -> Result<()> {
+    if let Some(bad) = volume.as_slice().iter().find(|v| !disk.representable(**v)) {
+        return Err(Error::InvalidParameter(format!(
+            "{}: value {bad} cannot be stored as {disk:?}",
+            path.display()
+        )));
+    }
+    let g = volume.geometry();
+    let a = volume.array();
+    match disk {
+        DiskType::U8 => write_typed(path, &a.mapv(|v| v as u8), g),
+        DiskType::I16 => write_typed(path, &a.mapv(|v| v as i16), g),
+        DiskType::U16 => write_typed(path, &a.mapv(|v| v as u16), g),
+        DiskType::I32 => write_typed(path, &a.mapv(|v| v as i32), g),
+        DiskType::F32 => write_typed(path, a, g),
+        DiskType::F64 => write_typed(path, &a.mapv(f64::from), g),
+    }
+}
+
+/// Writes a label map as uint16.
+///
+/// # Errors
+/// The file cannot be created or written.
+pub fn write_labels(path: &Path, volume: &LabelVolume) -> Result<()> {
+    write_typed(path, volume.array(), volume.geometry())
+}
+
+fn read_raw<T>(path: &Path) -> Result<(NiftiHeader, Array3<T>)>
+where
+    T: DataElement + Clone + Default,
+{
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::io(
+            path,
+            std::io::Error::other("is a directory, expected a .nii or .nii.gz file"),
+        ));
+    }
+    // Check the header before the crate allocates and converts the voxel data.
+    let header = NiftiHeader::from_file(path).map_err(|e| nifti_error(path, e))?;
+    let dims = check_header(path, &header)?;
+    let obj = ReaderOptions::new()
+        .read_file(path)
+        .map_err(|e| nifti_error(path, e))?;
+    let array = obj
+        .into_volume()
+        .into_ndarray::<T>()
+        .map_err(|e| nifti_error(path, e))?;
+    let array = to_3d(path, array, dims)?;
+    Ok((header, array))
+}
+
+/// Validates what the `nifti` crate leaves to us: rank, datatype, voxel sizes.
+fn check_header(path: &Path, h: &NiftiHeader) -> Result<[usize; 3]> {
+    let bad = |field: &'static str, problem: String| Error::Header {
+        path: path.to_owned(),
+        field,
+        problem,
+    };
+    let rank = h.dim[0] as usize;
+    if !(1..=7).contains(&rank) {
+        return Err(bad(
+            "dim",
+            format!("dim[0] = {} is not a rank in 1..=7", h.dim[0]),
+        ));
+    }
+    let extra: Vec<u16> = h.dim[4..=rank.max(3)].to_vec();
+    if extra.iter().any(|&d| d > 1) {
+        return Err(bad(
+            "dim",
+            format!(
+                "{rank}-D volume {:?}; a single 3-D volume is needed",
+                &h.dim[1..=rank]
+            ),
+        ));
+    }
+    let dims: [usize; 3] =
+        std::array::from_fn(|a| if a < rank { h.dim[a + 1] as usize } else { 1 });
+    if dims.contains(&0) {
+        return Err(bad("dim", format!("zero-length axis in {dims:?}")));
+    }
+    if !READABLE.iter().any(|(c, _)| *c == h.datatype) {
+        let names: Vec<&str> = READABLE.iter().map(|(_, n)| *n).collect();
+        return Err(bad(
+            "datatype",
+            format!(
+                "code {} is not supported (supported: {})",
+                h.datatype,
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(dims)
+}
+
+fn to_3d<T: Clone + Default>(
+    path: &Path,
+    array: ndarray::ArrayD<T>,
+    dims: [usize; 3],
+) -> Result<Array3<T>> {
+    let n = array.len();
+    let mut a = array;
+    while a.ndim() > 3 {
+        let last = Axis(a.ndim() - 1);
+        a = a.index_axis_move(last, 0);
+    }
+    while a.ndim() < 3 {
+        let end = Axis(a.ndim());
+        a = a.insert_axis(end);
+    }
+    let a = a.into_dimensionality::<Ix3>().map_err(|_| Error::Header {
+        path: path.to_owned(),
+        field: "dim",
+        problem: format!("{n} voxels do not form a {dims:?} volume"),
+    })?;
+    // Re-wrap as Fortran order (the crate already returns it; this is cheap when it does).
+    Ok(Volume::from_array(a, Geometry::identity()).data)
+}
+
+fn nifti_error(path: &Path, e: nifti::NiftiError) -> Error {
+    match e {
+        nifti::NiftiError::IncompatibleLength(found, expected) => Error::Truncated {
+            path: path.to_owned(),
+            expected: expected as u64,
+            found: found as u64,
+        },
+        nifti::NiftiError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::Truncated {
+                path: path.to_owned(),
+                expected: 0,
+                found: 0,
+            }
+            .with_io_detail(io)
+        }
+        nifti::NiftiError::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+            ) =>
+        {
+            Error::Nifti {
+                path: path.to_owned(),
+                source: nifti::NiftiError::Io(io),
+            }
+        }
+        nifti::NiftiError::Io(io) => Error::io(path, io),
+        other => Error::Nifti {
+            path: path.to_owned(),
+            source: other,
+        },
+    }
+}
+
+impl Error {
+    fn with_io_detail(self, io: std::io::Error) -> Error {
+        match self {
+            Error::Truncated { path, .. } => Error::Io {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("truncated file: ended before the header or voxel data did ({io})"),
+                ),
+            },
+            other => other,
+        }
+    }
+}
+
+fn geometry_from_header(path: &Path, h: &NiftiHeader) -> Result<Geometry> {
+    let geometry = if h.sform_code > 0 {
+        let r = |row: [f32; 4]| row.map(f64::from);
+        Geometry {
+            affine: [r(h.srow_x), r(h.srow_y), r(h.srow_z)],
+        }
+    } else if h.qform_code > 0 {
+        qform_geometry(h)
+    } else {
+        Geometry::from_spacing_origin(
+            [h.pixdim[1], h.pixdim[2], h.pixdim[3]].map(|s| f64::from(s.abs())),
+            [0.0; 3],
+        )
+    };
+    if geometry
+        .spacing()
+        .iter()
+        .any(|s| !(s.is_finite() && *s > 0.0))
+        || geometry.world_to_index([0.0; 3]).is_none()
+    {
+        let field = if h.sform_code > 0 {
+            "srow_x/srow_y/srow_z"
+        } else {
+            "pixdim"
+        };
+        return Err(Error::Header {
+            path: path.to_owned(),
+            field,
+            problem: format!(
+                "voxel-to-world affine {:?} is singular or not finite",
+                geometry.affine
+            ),
+        });
+    }
+    Ok(geometry)
+}
+
+/// nifti1_io's quatern_to_mat44.
+fn qform_geometry(h: &NiftiHeader) -> Geometry {
+    let (mut b, mut c, mut d) = (
+        f64::from(h.quatern_b),
+        f64::from(h.quatern_c),
+        f64::from(h.quatern_d),
+    );
+    let mut a = 1.0 - (b * b + c * c + d * d);
+    if a < 1e-7 {
+        let n = (b * b + c * c + d * d).sqrt();
+        (b, c, d) = (b / n, c / n, d / n);
+        a = 0.0;
+    } else {
+        a = a.sqrt();
+    }
+    let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
+    let s = [h.pixdim[1], h.pixdim[2], h.pixdim[3]].map(|v| f64::from(v.abs()));
+    let r = [
+        [
+            a * a + b * b - c * c - d * d,
+            2.0 * (b * c - a * d),
+            2.0 * (b * d + a * c),
+        ],
+        [
+            2.0 * (b * c + a * d),
+            a * a + c * c - b * b - d * d,
+            2.0 * (c * d - a * b),
+        ],
+        [
+            2.0 * (b * d - a * c),
+            2.0 * (c * d + a * b),
+            a * a + d * d - c * c - b * b,
+        ],
+    ];
+    let t = [h.quatern_x, h.quatern_y, h.quatern_z].map(f64::from);
+    Geometry {
+        affine: std::array::from_fn(|row| {
+            [
+                r[row][0] * s[0],
+                r[row][1] * s[1],
+                r[row][2] * s[2] * qfac,
+                t[row],
+            ]
+        }),
+    }
+}
+
+/// nifti1_io's mat44_to_quatern for an orthonormal direction; `None` when not orthonormal.
+fn qform_params(g: &Geometry) -> Option<([f32; 3], f32)> {
+    let dir = g.direction();
+    // Columns must be orthonormal within a tolerance, or the qform cannot represent the affine.
+    for p in 0..3 {
+        for q in (p + 1)..3 {
+            let dot: f64 = (0..3).map(|r| dir[p][r] * dir[q][r]).sum();
+            if dot.abs() > 1e-4 {
+                return None;
+            }
+        }
+    }
+    // r[row][col] with column c = direction of index axis c.
+    let mut r: [[f64; 3]; 3] = std::array::from_fn(|row| std::array::from_fn(|col| dir[col][row]));
+    let qfac = if super::geometry::det3(r) < 0.0 {
+        for row in &mut r {
+            row[2] = -row[2];
+        }
+        -1.0
+    } else {
+        1.0
+    };
+    let trace = r[0][0] + r[1][1] + r[2][2] + 1.0;
+    let (mut a, mut b, mut c, mut d);
+    if trace > 0.5 {
+        a = 0.5 * trace.sqrt();
+        b = 0.25 * (r[2][1] - r[1][2]) / a;
+        c = 0.25 * (r[0][2] - r[2][0]) / a;
+        d = 0.25 * (r[1][0] - r[0][1]) / a;
+    } else {
+        let xd = 1.0 + r[0][0] - (r[1][1] + r[2][2]);
+        let yd = 1.0 + r[1][1] - (r[0][0] + r[2][2]);
+        let zd = 1.0 + r[2][2] - (r[0][0] + r[1][1]);
+        if xd > 1.0 {
+            b = 0.5 * xd.sqrt();
+            c = 0.25 * (r[0][1] + r[1][0]) / b;
+            d = 0.25 * (r[0][2] + r[2][0]) / b;
+            a = 0.25 * (r[2][1] - r[1][2]) / b;
+        } else if yd > 1.0 {
+            c = 0.5 * yd.sqrt();
+            b = 0.25 * (r[0][1] + r[1][0]) / c;
+            d = 0.25 * (r[1][2] + r[2][1]) / c;
+            a = 0.25 * (r[0][2] - r[2][0]) / c;
+        } else {
+            d = 0.5 * zd.sqrt();
+            b = 0.25 * (r[0][2] + r[2][0]) / d;
+            c = 0.25 * (r[1][2] + r[2][1]) / d;
+            a = 0.25 * (r[1][0] - r[0][1]) / d;
+        }
+        if a < 0.0 {
+            (a, b, c, d) = (-a, -b, -c, -d);
+        }
+    }
+    let _ = a;
+    Some(([b as f32, c as f32, d as f32], qfac as f32))
+}
+
+fn header_for(dims: [usize; 3], g: &Geometry) -> NiftiHeader {
+    let mut h = NiftiHeader::default();
+    let row = |r: usize| g.affine[r].map(|v| v as f32);
+    h.srow_x = row(0);
+    h.srow_y = row(1);
+    h.srow_z = row(2);
+    h.sform_code = 1;
+    let s = g.spacing();
+    h.pixdim = [
+        1.0,
+        s[0] as f32,
+        s[1] as f32,
+        s[2] as f32,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+    ];
+    h.dim = [
+        3,
+        dims[0] as u16,
+        dims[1] as u16,
+        dims[2] as u16,
+        1,
+        1,
+        1,
+        1,
+    ];
+    h.xyzt_units = 2; // millimetres
+    match qform_params(g) {
+        Some(([b, c, d], qfac)) => {
+            h.qform_code = 1;
+            (h.quatern_b, h.quatern_c, h.quatern_d) = (b, c, d);
+            [h.quatern_x, h.quatern_y, h.quatern_z] = g.origin().map(|v| v as f32);
+            h.pixdim[0] = qfac;
+        }
+        None => h.qform_code = 0,
+    }
+    let mut descrip = b"atlasperf".to_vec();
+    descrip.resize(80, 0);
+    h.descrip = descrip;
+    h
+}
+
+fn write_typed<T>(path: &Path, data: &Array3<T>, g: &Geometry) -> Result<()>
+where
+    T: DataElement + bytemuck::Pod,
+{
+    let d = data.dim();
+    let dims = [d.0, d.1, d.2];
+    if dims.iter().any(|&n| n == 0 || n > u16::MAX as usize) {
+        return Err(Error::InvalidParameter(format!(
+            "{}: cannot write a {dims:?} volume as NIfTI-1 (each axis must be 1..=65535)",
+            path.display()
+        )));
+    }
+    let header = header_for(dims, g);
+    let tmp = temp_path(path);
+    nifti::writer::WriterOptions::new(&tmp)
+        .reference_header(&header)
+        .write_nifti(data)
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            nifti_error(path, e)
+        })?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// A sibling temporary name that keeps the `.nii`/`.nii.gz` ending the writer looks at. The
+/// `nifti` writer rebuilds the extension from the last dot, so the stem must have no dots.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (stem, ext) = match name.strip_suffix(".nii.gz") {
+        Some(stem) => (stem.to_owned(), "nii.gz"),
+        None => (name.strip_suffix(".nii").unwrap_or(&name).to_owned(), "nii"),
+    };
+    let stem = stem.replace('.', "_");
+    path.with_file_name(format!("{stem}-{}-partial.{ext}", std::process::id()))
+}
+
+#[cfg(test)]
+#[path = "io_tests.rs"]
+mod tests;

@@ -1,0 +1,8 @@
+//! Reports of atlasperf: reads a run store and renders figures (plotters, PNG and SVG) and
+//! tables (Markdown, CSV, HTML). Depends on the run-store schema only, never on harness
+//! internals. Also renders slice previews of volumes handed to it as plain arrays.
+
+pub mod error;
+pub mod preview;
+
+pub use error::{ReportError, Result};
