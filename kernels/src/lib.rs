@@ -9,6 +9,7 @@ pub mod error;
 pub mod eval;
 pub mod filter;
 pub mod phantom;
+pub mod registration;
 pub mod volume;
 
 pub use error::{Error, Result};
