@@ -8,3 +8,4 @@
 pub mod cc;
 pub mod field;
 pub mod interp;
+pub mod syn;

@@ -1,0 +1,313 @@
+//! Symmetric normalization (SyN; Avants et al., Med. Image Anal. 12(1), 2008) on one grid.
+//!
+//! Two displacement fields map a middle space (the fixed grid) to the fixed image (`u1`) and
+//! to the moving image (`u2`). Each iteration warps both images into the middle space,
+//! computes the metric derivatives there, turns them into forces along the warped images'
+//! gradients, smooths each update with a Gaussian of the update-field variance, scales it so
+//! its largest displacement equals the gradient step (voxels of the current level), and
+//! composes it into its field (`u ← u ∘ (id + δ)`); the total fields are smoothed with the
+//! total-field variance when it is non-zero. Levels run coarse to fine (shrink factors and
+//! smoothing sigmas in full-resolution voxels); fields are carried up by resampling. At the
+//! end the inverses are found by fixed-point iteration and composed into the forward map
+//! (fixed → moving) and the inverse map (moving → fixed).
+//!
+//! This version expects the moving image already on the fixed grid (after the affine stage).
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::cc::{cc_derivatives, CcWorkspace};
+use super::field::{Field, InversionStats};
+use super::interp::{gradient, trilinear};
+use crate::filter::smooth;
+
+/// SyN parameters; defaults are the paper's (antsRegistration as Zhang et al. ran it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynParams {
+    /// Iterations per level, coarse to fine.
+    pub iterations: Vec<usize>,
+    /// Shrink factor per level.
+    pub shrink: Vec<usize>,
+    /// Smoothing sigma per level, full-resolution voxels.
+    pub smooth: Vec<f32>,
+    /// Largest update displacement per iteration, voxels of the level.
+    pub step: f32,
+    /// Variance of the Gaussian applied to each update, voxels².
+    pub update_variance: f32,
+    /// Variance of the Gaussian applied to the total field, voxels² (0 = none).
+    pub total_variance: f32,
+    /// CC window radius, voxels.
+    pub radius: usize,
+    /// Convergence window (iterations).
+    pub window: usize,
+    /// Convergence threshold on the normalised slope of the metric over the window.
+    pub threshold: f64,
+}
+
+impl Default for SynParams {
+    fn default() -> Self {
+        SynParams {
+            iterations: vec![200, 100, 50],
+            shrink: vec![4, 2, 1],
+            smooth: vec![2.0, 1.0, 0.0],
+            step: 0.1,
+            update_variance: 3.0,
+            total_variance: 0.0,
+            radius: 2,
+            window: 10,
+            threshold: 1e-6,
+        }
+    }
+}
+
+/// What happened at one level.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LevelStats {
+    /// Shrink factor.
+    pub shrink: usize,
+    /// Grid of the level.
+    pub dims: [usize; 3],
+    /// Iterations actually run (≤ the maximum when converged).
+    pub iterations: usize,
+    /// Metric (mean local CC, 1 = perfect) before the first iteration.
+    pub initial_metric: f64,
+    /// Metric after the last iteration.
+    pub final_metric: f64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Result of [`syn`].
+#[derive(Debug, Clone)]
+pub struct SynResult {
+    /// Fixed grid point `y` maps to moving grid point `y + forward(y)`.
+    pub forward: Field,
+    /// Moving grid point `z` maps to fixed grid point `z + inverse(z)`.
+    pub inverse: Field,
+    /// Per-level statistics.
+    pub levels: Vec<LevelStats>,
+    /// Inversion of the fixed-side field.
+    pub inversion: InversionStats,
+}
+
+/// Smooths `full` with `sigma` (voxels) and samples it on a `dims` grid spanning the same
+/// voxel-centre extent.
+fn downsample(full: &[f32], full_dims: [usize; 3], sigma: f32, dims: [usize; 3]) -> Vec<f32> {
+    let mut s = full.to_vec();
+    smooth(&mut s, full_dims, [sigma; 3], &mut Vec::new());
+    if dims == full_dims {
+        return s;
+    }
+    let ratio: [f32; 3] = std::array::from_fn(|a| {
+        if dims[a] > 1 {
+            (full_dims[a] - 1) as f32 / (dims[a] - 1) as f32
+        } else {
+            1.0
+        }
+    });
+    let [nx, ny, _] = dims;
+    let mut out = vec![0.0; dims.iter().product()];
+    out.par_chunks_mut(nx * ny)
+        .enumerate()
+        .for_each(|(k, slab)| {
+            for j in 0..ny {
+                for i in 0..nx {
+                    slab[i + nx * j] = trilinear(
+                        &s,
+                        full_dims,
+                        [
+                            i as f32 * ratio[0],
+                            j as f32 * ratio[1],
+                            k as f32 * ratio[2],
+                        ],
+                    );
+                }
+            }
+        });
+    out
+}
+
+/// `out(x) = img(x + u(x))`.
+pub fn warp(img: &[f32], dims: [usize; 3], u: &Field, out: &mut [f32]) {
+    let [nx, ny, _] = dims;
+    out.par_chunks_mut(nx * ny)
+        .enumerate()
+        .for_each(|(k, slab)| {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let d = u.at(i + nx * (j + ny * k));
+                    slab[i + nx * j] = trilinear(
+                        img,
+                        dims,
+                        [i as f32 + d[0], j as f32 + d[1], k as f32 + d[2]],
+                    );
+                }
+            }
+        });
+}
+
+/// Scratch buffers of one level, allocated once per level (never inside the iteration loop).
+struct Buffers {
+    warped: [Vec<f32>; 2],
+    grad: [[Vec<f32>; 3]; 2],
+    deriv: [Vec<f32>; 2],
+    update: Field,
+    composed: Field,
+    scratch: Vec<f32>,
+    cc: CcWorkspace,
+}
+
+/// One SyN iteration; returns the metric before the update.
+fn iterate(
+    images: [&[f32]; 2],
+    dims: [usize; 3],
+    fields: [&mut Field; 2],
+    p: &SynParams,
+    b: &mut Buffers,
+) -> f64 {
+    let n = images[0].len();
+    let [u1, u2] = fields;
+    warp(images[0], dims, u1, &mut b.warped[0]);
+    warp(images[1], dims, u2, &mut b.warped[1]);
+    for s in 0..2 {
+        let [gx, gy, gz] = &mut b.grad[s];
+        gradient(&b.warped[s], dims, [gx, gy, gz]);
+    }
+    let [d_f, d_m] = &mut b.deriv;
+    let metric = cc_derivatives(
+        &b.warped[0],
+        &b.warped[1],
+        dims,
+        p.radius,
+        &mut b.cc,
+        d_f,
+        d_m,
+    );
+    for (s, u) in [u1, u2].into_iter().enumerate() {
+        for a in 0..3 {
+            let (upd, g, d) = (&mut b.update.c[a], &b.grad[s][a], &b.deriv[s]);
+            upd.par_iter_mut()
+                .zip(g.par_iter())
+                .zip(d.par_iter())
+                .for_each(|((o, g), d)| *o = d * g);
+        }
+        b.update.smooth(p.update_variance.sqrt(), &mut b.scratch);
+        let max = b.update.max_norm();
+        if max > 0.0 {
+            b.update.scale(p.step / max);
+        }
+        u.compose_into(&b.update, &mut b.composed);
+        std::mem::swap(u, &mut b.composed);
+        u.smooth(p.total_variance.sqrt(), &mut b.scratch);
+    }
+    debug_assert_eq!(b.warped[0].len(), n);
+    metric
+}
+
+/// True when the least-squares slope of the last `window` metric values, relative to their
+/// mean magnitude, is below `threshold` (ANTs' convergence monitor, simplified).
+fn converged(history: &[f64], window: usize, threshold: f64) -> bool {
+    if window < 2 || history.len() < window {
+        return false;
+    }
+    let tail = &history[history.len() - window..];
+    let n = window as f64;
+    let mean_x = (n - 1.0) / 2.0;
+    let mean_y = tail.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (x, y) in tail.iter().enumerate() {
+        sxy += (x as f64 - mean_x) * (y - mean_y);
+        sxx += (x as f64 - mean_x).powi(2);
+    }
+    (sxy / sxx).abs() / mean_y.abs().max(1e-12) < threshold
+}
+
+/// Registers `moving` to `fixed` (same grid, `dims`) with SyN.
+pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> SynResult {
+    let mut fields: Option<[Field; 2]> = None;
+    let mut levels = Vec::new();
+    for (l, &iters) in p.iterations.iter().enumerate() {
+        let started = Instant::now();
+        let f = p.shrink.get(l).copied().unwrap_or(1).max(1);
+        let ldims: [usize; 3] = std::array::from_fn(|a| dims[a].div_ceil(f).max(1));
+        let sigma = p.smooth.get(l).copied().unwrap_or(0.0);
+        let imgs = [
+            downsample(fixed, dims, sigma, ldims),
+            downsample(moving, dims, sigma, ldims),
+        ];
+        let [mut u1, mut u2] = match fields.take() {
+            Some([a, b]) => [a.resample_to(ldims), b.resample_to(ldims)],
+            None => [Field::zeros(ldims), Field::zeros(ldims)],
+        };
+        let n = ldims.iter().product();
+        let mut b = Buffers {
+            warped: [vec![0.0; n], vec![0.0; n]],
+            grad: std::array::from_fn(|_| std::array::from_fn(|_| vec![0.0; n])),
+            deriv: [vec![0.0; n], vec![0.0; n]],
+            update: Field::zeros(ldims),
+            composed: Field::zeros(ldims),
+            scratch: Vec::with_capacity(n),
+            cc: CcWorkspace::default(),
+        };
+        let mut history = Vec::with_capacity(iters);
+        for _ in 0..iters {
+            history.push(iterate(
+                [&imgs[0], &imgs[1]],
+                ldims,
+                [&mut u1, &mut u2],
+                p,
+                &mut b,
+            ));
+            if converged(&history, p.window, p.threshold) {
+                break;
+            }
+        }
+        // Metric of the final fields.
+        warp(&imgs[0], ldims, &u1, &mut b.warped[0]);
+        warp(&imgs[1], ldims, &u2, &mut b.warped[1]);
+        let [d_f, d_m] = &mut b.deriv;
+        let final_metric = cc_derivatives(
+            &b.warped[0],
+            &b.warped[1],
+            ldims,
+            p.radius,
+            &mut b.cc,
+            d_f,
+            d_m,
+        );
+        levels.push(LevelStats {
+            shrink: f,
+            dims: ldims,
+            iterations: history.len(),
+            initial_metric: history.first().copied().unwrap_or(final_metric),
+            final_metric,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        fields = Some([u1, u2]);
+    }
+    let [u1, u2] = match fields {
+        Some([a, b]) if a.dims == dims => [a, b],
+        Some([a, b]) => [a.resample_to(dims), b.resample_to(dims)],
+        None => [Field::zeros(dims), Field::zeros(dims)],
+    };
+    let mut v1 = Field::zeros(dims);
+    let inversion = u1.invert_into(&mut v1, 20, 0.1, 0.001);
+    let mut v2 = Field::zeros(dims);
+    u2.invert_into(&mut v2, 20, 0.1, 0.001);
+    let mut forward = Field::zeros(dims);
+    u2.compose_into(&v1, &mut forward);
+    let mut inverse = Field::zeros(dims);
+    u1.compose_into(&v2, &mut inverse);
+    SynResult {
+        forward,
+        inverse,
+        levels,
+        inversion,
+    }
+}
+
+#[cfg(test)]
+#[path = "syn_tests.rs"]
+mod tests;
