@@ -96,9 +96,18 @@ impl Field {
     /// Compositive update `self ← self ∘ (id + update)`:
     /// `u'(x) = w(x) + u(x + w(x))`, written into `out` (same grid).
     pub fn compose_into(&self, update: &Field, out: &mut Field) {
-        let dims = self.dims;
-        let [nx, ny, _] = dims;
-        let [ox, oy, oz] = &mut out.c;
+        let [nx, ny, _] = self.dims;
+        out.fill_with(|i, j, k| {
+            let w = update.at(i + nx * (j + ny * k));
+            let u = self.sample([i as f32 + w[0], j as f32 + w[1], k as f32 + w[2]]);
+            [w[0] + u[0], w[1] + u[1], w[2] + u[2]]
+        });
+    }
+
+    /// Sets every voxel's displacement to `f(i, j, k)`, k-slabs in parallel.
+    pub fn fill_with(&mut self, f: impl Fn(usize, usize, usize) -> [f32; 3] + Sync) {
+        let [nx, ny, _] = self.dims;
+        let [ox, oy, oz] = &mut self.c;
         ox.par_chunks_mut(nx * ny)
             .zip(oy.par_chunks_mut(nx * ny))
             .zip(oz.par_chunks_mut(nx * ny))
@@ -106,14 +115,11 @@ impl Field {
             .for_each(|(k, ((sx, sy), sz))| {
                 for j in 0..ny {
                     for i in 0..nx {
-                        let n = i + nx * (j + ny * k);
-                        let w = update.at(n);
-                        let p = [i as f32 + w[0], j as f32 + w[1], k as f32 + w[2]];
-                        let u = self.sample(p);
+                        let v = f(i, j, k);
                         let o = i + nx * j;
-                        sx[o] = w[0] + u[0];
-                        sy[o] = w[1] + u[1];
-                        sz[o] = w[2] + u[2];
+                        sx[o] = v[0];
+                        sy[o] = v[1];
+                        sz[o] = v[2];
                     }
                 }
             });
@@ -194,28 +200,14 @@ impl Field {
             }
         });
         let mut out = Field::zeros(dims);
-        let [nx, ny, _] = dims;
-        let [ox, oy, oz] = &mut out.c;
-        ox.par_chunks_mut(nx * ny)
-            .zip(oy.par_chunks_mut(nx * ny))
-            .zip(oz.par_chunks_mut(nx * ny))
-            .enumerate()
-            .for_each(|(k, ((sx, sy), sz))| {
-                for j in 0..ny {
-                    for i in 0..nx {
-                        let p = [
-                            i as f32 * ratio[0],
-                            j as f32 * ratio[1],
-                            k as f32 * ratio[2],
-                        ];
-                        let u = self.sample(p);
-                        let o = i + nx * j;
-                        sx[o] = u[0] / ratio[0];
-                        sy[o] = u[1] / ratio[1];
-                        sz[o] = u[2] / ratio[2];
-                    }
-                }
-            });
+        out.fill_with(|i, j, k| {
+            let u = self.sample([
+                i as f32 * ratio[0],
+                j as f32 * ratio[1],
+                k as f32 * ratio[2],
+            ]);
+            [u[0] / ratio[0], u[1] / ratio[1], u[2] / ratio[2]]
+        });
         out
     }
 
