@@ -8,6 +8,7 @@
 
 pub mod geometry;
 mod io;
+mod qform;
 
 pub use geometry::Geometry;
 pub use io::{read_image, read_labels, write_image, write_image_as, write_labels, DiskType};
