@@ -159,6 +159,31 @@ struct Buffers {
     cc: CcWorkspace,
 }
 
+impl Buffers {
+    /// Warps both images into the middle space and computes the CC value and its
+    /// derivatives there (left in `warped` and `deriv`).
+    fn measure(
+        &mut self,
+        images: [&[f32]; 2],
+        dims: [usize; 3],
+        fields: [&Field; 2],
+        radius: usize,
+    ) -> f64 {
+        warp(images[0], dims, fields[0], &mut self.warped[0]);
+        warp(images[1], dims, fields[1], &mut self.warped[1]);
+        let [d_f, d_m] = &mut self.deriv;
+        cc_derivatives(
+            &self.warped[0],
+            &self.warped[1],
+            dims,
+            radius,
+            &mut self.cc,
+            d_f,
+            d_m,
+        )
+    }
+}
+
 /// One SyN iteration; returns the metric before the update.
 fn iterate(
     images: [&[f32]; 2],
@@ -167,24 +192,12 @@ fn iterate(
     p: &SynParams,
     b: &mut Buffers,
 ) -> f64 {
-    let n = images[0].len();
     let [u1, u2] = fields;
-    warp(images[0], dims, u1, &mut b.warped[0]);
-    warp(images[1], dims, u2, &mut b.warped[1]);
+    let metric = b.measure(images, dims, [u1, u2], p.radius);
     for s in 0..2 {
         let [gx, gy, gz] = &mut b.grad[s];
         gradient(&b.warped[s], dims, [gx, gy, gz]);
     }
-    let [d_f, d_m] = &mut b.deriv;
-    let metric = cc_derivatives(
-        &b.warped[0],
-        &b.warped[1],
-        dims,
-        p.radius,
-        &mut b.cc,
-        d_f,
-        d_m,
-    );
     for (s, u) in [u1, u2].into_iter().enumerate() {
         for a in 0..3 {
             let (upd, g, d) = (&mut b.update.c[a], &b.grad[s][a], &b.deriv[s]);
@@ -202,7 +215,6 @@ fn iterate(
         std::mem::swap(u, &mut b.composed);
         u.smooth(p.total_variance.sqrt(), &mut b.scratch);
     }
-    debug_assert_eq!(b.warped[0].len(), n);
     metric
 }
 
@@ -264,19 +276,7 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
                 break;
             }
         }
-        // Metric of the final fields.
-        warp(&imgs[0], ldims, &u1, &mut b.warped[0]);
-        warp(&imgs[1], ldims, &u2, &mut b.warped[1]);
-        let [d_f, d_m] = &mut b.deriv;
-        let final_metric = cc_derivatives(
-            &b.warped[0],
-            &b.warped[1],
-            ldims,
-            p.radius,
-            &mut b.cc,
-            d_f,
-            d_m,
-        );
+        let final_metric = b.measure([&imgs[0], &imgs[1]], ldims, [&u1, &u2], p.radius);
         levels.push(LevelStats {
             shrink: f,
             dims: ldims,

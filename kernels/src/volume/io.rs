@@ -228,8 +228,8 @@ fn to_3d<T: Clone + Default>(
         field: "dim",
         problem: format!("{n} voxels do not form a {dims:?} volume"),
     })?;
-    // Re-wrap as Fortran order (the crate already returns it; this is cheap when it does).
-    Ok(Volume::from_array(a, Geometry::identity()).data)
+    // Callers wrap this in `Volume::from_array`, which guarantees Fortran order.
+    Ok(a)
 }
 
 fn nifti_error(path: &Path, e: nifti::NiftiError) -> Error {

@@ -121,12 +121,7 @@ impl<T> Volume<T> {
 
     /// Applies `f` to every voxel, keeping the geometry.
     pub fn map<U: Clone + Default>(&self, f: impl Fn(&T) -> U) -> Volume<U> {
-        let data: Vec<U> = self.as_slice().iter().map(f).collect();
-        Volume {
-            data: Array3::from_shape_vec(self.data.raw_dim().f(), data)
-                .unwrap_or_else(|_| Array3::from_elem(self.data.raw_dim().f(), U::default())),
-            geometry: self.geometry.clone(),
-        }
+        Volume::from_array(self.data.map(f), self.geometry.clone())
     }
 }
 
