@@ -19,9 +19,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::cc::{cc_derivatives, CcWorkspace};
+use super::converged;
 use super::field::{Field, InversionStats};
 use super::interp::{gradient, trilinear};
-use crate::filter::smooth;
+use super::pyramid::{downsample, level_dims};
 
 /// SyN parameters; defaults are the paper's (antsRegistration as Zhang et al. ran it).
 #[derive(Debug, Clone, PartialEq)]
@@ -90,43 +91,6 @@ pub struct SynResult {
     pub levels: Vec<LevelStats>,
     /// Inversion of the fixed-side field.
     pub inversion: InversionStats,
-}
-
-/// Smooths `full` with `sigma` (voxels) and samples it on a `dims` grid spanning the same
-/// voxel-centre extent.
-fn downsample(full: &[f32], full_dims: [usize; 3], sigma: f32, dims: [usize; 3]) -> Vec<f32> {
-    let mut s = full.to_vec();
-    smooth(&mut s, full_dims, [sigma; 3], &mut Vec::new());
-    if dims == full_dims {
-        return s;
-    }
-    let ratio: [f32; 3] = std::array::from_fn(|a| {
-        if dims[a] > 1 {
-            (full_dims[a] - 1) as f32 / (dims[a] - 1) as f32
-        } else {
-            1.0
-        }
-    });
-    let [nx, ny, _] = dims;
-    let mut out = vec![0.0; dims.iter().product()];
-    out.par_chunks_mut(nx * ny)
-        .enumerate()
-        .for_each(|(k, slab)| {
-            for j in 0..ny {
-                for i in 0..nx {
-                    slab[i + nx * j] = trilinear(
-                        &s,
-                        full_dims,
-                        [
-                            i as f32 * ratio[0],
-                            j as f32 * ratio[1],
-                            k as f32 * ratio[2],
-                        ],
-                    );
-                }
-            }
-        });
-    out
 }
 
 /// `out(x) = img(x + u(x))`.
@@ -218,24 +182,6 @@ fn iterate(
     metric
 }
 
-/// True when the least-squares slope of the last `window` metric values, relative to their
-/// mean magnitude, is below `threshold` (ANTs' convergence monitor, simplified).
-fn converged(history: &[f64], window: usize, threshold: f64) -> bool {
-    if window < 2 || history.len() < window {
-        return false;
-    }
-    let tail = &history[history.len() - window..];
-    let n = window as f64;
-    let mean_x = (n - 1.0) / 2.0;
-    let mean_y = tail.iter().sum::<f64>() / n;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (x, y) in tail.iter().enumerate() {
-        sxy += (x as f64 - mean_x) * (y - mean_y);
-        sxx += (x as f64 - mean_x).powi(2);
-    }
-    (sxy / sxx).abs() / mean_y.abs().max(1e-12) < threshold
-}
-
 /// Registers `moving` to `fixed` (same grid, `dims`) with SyN.
 pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> SynResult {
     let mut fields: Option<[Field; 2]> = None;
@@ -243,7 +189,7 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
     for (l, &iters) in p.iterations.iter().enumerate() {
         let started = Instant::now();
         let f = p.shrink.get(l).copied().unwrap_or(1).max(1);
-        let ldims: [usize; 3] = std::array::from_fn(|a| dims[a].div_ceil(f).max(1));
+        let ldims = level_dims(dims, f);
         let sigma = p.smooth.get(l).copied().unwrap_or(0.0);
         let imgs = [
             downsample(fixed, dims, sigma, ldims),

@@ -1,6 +1,7 @@
 use super::*;
 use crate::eval::dice;
 use crate::phantom::{generate_subject, PhantomSpec};
+use crate::registration::converged;
 use crate::registration::interp::nearest;
 use crate::volume::LabelVolume;
 
