@@ -20,7 +20,7 @@ pub struct Field {
 }
 
 /// How an inversion ended.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct InversionStats {
     /// Fixed-point passes run.
     pub passes: usize,

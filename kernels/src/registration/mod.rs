@@ -10,6 +10,7 @@ pub mod cc;
 pub mod field;
 pub mod interp;
 pub mod mattes;
+pub mod pipeline;
 pub mod pyramid;
 pub mod syn;
 

@@ -351,14 +351,56 @@ where
     T: DataElement + bytemuck::Pod,
 {
     let d = data.dim();
-    let dims = [d.0, d.1, d.2];
+    write_array(path, data, [d.0, d.1, d.2], g, 0)
+}
+
+/// Writes a displacement field as a NIfTI vector image of shape (nx, ny, nz, 1, 3), float32,
+/// intent NIFTI_INTENT_VECTOR (1007) — the layout ITK and ANTs use for warp fields. The
+/// vectors are world-space millimetres along the NIfTI (RAS) axes.
+///
+/// # Errors
+/// Component lengths that do not match `dims`, or the file cannot be written.
+pub fn write_displacement(
+    path: &Path,
+    components: &[Vec<f32>; 3],
+    dims: [usize; 3],
+    g: &Geometry,
+) -> Result<()> {
+    let n: usize = dims.iter().product();
+    if components.iter().any(|c| c.len() != n) {
+        return Err(Error::InvalidParameter(format!(
+            "{}: displacement components do not match a {dims:?} grid",
+            path.display()
+        )));
+    }
+    let flat: Vec<f32> = components.concat();
+    let array = ndarray::Array::from_shape_vec(
+        ndarray::IxDyn(&[dims[0], dims[1], dims[2], 1, 3]).f(),
+        flat,
+    )
+    .map_err(|e| Error::InvalidParameter(format!("{}: {e}", path.display())))?;
+    write_array(path, &array, dims, g, 1007)
+}
+
+fn write_array<T, D>(
+    path: &Path,
+    data: &ndarray::Array<T, D>,
+    dims: [usize; 3],
+    g: &Geometry,
+    intent: i16,
+) -> Result<()>
+where
+    T: DataElement + bytemuck::Pod,
+    D: ndarray::Dimension + ndarray::RemoveAxis,
+{
     if dims.iter().any(|&n| n == 0 || n > u16::MAX as usize) {
         return Err(Error::InvalidParameter(format!(
             "{}: cannot write a {dims:?} volume as NIfTI-1 (each axis must be 1..=65535)",
             path.display()
         )));
     }
-    let header = header_for(dims, g);
+    let mut header = header_for(dims, g);
+    header.intent_code = intent;
     let tmp = temp_path(path);
     nifti::writer::WriterOptions::new(&tmp)
         .reference_header(&header)

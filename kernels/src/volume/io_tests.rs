@@ -197,3 +197,20 @@ fn failed_write_leaves_no_partial_file() {
     assert!(write_image_as(&p, &vol, DiskType::U8).is_err());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn displacement_field_is_a_5d_vector_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let dims = [3, 4, 2];
+    let comps: [Vec<f32>; 3] =
+        std::array::from_fn(|c| (0..24).map(|n| (n * 3 + c) as f32).collect());
+    let p = dir.path().join("warp.nii.gz");
+    write_displacement(&p, &comps, dims, &oblique()).unwrap();
+    let h = nifti::NiftiHeader::from_file(&p).unwrap();
+    assert_eq!(h.dim, [5, 3, 4, 2, 1, 3, 1, 1]);
+    assert_eq!(h.intent_code, 1007);
+    let obj = ReaderOptions::new().read_file(&p).unwrap();
+    let a = obj.into_volume().into_ndarray::<f32>().unwrap();
+    assert_eq!(a[[1, 2, 1, 0, 2]], comps[2][1 + 3 * (2 + 4)]);
+    assert_eq!(a[[2, 0, 0, 0, 0]], comps[0][2]);
+}

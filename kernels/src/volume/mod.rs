@@ -11,7 +11,10 @@ mod io;
 mod qform;
 
 pub use geometry::Geometry;
-pub use io::{read_image, read_labels, write_image, write_image_as, write_labels, DiskType};
+pub use io::{
+    read_image, read_labels, write_displacement, write_image, write_image_as, write_labels,
+    DiskType,
+};
 
 use ndarray::{Array3, ShapeBuilder};
 
