@@ -101,10 +101,7 @@ fn resample<T: Copy + Default + Send + Sync>(
     offset: impl Fn(usize) -> [f32; 3] + Sync,
     sample: impl Fn([f32; 3]) -> Option<T> + Sync,
     outside: T,
-) -> Volume<T>
-where
-    T: Clone,
-{
+) -> Volume<T> {
     let [nx, ny, _] = dims;
     let mut out = Volume::<T>::zeros(dims, fixed.clone());
     out.as_mut_slice()
