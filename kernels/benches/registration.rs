@@ -8,7 +8,7 @@ use atlasperf_kernels::filter::smooth;
 use atlasperf_kernels::phantom::{generate_subject, PhantomSpec};
 use atlasperf_kernels::registration::cc::{cc_derivatives, CcWorkspace};
 use atlasperf_kernels::registration::field::Field;
-use atlasperf_kernels::registration::syn::{syn, SynMetric, SynParams};
+use atlasperf_kernels::registration::syn::{syn, SynParams};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn building_blocks(c: &mut Criterion) {
