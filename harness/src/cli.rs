@@ -55,7 +55,7 @@ pub enum Command {
 pub enum KernelCommand {
     /// Register a moving image to a fixed image: affine (Mattes MI) then SyN, as ANTs ran in
     /// the paper; writes the warped image, warped labels, transforms and a JSON summary.
-    Register(Passthrough),
+    Register(Box<RegisterArgs>),
     /// Fuse warped atlas label maps into one segmentation (joint label fusion or majority vote).
     Fuse(Passthrough),
 }
@@ -66,6 +66,97 @@ pub struct Passthrough {
     /// Arguments of the command.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// `atlasperf kernel register`. Defaults are the paper's settings.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Fixed (target) image.
+    #[arg(long)]
+    pub fixed: PathBuf,
+    /// Moving (atlas) image.
+    #[arg(long)]
+    pub moving: PathBuf,
+    /// Moving labels, warped with nearest neighbour into the fixed space.
+    #[arg(long)]
+    pub moving_labels: Option<PathBuf>,
+    /// Fixed labels (ground truth): the summary then reports Dice before and after.
+    #[arg(long)]
+    pub fixed_labels: Option<PathBuf>,
+    /// Output prefix: writes PREFIXwarped.nii.gz, PREFIXwarped_labels.nii.gz,
+    /// PREFIXwarp.nii.gz (displacement, mm), PREFIXaffine.json and PREFIXsummary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Kernel threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// SyN metric. The affine stage always uses Mattes MI (32 bins) as in the paper; SyN uses
+    /// neighbourhood CC by default until dense MI forces improve overlap.
+    #[arg(long, value_enum, default_value_t = MetricArg::Cc)]
+    pub metric: MetricArg,
+    /// CC window radius (voxels).
+    #[arg(long, default_value_t = 2)]
+    pub radius: usize,
+    /// Iterations per level, coarse to fine, for both stages.
+    #[arg(long, value_parser = parse_levels::<usize>)]
+    pub iterations: Option<Levels<usize>>,
+    /// SyN gradient step: largest update per iteration, voxels.
+    #[arg(long)]
+    pub step: Option<f32>,
+    /// Variance of the SyN update smoothing, voxels².
+    #[arg(long, default_value_t = 3.0)]
+    pub update_variance: f32,
+    /// Variance of the SyN total-field smoothing, voxels².
+    #[arg(long, default_value_t = 0.0)]
+    pub total_variance: f32,
+    /// Shrink factors per level.
+    #[arg(long, value_parser = parse_levels::<usize>, default_value = "4x2x1")]
+    pub shrink: Levels<usize>,
+    /// Smoothing sigmas per level, voxels.
+    #[arg(long, value_parser = parse_levels::<f32>, default_value = "2x1x0")]
+    pub smooth: Levels<f32>,
+    /// Run the affine stage only.
+    #[arg(long)]
+    pub affine_only: bool,
+    /// `paper` (200x100x50, step 0.1) or `fast` (100x50x10, step 0.25, greedy-like).
+    #[arg(long, value_enum, default_value_t = PresetArg::Paper)]
+    pub preset: PresetArg,
+}
+
+/// SyN metric choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricArg {
+    /// Mattes mutual information, 32 bins.
+    Mattes,
+    /// Neighbourhood cross-correlation.
+    Cc,
+}
+
+/// Parameter presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PresetArg {
+    /// The paper's settings.
+    Paper,
+    /// Fewer iterations and a larger step.
+    Fast,
+}
+
+/// Per-level values written `AxBxC` (coarse to fine), as antsRegistration takes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Levels<T>(pub Vec<T>);
+
+fn parse_levels<T: std::str::FromStr>(s: &str) -> Result<Levels<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.split('x')
+        .map(|v| {
+            v.trim()
+                .parse::<T>()
+                .map_err(|e| format!("`{v}` in `{s}`: {e} (expected e.g. 200x100x50)"))
+        })
+        .collect::<Result<Vec<T>, String>>()
+        .map(Levels)
 }
 
 /// `atlasperf phantom`.

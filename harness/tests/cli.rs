@@ -121,6 +121,85 @@ fn bad_input_is_a_usage_error_naming_the_file() {
 }
 
 #[test]
+fn kernel_register_writes_its_outputs_and_improves_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("c");
+    atlasperf()
+        .args([
+            "phantom",
+            "--subjects",
+            "2",
+            "--shape",
+            "40,48,40",
+            "--spacing",
+            "4",
+            "--seed",
+            "9",
+            "--out",
+        ])
+        .arg(&c)
+        .assert()
+        .success();
+    let prefix = dir.path().join("out").join("r_");
+    atlasperf()
+        .args([
+            "kernel",
+            "register",
+            "--threads",
+            "2",
+            "--iterations",
+            "40x20x10",
+            "--step",
+            "0.25",
+        ])
+        .arg("--fixed")
+        .arg(c.join("sub01_t1.nii.gz"))
+        .arg("--moving")
+        .arg(c.join("sub02_t1.nii.gz"))
+        .arg("--moving-labels")
+        .arg(c.join("sub02_labels.nii.gz"))
+        .arg("--fixed-labels")
+        .arg(c.join("sub01_labels.nii.gz"))
+        .arg("--out")
+        .arg(&prefix)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("mean Dice"));
+    for f in [
+        "warped.nii.gz",
+        "warped_labels.nii.gz",
+        "warp.nii.gz",
+        "affine.json",
+        "summary.json",
+    ] {
+        let mut name = prefix.as_os_str().to_owned();
+        name.push(f);
+        assert!(std::path::Path::new(&name).is_file(), "{f} missing");
+    }
+    let mut summary = prefix.as_os_str().to_owned();
+    summary.push("summary.json");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+    let (before, after) = (
+        s["dice"]["before"].as_f64().unwrap(),
+        s["dice"]["after"].as_f64().unwrap(),
+    );
+    assert!(after > before + 0.2, "Dice {before} -> {after}");
+    assert_eq!(s["stages"]["syn_levels"].as_array().unwrap().len(), 3);
+    assert!(s["stages"]["min_jacobian"].as_f64().unwrap() > 0.0);
+    assert!(s["peak_rss_bytes"].as_u64().unwrap() > 1_000_000);
+
+    atlasperf()
+        .args(["kernel", "register", "--iterations", "10x5", "--out", "x"])
+        .arg("--fixed")
+        .arg(c.join("sub01_t1.nii.gz"))
+        .arg("--moving")
+        .arg(c.join("sub02_t1.nii.gz"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("same number of levels"));
+}
+
+#[test]
 fn unimplemented_commands_exit_2() {
     atlasperf()
         .args(["run", "scenarios/quick.toml"])

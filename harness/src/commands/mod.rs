@@ -2,6 +2,7 @@
 
 mod eval;
 mod phantom;
+mod register;
 
 use crate::cli::{Cli, Command, EvalCommand, KernelCommand, UsageError};
 
@@ -19,7 +20,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Compare(_) => not_yet("compare"),
         Command::Profile(_) => not_yet("profile"),
         Command::Agent(_) => not_yet("agent"),
-        Command::Kernel(KernelCommand::Register(_)) => not_yet("kernel register"),
+        Command::Kernel(KernelCommand::Register(args)) => register::run(&args),
         Command::Kernel(KernelCommand::Fuse(_)) => not_yet("kernel fuse"),
     }
 }

@@ -77,6 +77,31 @@ impl Field {
             .reduce(|| 0.0, f32::max)
     }
 
+    /// Sets the displacement of the outermost voxel layer to zero, so the map keeps the grid's
+    /// box fixed (ITK's "enforce stationary boundary" for displacement-field transforms) and
+    /// stays invertible within it.
+    pub fn zero_boundary(&mut self) {
+        let [nx, ny, nz] = self.dims;
+        for comp in &mut self.c {
+            comp.par_chunks_mut(nx * ny)
+                .enumerate()
+                .for_each(|(k, slab)| {
+                    if k == 0 || k + 1 == nz {
+                        slab.fill(0.0);
+                        return;
+                    }
+                    for j in 0..ny {
+                        if j == 0 || j + 1 == ny {
+                            slab[j * nx..(j + 1) * nx].fill(0.0);
+                        } else {
+                            slab[j * nx] = 0.0;
+                            slab[j * nx + nx - 1] = 0.0;
+                        }
+                    }
+                });
+        }
+    }
+
     /// Multiplies every displacement by `s`.
     pub fn scale(&mut self, s: f32) {
         for comp in &mut self.c {
@@ -125,7 +150,44 @@ impl Field {
             });
     }
 
-    /// Inverts the map by fixed-point iteration `v(x) ← −u(x + v(x))`, starting from the
+    /// One Newton step for `v + u(x + v) = 0` at `p = x + v` with residual `r`: solves
+    /// `(I + ∇u(p)) δ = r` (central differences of the field) and returns `v − δ`; where that
+    /// system is ill-conditioned (a fold), falls back to the fixed-point step `−u(p)`.
+    #[inline]
+    fn newton_step(&self, p: [f32; 3], v: [f32; 3], u: [f32; 3], r: [f32; 3]) -> [f32; 3] {
+        let h = 0.5f32;
+        let mut a = [[0.0f32; 3]; 3];
+        for c in 0..3 {
+            let (mut hi, mut lo) = (p, p);
+            hi[c] += h;
+            lo[c] -= h;
+            let (uh, ul) = (self.sample(hi), self.sample(lo));
+            for row in 0..3 {
+                a[row][c] = (uh[row] - ul[row]) / (2.0 * h) + if row == c { 1.0 } else { 0.0 };
+            }
+        }
+        let det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
+            - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+            + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+        if det < 0.05 {
+            return [-u[0], -u[1], -u[2]];
+        }
+        // Cramer's rule.
+        let solve = |col: usize| {
+            let mut m = a;
+            for row in 0..3 {
+                m[row][col] = r[row];
+            }
+            (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+                / det
+        };
+        [v[0] - solve(0), v[1] - solve(1), v[2] - solve(2)]
+    }
+
+    /// Inverts the map `x ↦ x + u(x)`: finds `v` with `v(x) + u(x + v(x)) = 0` by Newton
+    /// iteration (fixed-point `v ← −u(x + v)` where the map folds), starting from the
     /// current contents of `inv` (a warm start), for at most `max_passes` passes or until the
     /// residual's maximum is below `max_tol` or its mean below `mean_tol` (voxels).
     pub fn invert_into(
@@ -161,19 +223,23 @@ impl Field {
                                     j as f32 + v[1],
                                     k as f32 + v[2],
                                 ]);
+                                let p = [i as f32 + v[0], j as f32 + v[1], k as f32 + v[2]];
                                 let r = [v[0] + u[0], v[1] + u[1], v[2] + u[2]];
                                 let e = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
                                 max_e = max_e.max(e);
                                 sum_e += f64::from(e);
+                                let next_v = self.newton_step(p, v, u, r);
                                 let o = i + nx * j;
-                                sx[o] = -u[0];
-                                sy[o] = -u[1];
-                                sz[o] = -u[2];
+                                sx[o] = next_v[0];
+                                sy[o] = next_v[1];
+                                sz[o] = next_v[2];
                             }
                         }
                         (max_e, sum_e)
                     })
-                    .reduce(|| (0.0, 0.0), |a, b| (a.0.max(b.0), a.1 + b.1))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .fold((0.0f32, 0.0f64), |a, b| (a.0.max(b.0), a.1 + b.1))
             };
             // The residual measured was that of the previous estimate.
             stats = InversionStats {

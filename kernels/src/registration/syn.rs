@@ -6,10 +6,11 @@
 //! gradients, smooths each update with a Gaussian of the update-field variance, scales it so
 //! its largest displacement equals the gradient step (voxels of the current level), and
 //! composes it into its field (`u ← u ∘ (id + δ)`); the total fields are smoothed with the
-//! total-field variance when it is non-zero. Levels run coarse to fine (shrink factors and
+//! total-field variance when it is non-zero, and held at zero on the grid's boundary. Levels run coarse to fine (shrink factors and
 //! smoothing sigmas in full-resolution voxels); fields are carried up by resampling. At the
 //! end the inverses are found by fixed-point iteration and composed into the forward map
-//! (fixed → moving) and the inverse map (moving → fixed).
+//! (fixed → moving) and the inverse map (moving → fixed); the inverses are updated at the end
+//! of every level, warm-started from the coarser level's.
 //!
 //! The moving image must already be on the fixed grid (the pipeline resamples it through the
 //! affine stage's transform first).
@@ -221,6 +222,7 @@ fn iterate(
         u.compose_into(&b.update, &mut b.composed);
         std::mem::swap(u, &mut b.composed);
         u.smooth(p.total_variance.sqrt(), &mut b.scratch);
+        u.zero_boundary();
     }
     metric
 }
@@ -228,6 +230,8 @@ fn iterate(
 /// Registers `moving` to `fixed` (same grid, `dims`) with SyN.
 pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> SynResult {
     let mut fields: Option<[Field; 2]> = None;
+    let mut inverses: Option<[Field; 2]> = None;
+    let mut inversion = None;
     let mut levels = Vec::new();
     for (l, &iters) in p.iterations.iter().enumerate() {
         let started = Instant::now();
@@ -274,17 +278,36 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             final_metric,
             seconds: started.elapsed().as_secs_f64(),
         });
+        // Keep the inverses level by level, each warm-started from the coarser one, so the
+        // final inversion starts close to its answer.
+        let [mut v1, mut v2] = match inverses.take() {
+            Some([a, b]) => [a.resample_to(ldims), b.resample_to(ldims)],
+            None => [Field::zeros(ldims), Field::zeros(ldims)],
+        };
+        inversion = Some(u1.invert_into(&mut v1, 20, 0.1, 0.001));
+        u2.invert_into(&mut v2, 20, 0.1, 0.001);
+        inverses = Some([v1, v2]);
         fields = Some([u1, u2]);
     }
-    let [u1, u2] = match fields {
-        Some([a, b]) if a.dims == dims => [a, b],
-        Some([a, b]) => [a.resample_to(dims), b.resample_to(dims)],
-        None => [Field::zeros(dims), Field::zeros(dims)],
+    let ([u1, u2], [v1, v2]) = match (fields, inverses) {
+        (Some(f), Some(v)) if f[0].dims == dims => (f, v),
+        (Some([a, b]), Some([c, d])) => {
+            let (mut c, mut d) = (c.resample_to(dims), d.resample_to(dims));
+            let (a, b) = (a.resample_to(dims), b.resample_to(dims));
+            inversion = Some(a.invert_into(&mut c, 20, 0.1, 0.001));
+            b.invert_into(&mut d, 20, 0.1, 0.001);
+            ([a, b], [c, d])
+        }
+        _ => (
+            [Field::zeros(dims), Field::zeros(dims)],
+            [Field::zeros(dims), Field::zeros(dims)],
+        ),
     };
-    let mut v1 = Field::zeros(dims);
-    let inversion = u1.invert_into(&mut v1, 20, 0.1, 0.001);
-    let mut v2 = Field::zeros(dims);
-    u2.invert_into(&mut v2, 20, 0.1, 0.001);
+    let inversion = inversion.unwrap_or(InversionStats {
+        passes: 0,
+        max_error: 0.0,
+        mean_error: 0.0,
+    });
     let mut forward = Field::zeros(dims);
     u2.compose_into(&v1, &mut forward);
     let mut inverse = Field::zeros(dims);
