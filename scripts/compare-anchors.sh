@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Registers the same phantom pair with ANTs (paper parameters), greedy (its usual settings)
+# and atlasperf (paper settings and the fast preset), each as its own process with wall time
+# and peak RSS taken the same way (GNU time), and prints Dice, time, memory and ratios.
+#
+# usage: scripts/compare-anchors.sh [--shape X,Y,Z] [--spacing MM] [--threads N] [--seed S] [--skip-ants]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+shape=80,100,80 spacing=2 threads=2 seed=1 skip_ants=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --shape) shape="$2"; shift 2 ;;
+    --spacing) spacing="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
+    --skip-ants) skip_ants=1; shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+command -v /usr/bin/time >/dev/null || { echo "GNU time is needed: apt-get install -y time" >&2; exit 2; }
+"$here/install-anchors.sh" >/dev/null
+py="${ATLASPERF_ANCHORS:-$HOME/.cache/atlasperf-anchors}/bin/python"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/atlasperf-target}"
+(cd "$root" && cargo build --release --quiet --bin atlasperf)
+ap="$CARGO_TARGET_DIR/release/atlasperf"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$ap" phantom --out "$work/c" --subjects 2 --shape "$shape" --spacing "$spacing" --seed "$seed" >/dev/null
+fixed="$work/c/sub01_t1.nii.gz" moving="$work/c/sub02_t1.nii.gz"
+labels="$work/c/sub02_labels.nii.gz" truth="$work/c/sub01_labels.nii.gz"
+export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="$threads" OMP_NUM_THREADS="$threads"
+
+results="$work/results.tsv"
+: > "$results"
+measure() { # name, output prefix, command...
+  local name="$1" prefix="$2"; shift 2
+  echo "running $name ..." >&2
+  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$work/$name.log" 2>&1 \
+    || { echo "$name failed; log:" >&2; tail -20 "$work/$name.log" >&2; return 1; }
+  local dice
+  dice=$("$ap" eval dice --json "$truth" "${prefix}warped_labels.nii.gz" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["mean_dice"])')
+  read -r wall rss_kb < "$work/$name.time"
+  printf '%s\t%s\t%s\t%s\n' "$name" "$dice" "$wall" "$rss_kb" >> "$results"
+}
+
+unreg=$("$ap" eval dice --json "$truth" "$labels" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["mean_dice"])')
+[ "$skip_ants" = 1 ] || measure ants "$work/ants_" "$py" "$here/anchors/ants_register.py" "$fixed" "$moving" "$labels" "$work/ants_"
+measure greedy "$work/greedy_" "$py" "$here/anchors/greedy_register.py" "$fixed" "$moving" "$labels" "$work/greedy_" "$threads"
+measure atlasperf-paper "$work/ap_" "$ap" kernel register --threads "$threads" --fixed "$fixed" --moving "$moving" --moving-labels "$labels" --out "$work/ap_"
+measure atlasperf-fast "$work/apf_" "$ap" kernel register --preset fast --threads "$threads" --fixed "$fixed" --moving "$moving" --moving-labels "$labels" --out "$work/apf_"
+
+voxels=$("$py" -c "import math, sys; print(math.prod(int(v) for v in sys.argv[1].split(',')))" "$shape")
+"$py" - "$results" "$unreg" "$voxels" "$shape" "$spacing" "$threads" <<'PY'
+import sys
+path, unreg, voxels, shape, spacing, threads = sys.argv[1:7]
+rows = [l.split("\t") for l in open(path).read().splitlines() if l]
+data = {r[0]: (float(r[1]), float(r[2]), int(r[3]) * 1024) for r in rows}
+print(f"phantom pair {shape} voxels at {spacing} mm, {threads} threads; unregistered mean Dice {float(unreg):.4f}")
+print(f"{'method':<16} {'Dice':>7} {'wall s':>8} {'peak MB':>8} {'B/voxel':>8} {'time vs ANTs':>12} {'time vs greedy':>14} {'Dice-ANTs':>9}")
+for name, (dice, wall, rss) in data.items():
+    vs = lambda ref: f"{data[ref][1] / wall:.2f}x faster" if ref in data else "-"
+    dd = f"{dice - data['ants'][0]:+.4f}" if "ants" in data else "-"
+    print(f"{name:<16} {dice:7.4f} {wall:8.1f} {rss / 1e6:8.0f} {rss / int(voxels):8.0f} {vs('ants'):>12} {vs('greedy'):>14} {dd:>9}")
+PY
