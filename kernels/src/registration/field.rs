@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use super::interp::trilinear;
+use super::interp::Corners;
 use crate::filter::smooth;
 
 /// A displacement field.
@@ -53,10 +53,11 @@ impl Field {
     /// Displacement at continuous index `p` (trilinear, clamped).
     #[inline]
     pub fn sample(&self, p: [f32; 3]) -> [f32; 3] {
+        let c = Corners::new(self.dims, p);
         [
-            trilinear(&self.c[0], self.dims, p),
-            trilinear(&self.c[1], self.dims, p),
-            trilinear(&self.c[2], self.dims, p),
+            c.interpolate(&self.c[0]),
+            c.interpolate(&self.c[1]),
+            c.interpolate(&self.c[2]),
         ]
     }
 

@@ -18,21 +18,57 @@ fn corner(p: f32, n: usize) -> (usize, usize, f32) {
     (i0, i1, p - f)
 }
 
+/// The eight neighbours and fractional position of a trilinear sample: computed once and
+/// applied to several volumes on the same grid (the three components of a field).
+#[derive(Debug, Clone, Copy)]
+pub struct Corners {
+    o: [usize; 8],
+    f: [f32; 3],
+}
+
+impl Corners {
+    /// Corners of continuous index `p` (clamped to the grid).
+    #[inline]
+    pub fn new(dims: [usize; 3], p: [f32; 3]) -> Self {
+        let [nx, ny, _] = dims;
+        let (x0, x1, fx) = corner(p[0], dims[0]);
+        let (y0, y1, fy) = corner(p[1], dims[1]);
+        let (z0, z1, fz) = corner(p[2], dims[2]);
+        let at = |x: usize, y: usize, z: usize| x + nx * (y + ny * z);
+        Corners {
+            o: [
+                at(x0, y0, z0),
+                at(x1, y0, z0),
+                at(x0, y1, z0),
+                at(x1, y1, z0),
+                at(x0, y0, z1),
+                at(x1, y0, z1),
+                at(x0, y1, z1),
+                at(x1, y1, z1),
+            ],
+            f: [fx, fy, fz],
+        }
+    }
+
+    /// Interpolates `data` at these corners.
+    #[inline]
+    pub fn interpolate(&self, data: &[f32]) -> f32 {
+        let a = |k: usize| data[self.o[k]];
+        let [fx, fy, fz] = self.f;
+        let c00 = a(0) + fx * (a(1) - a(0));
+        let c10 = a(2) + fx * (a(3) - a(2));
+        let c01 = a(4) + fx * (a(5) - a(4));
+        let c11 = a(6) + fx * (a(7) - a(6));
+        let c0 = c00 + fy * (c10 - c00);
+        let c1 = c01 + fy * (c11 - c01);
+        c0 + fz * (c1 - c0)
+    }
+}
+
 /// Trilinear interpolation at continuous index `p` (clamped to the grid).
 #[inline]
 pub fn trilinear(data: &[f32], dims: [usize; 3], p: [f32; 3]) -> f32 {
-    let [nx, ny, _] = dims;
-    let (x0, x1, fx) = corner(p[0], dims[0]);
-    let (y0, y1, fy) = corner(p[1], dims[1]);
-    let (z0, z1, fz) = corner(p[2], dims[2]);
-    let at = |x: usize, y: usize, z: usize| data[x + nx * (y + ny * z)];
-    let c00 = at(x0, y0, z0) + fx * (at(x1, y0, z0) - at(x0, y0, z0));
-    let c10 = at(x0, y1, z0) + fx * (at(x1, y1, z0) - at(x0, y1, z0));
-    let c01 = at(x0, y0, z1) + fx * (at(x1, y0, z1) - at(x0, y0, z1));
-    let c11 = at(x0, y1, z1) + fx * (at(x1, y1, z1) - at(x0, y1, z1));
-    let c0 = c00 + fy * (c10 - c00);
-    let c1 = c01 + fy * (c11 - c01);
-    c0 + fz * (c1 - c0)
+    Corners::new(dims, p).interpolate(data)
 }
 
 /// Nearest-neighbour sample at continuous index `p`; `None` outside the grid (beyond half a
