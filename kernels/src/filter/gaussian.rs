@@ -24,16 +24,25 @@ pub fn convolve_axis(src: &[f32], dst: &mut [f32], dims: [usize; 3], axis: usize
     let r = (kernel.len() / 2) as isize;
     let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
     match axis {
-        0 => dst.par_chunks_mut(nx).enumerate().for_each(|(line, out)| {
-            let row = &src[line * nx..(line + 1) * nx];
-            for (i, o) in out.iter_mut().enumerate() {
-                let mut acc = 0.0f32;
-                for (t, w) in kernel.iter().enumerate() {
-                    acc += w * row[clamp(i as isize + t as isize - r, nx)];
+        // Each line is copied into a buffer padded with its edge values, so the taps need no
+        // clamping; the buffer is reused across the lines a worker handles.
+        0 => dst.par_chunks_mut(nx).enumerate().for_each_init(
+            || vec![0.0f32; nx + kernel.len()],
+            |pad, (line, out)| {
+                let row = &src[line * nx..(line + 1) * nx];
+                let r = r as usize;
+                pad[..r].fill(row[0]);
+                pad[r..r + nx].copy_from_slice(row);
+                pad[r + nx..].fill(row[nx - 1]);
+                for (i, o) in out.iter_mut().enumerate() {
+                    let mut acc = 0.0f32;
+                    for (w, v) in kernel.iter().zip(&pad[i..i + kernel.len()]) {
+                        acc += w * v;
+                    }
+                    *o = acc;
                 }
-                *o = acc;
-            }
-        }),
+            },
+        ),
         1 => dst
             .par_chunks_mut(nx * ny)
             .enumerate()

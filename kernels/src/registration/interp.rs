@@ -8,14 +8,14 @@ pub fn inside(dims: [usize; 3], p: [f32; 3]) -> bool {
     (0..3).all(|a| p[a] >= 0.0 && p[a] <= (dims[a] - 1) as f32)
 }
 
-#[inline]
+#[inline(always)]
 fn corner(p: f32, n: usize) -> (usize, usize, f32) {
     let max = (n - 1) as f32;
+    // Clamped to [0, max], so truncation is the floor (and avoids a libm call).
     let p = p.clamp(0.0, max);
-    let f = p.floor();
-    let i0 = f as usize;
+    let i0 = p as usize;
     let i1 = (i0 + 1).min(n - 1);
-    (i0, i1, p - f)
+    (i0, i1, p - i0 as f32)
 }
 
 /// The eight neighbours and fractional position of a trilinear sample: computed once and
@@ -28,7 +28,7 @@ pub struct Corners {
 
 impl Corners {
     /// Corners of continuous index `p` (clamped to the grid).
-    #[inline]
+    #[inline(always)]
     pub fn new(dims: [usize; 3], p: [f32; 3]) -> Self {
         let [nx, ny, _] = dims;
         let (x0, x1, fx) = corner(p[0], dims[0]);
@@ -51,7 +51,7 @@ impl Corners {
     }
 
     /// Interpolates `data` at these corners.
-    #[inline]
+    #[inline(always)]
     pub fn interpolate(&self, data: &[f32]) -> f32 {
         let a = |k: usize| data[self.o[k]];
         let [fx, fy, fz] = self.f;
