@@ -17,7 +17,7 @@ use crate::cli::{MetricArg, PresetArg, RegisterArgs, UsageError};
 fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
     let (default_iters, default_step) = match a.preset {
         PresetArg::Paper => (vec![200, 100, 50], 0.1),
-        PresetArg::Fast => (vec![100, 50, 10], 0.25),
+        PresetArg::Fast => (vec![100, 50, 10], 0.2),
     };
     let iterations = a.iterations.clone().map(|l| l.0).unwrap_or(default_iters);
     let levels = iterations.len();
