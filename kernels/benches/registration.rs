@@ -9,6 +9,7 @@ use atlasperf_kernels::phantom::{generate_subject, PhantomSpec};
 use atlasperf_kernels::registration::cc::{cc_derivatives, CcWorkspace};
 use atlasperf_kernels::registration::field::Field;
 use atlasperf_kernels::registration::syn::{syn, SynParams};
+use atlasperf_kernels::registration::Schedule;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn building_blocks(c: &mut Criterion) {
@@ -71,7 +72,7 @@ fn building_blocks(c: &mut Criterion) {
     };
     let (f, m) = (generate_subject(&small, 0), generate_subject(&small, 1));
     let p = SynParams {
-        iterations: vec![20, 10, 5],
+        schedule: Schedule::with_iterations(vec![20, 10, 5]),
         ..SynParams::default()
     };
     let mut g = c.benchmark_group("syn 48x56x48 20x10x5");

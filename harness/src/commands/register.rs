@@ -7,6 +7,7 @@ use atlasperf_kernels::eval::dice;
 use atlasperf_kernels::registration::affine::AffineParams;
 use atlasperf_kernels::registration::pipeline::{register, Registration, RegistrationParams};
 use atlasperf_kernels::registration::syn::{SynMetric, SynParams};
+use atlasperf_kernels::registration::Schedule;
 use atlasperf_kernels::volume::{
     read_image, read_labels, write_displacement, write_image, write_labels,
 };
@@ -45,22 +46,23 @@ fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
             radius: a.radius.max(1),
         },
     };
+    let schedule = Schedule {
+        iterations,
+        shrink: a.shrink.0.clone(),
+        smooth: a.smooth.0.clone(),
+        ..Schedule::default()
+    };
     Ok(RegistrationParams {
         affine: AffineParams {
-            iterations: iterations.clone(),
-            shrink: a.shrink.0.clone(),
-            smooth: a.smooth.0.clone(),
+            schedule: schedule.clone(),
             ..AffineParams::default()
         },
-        syn: (!a.affine_only).then(|| SynParams {
-            iterations,
-            shrink: a.shrink.0.clone(),
-            smooth: a.smooth.0.clone(),
+        syn: (!a.affine_only).then_some(SynParams {
+            schedule,
             step,
             update_variance: a.update_variance,
             total_variance: a.total_variance,
             metric,
-            ..SynParams::default()
         }),
     })
 }

@@ -18,11 +18,11 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::converged;
 use super::interp::{gradient, inside, trilinear};
 use super::mattes::{BinRange, Mattes};
 use super::pyramid::{downsample, level_dims, level_geometry};
 use super::syn::LevelStats;
+use super::Schedule;
 use crate::volume::geometry::invert3;
 use crate::volume::{Geometry, Volume};
 
@@ -64,35 +64,23 @@ impl AffineTransform {
 /// Parameters of the affine stage; defaults are the paper's schedule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AffineParams {
-    /// Iterations per level, coarse to fine.
-    pub iterations: Vec<usize>,
-    /// Shrink factor per level.
-    pub shrink: Vec<usize>,
-    /// Smoothing sigma per level, full-resolution voxels.
-    pub smooth: Vec<f32>,
+    /// Levels, iterations and convergence.
+    pub schedule: Schedule,
     /// Largest corner shift per step, voxels of the level.
     pub step: f64,
     /// Histogram bins.
     pub bins: usize,
     /// Most samples drawn from the fixed level grid.
     pub max_samples: usize,
-    /// Convergence window (iterations).
-    pub window: usize,
-    /// Convergence threshold.
-    pub threshold: f64,
 }
 
 impl Default for AffineParams {
     fn default() -> Self {
         AffineParams {
-            iterations: vec![200, 100, 50],
-            shrink: vec![4, 2, 1],
-            smooth: vec![2.0, 1.0, 0.0],
+            schedule: Schedule::default(),
             step: 0.1,
             bins: 32,
             max_samples: 200_000,
-            window: 10,
-            threshold: 1e-6,
         }
     }
 }
@@ -154,10 +142,8 @@ pub fn register_affine(
     let mut t = AffineTransform::identity(cf);
     t.translation = std::array::from_fn(|a| cm[a] - cf[a]);
     let mut stats = Vec::new();
-    for (l, &iters) in p.iterations.iter().enumerate() {
+    for (iters, shrink, sigma) in p.schedule.levels() {
         let started = Instant::now();
-        let shrink = p.shrink.get(l).copied().unwrap_or(1).max(1);
-        let sigma = p.smooth.get(l).copied().unwrap_or(0.0);
         let (fl, ml) = (level(fixed, shrink, sigma), level(moving, shrink, sigma));
         let history = optimise_level(&fl, &ml, &mut t, iters, p);
         stats.push(LevelStats {
@@ -265,7 +251,7 @@ fn optimise_level(
         if value > best.0 {
             best = (value, t.clone());
         }
-        if it == iters || converged(&history, p.window, p.threshold) {
+        if it == iters || p.schedule.converged(&history) {
             break;
         }
         // Fixed chunks summed in order: the same result for any number of threads.

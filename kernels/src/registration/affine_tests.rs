@@ -1,5 +1,6 @@
 use super::*;
 use crate::phantom::{generate_subject, PhantomSpec};
+use crate::registration::Schedule;
 
 #[test]
 fn recovers_a_known_affine_within_half_a_millimetre() {
@@ -59,9 +60,12 @@ fn same_input_same_result_for_any_thread_count() {
     };
     let (f, m) = (generate_subject(&spec, 0), generate_subject(&spec, 1));
     let p = AffineParams {
-        iterations: vec![20, 10],
-        shrink: vec![2, 1],
-        smooth: vec![1.0, 0.0],
+        schedule: Schedule {
+            iterations: vec![20, 10],
+            shrink: vec![2, 1],
+            smooth: vec![1.0, 0.0],
+            ..Schedule::default()
+        },
         ..AffineParams::default()
     };
     let run = |threads| {

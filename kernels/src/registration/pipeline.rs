@@ -229,6 +229,7 @@ mod tests {
     use super::*;
     use crate::eval::dice;
     use crate::phantom::{generate_subject, PhantomSpec};
+    use crate::registration::Schedule;
 
     #[test]
     fn affine_then_syn_recovers_overlap_on_a_phantom_pair() {
@@ -242,11 +243,11 @@ mod tests {
         let (f, m) = (generate_subject(&spec, 0), generate_subject(&spec, 1));
         let p = RegistrationParams {
             affine: AffineParams {
-                iterations: vec![100, 50, 20],
+                schedule: Schedule::with_iterations(vec![100, 50, 20]),
                 ..AffineParams::default()
             },
             syn: Some(SynParams {
-                iterations: vec![40, 20, 10],
+                schedule: Schedule::with_iterations(vec![40, 20, 10]),
                 step: 0.25,
                 ..SynParams::default()
             }),

@@ -21,11 +21,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::cc::{cc_derivatives, CcWorkspace};
-use super::converged;
 use super::field::{Field, InversionStats};
 use super::interp::{gradient, trilinear};
 use super::mattes::{BinRange, Mattes};
 use super::pyramid::{downsample, level_dims};
+use super::Schedule;
 
 /// Similarity metric driving SyN.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -47,12 +47,8 @@ pub enum SynMetric {
 /// improve overlap on the phantoms (see the ignored test `mattes_syn_improves_overlap`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynParams {
-    /// Iterations per level, coarse to fine.
-    pub iterations: Vec<usize>,
-    /// Shrink factor per level.
-    pub shrink: Vec<usize>,
-    /// Smoothing sigma per level, full-resolution voxels.
-    pub smooth: Vec<f32>,
+    /// Levels, iterations and convergence.
+    pub schedule: Schedule,
     /// Largest update displacement per iteration, voxels of the level.
     pub step: f32,
     /// Variance of the Gaussian applied to each update, voxels².
@@ -61,24 +57,16 @@ pub struct SynParams {
     pub total_variance: f32,
     /// Similarity metric.
     pub metric: SynMetric,
-    /// Convergence window (iterations).
-    pub window: usize,
-    /// Convergence threshold on the normalised slope of the metric over the window.
-    pub threshold: f64,
 }
 
 impl Default for SynParams {
     fn default() -> Self {
         SynParams {
-            iterations: vec![200, 100, 50],
-            shrink: vec![4, 2, 1],
-            smooth: vec![2.0, 1.0, 0.0],
+            schedule: Schedule::default(),
             step: 0.1,
             update_variance: 3.0,
             total_variance: 0.0,
             metric: SynMetric::Cc { radius: 2 },
-            window: 10,
-            threshold: 1e-6,
         }
     }
 }
@@ -233,11 +221,9 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
     let mut inverses: Option<[Field; 2]> = None;
     let mut inversion = None;
     let mut levels = Vec::new();
-    for (l, &iters) in p.iterations.iter().enumerate() {
+    for (iters, f, sigma) in p.schedule.levels() {
         let started = Instant::now();
-        let f = p.shrink.get(l).copied().unwrap_or(1).max(1);
         let ldims = level_dims(dims, f);
-        let sigma = p.smooth.get(l).copied().unwrap_or(0.0);
         let imgs = [
             downsample(fixed, dims, sigma, ldims),
             downsample(moving, dims, sigma, ldims),
@@ -265,7 +251,7 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
                 p,
                 &mut b,
             ));
-            if converged(&history, p.window, p.threshold) {
+            if p.schedule.converged(&history) {
                 break;
             }
         }

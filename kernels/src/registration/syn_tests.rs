@@ -1,8 +1,8 @@
 use super::*;
 use crate::eval::dice;
 use crate::phantom::{generate_subject, PhantomSpec};
-use crate::registration::converged;
 use crate::registration::interp::nearest;
+use crate::registration::{converged, Schedule};
 use crate::volume::LabelVolume;
 
 fn warp_labels(labels: &LabelVolume, forward: &Field) -> LabelVolume {
@@ -39,7 +39,7 @@ fn recovers_phantom_deformation() {
     let moving = generate_subject(&spec, 1);
     let dims = spec.shape;
     let p = SynParams {
-        iterations: vec![40, 20, 10],
+        schedule: Schedule::with_iterations(vec![40, 20, 10]),
         step: 0.25,
         metric: SynMetric::Cc { radius: 2 },
         ..SynParams::default()
@@ -95,7 +95,7 @@ fn mattes_syn_improves_overlap() {
     };
     let (f, m) = (generate_subject(&spec, 0), generate_subject(&spec, 1));
     let p = SynParams {
-        iterations: vec![30, 15, 8],
+        schedule: Schedule::with_iterations(vec![30, 15, 8]),
         step: 0.25,
         ..SynParams::default()
     };
