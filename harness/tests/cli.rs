@@ -8,6 +8,27 @@ fn atlasperf() -> Command {
     Command::cargo_bin("atlasperf").expect("binary built by cargo")
 }
 
+/// Writes a two-subject phantom cohort into `dir` through the CLI.
+fn phantom(dir: &std::path::Path, shape: &str, spacing: &str, seed: &str) {
+    atlasperf()
+        .args([
+            "phantom",
+            "--subjects",
+            "2",
+            "--shape",
+            shape,
+            "--spacing",
+            spacing,
+            "--seed",
+            seed,
+            "--out",
+        ])
+        .arg(dir)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrote 2 subjects"));
+}
+
 #[test]
 fn help_describes_every_subcommand() {
     let out = atlasperf().arg("--help").assert().success();
