@@ -63,23 +63,7 @@ fn help_describes_every_subcommand() {
 fn phantom_then_dice() {
     let dir = tempfile::tempdir().unwrap();
     let cohort = dir.path().join("c");
-    atlasperf()
-        .args([
-            "phantom",
-            "--subjects",
-            "2",
-            "--shape",
-            "32,40,32",
-            "--spacing",
-            "5",
-            "--seed",
-            "3",
-            "--out",
-        ])
-        .arg(&cohort)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("wrote 2 subjects"));
+    phantom(&cohort, "32,40,32", "5", "3");
     for f in [
         "sub01_t1.nii.gz",
         "sub01_labels.nii.gz",
@@ -145,22 +129,7 @@ fn bad_input_is_a_usage_error_naming_the_file() {
 fn kernel_register_writes_its_outputs_and_improves_overlap() {
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path().join("c");
-    atlasperf()
-        .args([
-            "phantom",
-            "--subjects",
-            "2",
-            "--shape",
-            "40,48,40",
-            "--spacing",
-            "4",
-            "--seed",
-            "9",
-            "--out",
-        ])
-        .arg(&c)
-        .assert()
-        .success();
+    phantom(&c, "40,48,40", "4", "9");
     let prefix = dir.path().join("out").join("r_");
     atlasperf()
         .args([
