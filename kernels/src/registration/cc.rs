@@ -6,70 +6,61 @@
 //! Treating the window means as constants, as ANTs does, the derivatives at a voxel are
 //! `∂cc/∂M = 2·sFM/(sFF·sMM) · (A − sFM/sMM · B)` and symmetrically for `F`.
 //!
-//! The five window sums come from separable box filters (O(1) per voxel whatever the radius),
-//! windows truncated at the borders. Intensities are centred on their global means first so
-//! the f32 sums lose little to cancellation.
+//! The five window sums come from separable box filters (3·(2r+1) contiguous adds per voxel,
+//! not (2r+1)³), windows truncated at the borders. Intensities are centred on their global
+//! means first so the f32 sums lose little to cancellation.
 
 use rayon::prelude::*;
 
 /// Local variances below this are treated as flat (no correlation information).
 const FLAT: f32 = 1e-5;
 
-/// Window sums along one axis (truncated at the borders), `src` → `dst`.
+/// Window sums along one axis (truncated at the borders), `src` → `dst`. Each output row or
+/// slab is the sum of the 2r+1 input rows or slabs around it: contiguous, vectorisable adds.
 fn box_axis(src: &[f32], dst: &mut [f32], dims: [usize; 3], axis: usize, r: usize) {
     let [nx, ny, nz] = dims;
-    let n_axis = dims[axis];
-    let stride = [1, nx, nx * ny][axis];
-    // Lines along `axis`: enumerate their starting offsets per k-slab for parallelism.
-    let slabs: Vec<usize> = (0..nz).collect();
-    let dst_ptr = SendPtr(dst.as_mut_ptr());
-    let run_line = |start: usize| {
-        let mut acc = 0.0f32;
-        // Prime with elements 0..r (window of element 0 is [0, r]).
-        for t in 0..r.min(n_axis - 1) {
-            acc += src[start + t * stride];
-        }
-        for c in 0..n_axis {
-            if c + r < n_axis {
-                acc += src[start + (c + r) * stride];
-            }
-            if c > r {
-                acc -= src[start + (c - r - 1) * stride];
-            }
-            // SAFETY: every (line, c) pair writes a distinct element; lines are disjoint.
-            unsafe { *dst_ptr.get().add(start + c * stride) = acc };
-        }
-    };
+    let add = |out: &mut [f32], from: &[f32]| out.iter_mut().zip(from).for_each(|(o, v)| *o += v);
     match axis {
-        0 => slabs
-            .par_iter()
-            .for_each(|&k| (0..ny).for_each(|j| run_line(nx * (j + ny * k)))),
-        1 => slabs
-            .par_iter()
-            .for_each(|&k| (0..nx).for_each(|i| run_line(i + nx * ny * k))),
-        _ => (0..ny)
-            .into_par_iter()
-            .for_each(|j| (0..nx).for_each(|i| run_line(i + nx * j))),
+        0 => dst
+            .par_chunks_mut(nx)
+            .zip(src.par_chunks(nx))
+            .for_each(|(out, row)| {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = row[i.saturating_sub(r)..=(i + r).min(nx - 1)].iter().sum();
+                }
+            }),
+        1 => dst
+            .par_chunks_mut(nx * ny)
+            .zip(src.par_chunks(nx * ny))
+            .for_each(|(out, slab)| {
+                for j in 0..ny {
+                    let o = &mut out[j * nx..(j + 1) * nx];
+                    o.fill(0.0);
+                    for jj in j.saturating_sub(r)..=(j + r).min(ny - 1) {
+                        add(o, &slab[jj * nx..(jj + 1) * nx]);
+                    }
+                }
+            }),
+        _ => dst
+            .par_chunks_mut(nx * ny)
+            .enumerate()
+            .for_each(|(k, out)| {
+                out.fill(0.0);
+                for kk in k.saturating_sub(r)..=(k + r).min(nz - 1) {
+                    add(out, &src[kk * nx * ny..(kk + 1) * nx * ny]);
+                }
+            }),
     }
 }
 
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: used only to write disjoint elements from parallel lines in `box_axis`.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
-/// Box sum over a cubic window of radius `r`, in place, with `scratch` as the second buffer.
-pub fn box_sum(data: &mut [f32], dims: [usize; 3], r: usize, scratch: &mut Vec<f32>) {
+/// Box sum over a cubic window of radius `r`, in place, with `scratch` as the second buffer
+/// (the two vectors are swapped as the axes are processed).
+pub fn box_sum(data: &mut Vec<f32>, dims: [usize; 3], r: usize, scratch: &mut Vec<f32>) {
     scratch.resize(data.len(), 0.0);
     for axis in 0..3 {
         box_axis(data, scratch, dims, axis, r);
-        data.copy_from_slice(scratch);
+        // Ping-pong the buffers instead of copying the result back.
+        std::mem::swap(data, scratch);
     }
 }
 
@@ -118,34 +109,48 @@ pub fn cc_derivatives(
         box_sum(s, dims, radius, &mut ws.scratch);
     }
     let [nx, ny, _] = dims;
-    let count_axis =
-        |c: usize, len: usize| ((c + radius).min(len - 1) - c.saturating_sub(radius) + 1) as f32;
+    // Window sizes along each axis (truncated at the borders), computed once.
+    let counts: [Vec<f32>; 3] = std::array::from_fn(|a| {
+        (0..dims[a])
+            .map(|c| ((c + radius).min(dims[a] - 1) - c.saturating_sub(radius) + 1) as f32)
+            .collect()
+    });
     let [sf, sm, sff, smm, sfm] = &ws.sums;
-    d_fixed
-        .par_iter_mut()
-        .zip(d_moving.par_iter_mut())
+    let slab = nx * ny;
+    // Per-slab sums added in slab order: the same value for any number of threads.
+    let per_slab: Vec<f64> = d_fixed
+        .par_chunks_mut(slab)
+        .zip(d_moving.par_chunks_mut(slab))
         .enumerate()
-        .map(|(v, (df, dm))| {
-            let (i, j, k) = (v % nx, (v / nx) % ny, v / (nx * ny));
-            let cnt = count_axis(i, dims[0]) * count_axis(j, dims[1]) * count_axis(k, dims[2]);
-            let (mu_f, mu_m) = (sf[v] / cnt, sm[v] / cnt);
-            let vfm = sfm[v] - sf[v] * mu_m;
-            let vff = sff[v] - sf[v] * mu_f;
-            let vmm = smm[v] - sm[v] * mu_m;
-            if vff < FLAT * cnt || vmm < FLAT * cnt {
-                *df = 0.0;
-                *dm = 0.0;
-                return 0.0;
+        .map(|(k, (dfs, dms))| {
+            let mut total = 0.0f64;
+            for j in 0..ny {
+                let cyz = counts[1][j] * counts[2][k];
+                for i in 0..nx {
+                    let o = i + nx * j;
+                    let v = o + slab * k;
+                    let cnt = counts[0][i] * cyz;
+                    let (mu_f, mu_m) = (sf[v] / cnt, sm[v] / cnt);
+                    let vfm = sfm[v] - sf[v] * mu_m;
+                    let vff = sff[v] - sf[v] * mu_f;
+                    let vmm = smm[v] - sm[v] * mu_m;
+                    if vff < FLAT * cnt || vmm < FLAT * cnt {
+                        dfs[o] = 0.0;
+                        dms[o] = 0.0;
+                        continue;
+                    }
+                    let a = fixed[v] - mf - mu_f;
+                    let b = moving[v] - mm - mu_m;
+                    let common = 2.0 * vfm / (vff * vmm);
+                    dms[o] = common * (a - vfm / vmm * b);
+                    dfs[o] = common * (b - vfm / vff * a);
+                    total += f64::from(vfm * vfm / (vff * vmm));
+                }
             }
-            let a = fixed[v] - mf - mu_f;
-            let b = moving[v] - mm - mu_m;
-            let common = 2.0 * vfm / (vff * vmm);
-            *dm = common * (a - vfm / vmm * b);
-            *df = common * (b - vfm / vff * a);
-            f64::from(vfm * vfm / (vff * vmm))
+            total
         })
-        .sum::<f64>()
-        / n as f64
+        .collect();
+    per_slab.iter().sum::<f64>() / n as f64
 }
 
 /// Brute-force reference of [`cc_derivatives`]: explicit window loops, f64.
