@@ -57,7 +57,7 @@ pub enum KernelCommand {
     /// the paper; writes the warped image, warped labels, transforms and a JSON summary.
     Register(Box<RegisterArgs>),
     /// Fuse warped atlas label maps into one segmentation (joint label fusion or majority vote).
-    Fuse(Passthrough),
+    Fuse(FuseArgs),
 }
 
 /// Arguments of a command that is not implemented yet (kept so `--help` describes it).
@@ -121,6 +121,41 @@ pub struct RegisterArgs {
     /// `paper` (200x100x50, step 0.1) or `fast` (100x50x10, step 0.2, greedy-like).
     #[arg(long, value_enum, default_value_t = PresetArg::Paper)]
     pub preset: PresetArg,
+}
+
+/// `atlasperf kernel fuse`.
+#[derive(Debug, Args)]
+pub struct FuseArgs {
+    /// Target image (NIfTI); its grid is the output's.
+    #[arg(long)]
+    pub target: PathBuf,
+    /// Atlas images warped into the target space (used by joint label fusion).
+    #[arg(long, num_args = 1..)]
+    pub atlas_images: Vec<PathBuf>,
+    /// Atlas label maps warped into the target space, in the same order.
+    #[arg(long, num_args = 1.., required = true)]
+    pub atlas_labels: Vec<PathBuf>,
+    /// Output segmentation (NIfTI).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Fusion method. Joint label fusion is not implemented yet; majority voting is.
+    #[arg(long, value_enum, default_value_t = FuseMethod::Majority)]
+    pub method: FuseMethod,
+    /// Reference segmentation: prints the Dice of the fused result.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// Kernel threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Label fusion methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FuseMethod {
+    /// Joint label fusion (Wang et al., PAMI 2013), as antsJointFusion.
+    Jlf,
+    /// Majority vote, ties to the smallest label.
+    Majority,
 }
 
 /// SyN metric choice.

@@ -190,6 +190,38 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
 }
 
 #[test]
+fn kernel_fuse_majority_vote() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("c");
+    phantom(&c, "32,40,32", "5", "4");
+    let (l1, l2) = (c.join("sub01_labels.nii.gz"), c.join("sub02_labels.nii.gz"));
+    let out = dir.path().join("seg.nii.gz");
+    // Two copies of sub01 outvote sub02: the result is sub01's labels exactly.
+    atlasperf()
+        .args(["kernel", "fuse", "--method", "majority", "--target"])
+        .arg(c.join("sub01_t1.nii.gz"))
+        .arg("--atlas-labels")
+        .args([&l1, &l2, &l1])
+        .arg("--truth")
+        .arg(&l1)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("mean Dice 1.0000"));
+    atlasperf()
+        .args(["kernel", "fuse", "--method", "jlf", "--target"])
+        .arg(c.join("sub01_t1.nii.gz"))
+        .arg("--atlas-labels")
+        .arg(&l1)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--method majority"));
+}
+
+#[test]
 fn unimplemented_commands_exit_2() {
     atlasperf()
         .args(["run", "scenarios/quick.toml"])

@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod error;
 pub mod eval;
 pub mod filter;
+pub mod fusion;
 pub mod phantom;
 pub mod registration;
 pub mod volume;

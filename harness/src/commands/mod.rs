@@ -1,6 +1,7 @@
 //! One function per subcommand; [`dispatch`] routes the parsed command line to it.
 
 mod eval;
+mod fuse;
 mod phantom;
 mod register;
 
@@ -21,7 +22,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Profile(_) => not_yet("profile"),
         Command::Agent(_) => not_yet("agent"),
         Command::Kernel(KernelCommand::Register(args)) => register::run(&args),
-        Command::Kernel(KernelCommand::Fuse(_)) => not_yet("kernel fuse"),
+        Command::Kernel(KernelCommand::Fuse(args)) => fuse::run(&args),
     }
 }
 
