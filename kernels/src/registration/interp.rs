@@ -88,6 +88,17 @@ pub fn nearest<T: Copy>(data: &[T], dims: [usize; 3], p: [f32; 3]) -> Option<T> 
 
 /// Central-difference gradient of a volume in voxel units (one-sided at the border).
 pub fn gradient(data: &[f32], dims: [usize; 3], out: [&mut [f32]; 3]) {
+    weighted_gradient(data, None, dims, out);
+}
+
+/// `weight · ∇data` per voxel (the gradient as in [`gradient`], times `weight[v]` when given):
+/// SyN's forces without storing the gradient.
+pub fn weighted_gradient(
+    data: &[f32],
+    weight: Option<&[f32]>,
+    dims: [usize; 3],
+    out: [&mut [f32]; 3],
+) {
     use rayon::prelude::*;
     let [nx, ny, nz] = dims;
     let [gx, gy, gz] = out;
@@ -107,9 +118,16 @@ pub fn gradient(data: &[f32], dims: [usize; 3], out: [&mut [f32]; 3]) {
                     let ip = (i + 1).min(nx - 1);
                     let at = |x: usize, y: usize, z: usize| data[x + nx * (y + ny * z)];
                     let o = i + nx * j;
-                    sx[o] = (at(ip, j, k) - at(im, j, k)) * d(nx, i);
-                    sy[o] = (at(i, jp, k) - at(i, jm, k)) * d(ny, j);
-                    sz[o] = (at(i, j, kp) - at(i, j, km)) * d(nz, k);
+                    let gx = (at(ip, j, k) - at(im, j, k)) * d(nx, i);
+                    let gy = (at(i, jp, k) - at(i, jm, k)) * d(ny, j);
+                    let gz = (at(i, j, kp) - at(i, j, km)) * d(nz, k);
+                    match weight {
+                        Some(w) => {
+                            let w = w[o + nx * ny * k];
+                            (sx[o], sy[o], sz[o]) = (w * gx, w * gy, w * gz);
+                        }
+                        None => (sx[o], sy[o], sz[o]) = (gx, gy, gz),
+                    }
                 }
             }
         });

@@ -15,6 +15,7 @@
 //! The moving image must already be on the fixed grid (the pipeline resamples it through the
 //! affine stage's transform first).
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -22,7 +23,7 @@ use serde::Serialize;
 
 use super::cc::{cc_derivatives, CcWorkspace};
 use super::field::{Field, InversionStats};
-use super::interp::{gradient, trilinear};
+use super::interp::{trilinear, weighted_gradient};
 use super::mattes::{BinRange, Mattes};
 use super::pyramid::{downsample, level_dims};
 use super::Schedule;
@@ -123,7 +124,6 @@ pub fn warp(img: &[f32], dims: [usize; 3], u: &Field, out: &mut [f32]) {
 /// Scratch buffers of one level, allocated once per level (never inside the iteration loop).
 struct Buffers {
     warped: [Vec<f32>; 2],
-    grad: [[Vec<f32>; 3]; 2],
     deriv: [Vec<f32>; 2],
     update: Field,
     composed: Field,
@@ -190,18 +190,9 @@ fn iterate(
 ) -> f64 {
     let [u1, u2] = fields;
     let metric = b.measure(images, dims, [u1, u2], p.metric);
-    for s in 0..2 {
-        let [gx, gy, gz] = &mut b.grad[s];
-        gradient(&b.warped[s], dims, [gx, gy, gz]);
-    }
     for (s, u) in [u1, u2].into_iter().enumerate() {
-        for a in 0..3 {
-            let (upd, g, d) = (&mut b.update.c[a], &b.grad[s][a], &b.deriv[s]);
-            upd.par_iter_mut()
-                .zip(g.par_iter())
-                .zip(d.par_iter())
-                .for_each(|((o, g), d)| *o = d * g);
-        }
+        let [fx, fy, fz] = &mut b.update.c;
+        weighted_gradient(&b.warped[s], Some(&b.deriv[s]), dims, [fx, fy, fz]);
         b.update.smooth(p.update_variance.sqrt(), &mut b.scratch);
         let max = b.update.max_norm();
         if max > 0.0 {
@@ -215,6 +206,15 @@ fn iterate(
     metric
 }
 
+/// The image of one level; at full resolution without smoothing the input itself (no copy).
+fn level_image(img: &[f32], dims: [usize; 3], sigma: f32, ldims: [usize; 3]) -> Cow<'_, [f32]> {
+    if ldims == dims && sigma <= 0.0 {
+        Cow::Borrowed(img)
+    } else {
+        Cow::Owned(downsample(img, dims, sigma, ldims))
+    }
+}
+
 /// Registers `moving` to `fixed` (same grid, `dims`) with SyN.
 pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> SynResult {
     let mut fields: Option<[Field; 2]> = None;
@@ -225,8 +225,8 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
         let started = Instant::now();
         let ldims = level_dims(dims, f);
         let imgs = [
-            downsample(fixed, dims, sigma, ldims),
-            downsample(moving, dims, sigma, ldims),
+            level_image(fixed, dims, sigma, ldims),
+            level_image(moving, dims, sigma, ldims),
         ];
         let [mut u1, mut u2] = match fields.take() {
             Some([a, b]) => [a.resample_to(ldims), b.resample_to(ldims)],
@@ -235,7 +235,6 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
         let n = ldims.iter().product();
         let mut b = Buffers {
             warped: [vec![0.0; n], vec![0.0; n]],
-            grad: std::array::from_fn(|_| std::array::from_fn(|_| vec![0.0; n])),
             deriv: [vec![0.0; n], vec![0.0; n]],
             update: Field::zeros(ldims),
             composed: Field::zeros(ldims),
