@@ -2,10 +2,12 @@
 //! into one segmentation of the target (stage 2 of multi-atlas segmentation).
 //!
 //! Majority voting is the baseline; joint label fusion (Wang et al., PAMI 2013) is the
-//! method the paper ran and is still to come.
+//! method the paper ran ([`jlf`]).
 
+pub mod jlf;
 mod majority;
 
+pub use jlf::{joint_label_fusion, JlfInputs, JlfParams};
 pub use majority::majority_vote;
 
 use crate::volume::LabelVolume;
