@@ -138,9 +138,21 @@ pub struct FuseArgs {
     /// Output segmentation (NIfTI).
     #[arg(long)]
     pub out: PathBuf,
-    /// Fusion method. Joint label fusion is not implemented yet; majority voting is.
-    #[arg(long, value_enum, default_value_t = FuseMethod::Majority)]
+    /// Fusion method.
+    #[arg(long, value_enum, default_value_t = FuseMethod::Jlf)]
     pub method: FuseMethod,
+    /// JLF patch radius, voxels.
+    #[arg(long, default_value_t = 2)]
+    pub patch_radius: usize,
+    /// JLF search radius, voxels.
+    #[arg(long, default_value_t = 3)]
+    pub search_radius: usize,
+    /// JLF ridge term α.
+    #[arg(long, default_value_t = 0.1)]
+    pub alpha: f64,
+    /// JLF exponent β.
+    #[arg(long, default_value_t = 2.0)]
+    pub beta: f64,
     /// Reference segmentation: prints the Dice of the fused result.
     #[arg(long)]
     pub truth: Option<PathBuf>,

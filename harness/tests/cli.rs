@@ -218,7 +218,25 @@ fn kernel_fuse_majority_vote() {
         .arg(&out)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--method majority"));
+        .stderr(predicate::str::contains("--atlas-images"));
+    // JLF with the target itself among the atlases reproduces its labels.
+    let (i1, i2) = (c.join("sub01_t1.nii.gz"), c.join("sub02_t1.nii.gz"));
+    atlasperf()
+        .args(["kernel", "fuse", "--search-radius", "1", "--target"])
+        .arg(&i1)
+        .arg("--atlas-images")
+        .args([&i1, &i2])
+        .arg("--atlas-labels")
+        .args([&l1, &l2])
+        .arg("--truth")
+        .arg(&l1)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("joint label fusion"));
+    let fused = std::fs::read(&out).unwrap();
+    assert!(!fused.is_empty());
 }
 
 #[test]

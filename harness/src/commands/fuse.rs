@@ -1,18 +1,22 @@
 //! `atlasperf kernel fuse`: one label-fusion job, the paper's stage 2.
 
 use atlasperf_kernels::eval::dice;
-use atlasperf_kernels::fusion::majority_vote;
+use atlasperf_kernels::fusion::{joint_label_fusion, majority_vote, JlfInputs, JlfParams};
 use atlasperf_kernels::volume::{read_image, read_labels, write_labels};
+use atlasperf_kernels::LabelVolume;
 
 use crate::cli::{FuseArgs, FuseMethod, UsageError};
 
 pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
-    if a.method == FuseMethod::Jlf {
+    let jlf = a.method == FuseMethod::Jlf;
+    if jlf && a.atlas_images.is_empty() {
         return Err(UsageError(
-            "joint label fusion is not implemented yet in this version; use --method majority"
-                .into(),
+            "joint label fusion needs --atlas-images (one per label map)".into(),
         )
         .into());
+    }
+    if !(a.alpha.is_finite() && a.alpha > 0.0 && a.beta.is_finite() && a.beta > 0.0) {
+        return Err(UsageError("--alpha and --beta must be > 0".into()).into());
     }
     if !a.atlas_images.is_empty() && a.atlas_images.len() != a.atlas_labels.len() {
         return Err(UsageError(format!(
@@ -40,17 +44,57 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
             .into());
         }
     }
-    let refs: Vec<_> = labels.iter().collect();
-    let mut fused = super::pool(a.threads)?.install(|| majority_vote(&refs))?;
-    fused.set_geometry(target.geometry().clone());
+    let images = a
+        .atlas_images
+        .iter()
+        .map(|p| read_image(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (p, i) in a.atlas_images.iter().zip(&images) {
+        if i.dims() != target.dims() {
+            return Err(UsageError(format!(
+                "{}: grid {:?} differs from the target's {:?}",
+                p.display(),
+                i.dims(),
+                target.dims()
+            ))
+            .into());
+        }
+    }
+    let pool = super::pool(a.threads)?;
+    let fused = if jlf {
+        let inputs = JlfInputs {
+            dims: target.dims(),
+            target: target.as_slice(),
+            images: images.iter().map(|i| i.as_slice()).collect(),
+            labels: labels.iter().map(|l| l.as_slice()).collect(),
+        };
+        let params = JlfParams {
+            patch_radius: a.patch_radius,
+            search_radius: a.search_radius,
+            alpha: a.alpha,
+            beta: a.beta,
+        };
+        let data = pool.install(|| joint_label_fusion(&inputs, &params))?;
+        LabelVolume::from_vec(target.dims(), data, target.geometry().clone())?
+    } else {
+        let refs: Vec<_> = labels.iter().collect();
+        let mut fused = pool.install(|| majority_vote(&refs))?;
+        fused.set_geometry(target.geometry().clone());
+        fused
+    };
     write_labels(&a.out, &fused)?;
     if let Some(truth) = &a.truth {
         let d = dice(&read_labels(truth)?, &fused)?;
         println!("mean Dice {:.4}", d.mean_dice);
     }
     println!(
-        "fused {} atlases by majority vote in {:.2} s: {}",
+        "fused {} atlases by {} in {:.2} s: {}",
         labels.len(),
+        if jlf {
+            "joint label fusion"
+        } else {
+            "majority vote"
+        },
         started.elapsed().as_secs_f64(),
         a.out.display()
     );
