@@ -3,9 +3,34 @@
 use atlasperf_kernels::eval::dice;
 use atlasperf_kernels::fusion::{joint_label_fusion, majority_vote, JlfInputs, JlfParams};
 use atlasperf_kernels::volume::{read_image, read_labels, write_labels};
-use atlasperf_kernels::LabelVolume;
+use std::path::{Path, PathBuf};
+
+use atlasperf_kernels::{LabelVolume, Volume};
 
 use crate::cli::{FuseArgs, FuseMethod, UsageError};
+
+/// Reads every file with `read` and checks it lies on the target's grid.
+fn read_on_grid<T>(
+    paths: &[PathBuf],
+    read: impl Fn(&Path) -> atlasperf_kernels::Result<Volume<T>>,
+    dims: [usize; 3],
+) -> anyhow::Result<Vec<Volume<T>>> {
+    paths
+        .iter()
+        .map(|p| {
+            let v = read(p)?;
+            if v.dims() != dims {
+                return Err(UsageError(format!(
+                    "{}: grid {:?} differs from the target's {dims:?}; warp the atlases into the target space first",
+                    p.display(),
+                    v.dims()
+                ))
+                .into());
+            }
+            Ok(v)
+        })
+        .collect()
+}
 
 pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
     let jlf = a.method == FuseMethod::Jlf;
@@ -28,38 +53,8 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let target = read_image(&a.target)?;
-    let labels = a
-        .atlas_labels
-        .iter()
-        .map(|p| read_labels(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (p, l) in a.atlas_labels.iter().zip(&labels) {
-        if l.dims() != target.dims() {
-            return Err(UsageError(format!(
-                "{}: grid {:?} differs from the target's {:?}; warp the atlases into the target space first",
-                p.display(),
-                l.dims(),
-                target.dims()
-            ))
-            .into());
-        }
-    }
-    let images = a
-        .atlas_images
-        .iter()
-        .map(|p| read_image(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (p, i) in a.atlas_images.iter().zip(&images) {
-        if i.dims() != target.dims() {
-            return Err(UsageError(format!(
-                "{}: grid {:?} differs from the target's {:?}",
-                p.display(),
-                i.dims(),
-                target.dims()
-            ))
-            .into());
-        }
-    }
+    let labels = read_on_grid(&a.atlas_labels, read_labels, target.dims())?;
+    let images = read_on_grid(&a.atlas_images, read_image, target.dims())?;
     let pool = super::pool(a.threads)?;
     let fused = if jlf {
         let inputs = JlfInputs {
