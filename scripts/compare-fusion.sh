@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Fuses the same registered atlases with antsJointFusion (command-line defaults, passed
+# explicitly), atlasperf's joint label fusion and majority vote, each as its own process with
+# wall time and peak RSS taken by GNU time, and prints Dice, time, memory and ratios.
+#
+# usage: scripts/compare-fusion.sh [--shape X,Y,Z] [--spacing MM] [--atlases N] [--threads N] [--seed S]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+shape=64,80,64 spacing=2.5 atlases=5 threads=2 seed=7
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --shape) shape="$2"; shift 2 ;;
+    --spacing) spacing="$2"; shift 2 ;;
+    --atlases) atlases="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+command -v /usr/bin/time >/dev/null || { echo "GNU time is needed: apt-get install -y time" >&2; exit 2; }
+"$here/install-anchors.sh" >/dev/null
+py="${ATLASPERF_ANCHORS:-$HOME/.cache/atlasperf-anchors}/bin/python"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/atlasperf-target}"
+(cd "$root" && cargo build --release --quiet --bin atlasperf)
+ap="$CARGO_TARGET_DIR/release/atlasperf"
+export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="$threads" OMP_NUM_THREADS="$threads"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$ap" phantom --out "$work/c" --subjects $((atlases + 1)) --shape "$shape" --spacing "$spacing" --seed "$seed" >/dev/null
+target="$work/c/sub01_t1.nii.gz" truth="$work/c/sub01_labels.nii.gz"
+pairs=() images=() labels=()
+for n in $(seq 2 $((atlases + 1))); do
+  s=$(printf 'sub%02d' "$n")
+  echo "registering $s to sub01 (atlasperf, fast preset) ..." >&2
+  "$ap" kernel register --preset fast --threads "$threads" --fixed "$target" --moving "$work/c/${s}_t1.nii.gz" \
+    --moving-labels "$work/c/${s}_labels.nii.gz" --out "$work/${s}_" >/dev/null
+  images+=("$work/${s}_warped.nii.gz"); labels+=("$work/${s}_warped_labels.nii.gz")
+  pairs+=("$work/${s}_warped.nii.gz" "$work/${s}_warped_labels.nii.gz")
+done
+
+dice_of() { "$ap" eval dice --json "$truth" "$1" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["mean_dice"])'; }
+results="$work/results.tsv"
+: > "$results"
+measure() { # name, output, command...
+  local name="$1" out="$2"; shift 2
+  echo "running $name ..." >&2
+  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$work/$name.log" 2>&1 \
+    || { echo "$name failed; log:" >&2; tail -20 "$work/$name.log" >&2; return 1; }
+  read -r wall rss_kb < "$work/$name.time"
+  printf '%s\t%s\t%s\t%s\n' "$name" "$(dice_of "$out")" "$wall" "$rss_kb" >> "$results"
+}
+best=0
+for l in "${labels[@]}"; do best=$("$py" -c "print(max($best, $(dice_of "$l")))"); done
+measure antsJointFusion "$work/ants_seg.nii.gz" "$py" "$here/anchors/ants_fuse.py" "$target" "$work/ants_seg.nii.gz" "${pairs[@]}"
+measure atlasperf-jlf "$work/jlf.nii.gz" "$ap" kernel fuse --threads "$threads" --target "$target" \
+  --atlas-images "${images[@]}" --atlas-labels "${labels[@]}" --out "$work/jlf.nii.gz"
+measure atlasperf-majority "$work/mv.nii.gz" "$ap" kernel fuse --method majority --threads "$threads" --target "$target" \
+  --atlas-labels "${labels[@]}" --out "$work/mv.nii.gz"
+
+"$py" - "$results" "$best" "$shape" "$spacing" "$atlases" "$threads" <<'PY'
+import sys
+path, best, shape, spacing, atlases, threads = sys.argv[1:7]
+rows = [l.split("\t") for l in open(path).read().splitlines() if l]
+data = {r[0]: (float(r[1]), float(r[2]), int(r[3]) * 1024) for r in rows}
+print(f"target {shape} voxels at {spacing} mm, {atlases} atlases, {threads} threads; best single atlas Dice {float(best):.4f}")
+print(f"{'method':<20} {'Dice':>7} {'wall s':>8} {'peak MB':>8} {'vs antsJointFusion':>20} {'Dice-ANTs':>9}")
+ref = data.get("antsJointFusion")
+for name, (dice, wall, rss) in data.items():
+    ratio = f"{ref[1] / wall:.2f}x faster" if ref else "-"
+    dd = f"{dice - ref[0]:+.4f}" if ref else "-"
+    print(f"{name:<20} {dice:7.4f} {wall:8.1f} {rss / 1e6:8.0f} {ratio:>20} {dd:>9}")
+PY
