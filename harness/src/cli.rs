@@ -25,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario: n×m registration jobs then m fusion jobs under the scenario's
     /// concurrency, measuring every job, and write a run store plus its report.
-    Run(Passthrough),
+    Run(RunArgs),
     /// Run a base scenario once per point of a parameter grid (atlases, targets, slots,
     /// threads, image size, policy) and fit scaling curves.
     Sweep(Passthrough),
@@ -35,10 +35,14 @@ pub enum Command {
     /// Compare two run stores side by side (Table I and per-stage ratios).
     Compare(Passthrough),
     /// Profile any single command: sample its process tree from /proc and write a run store.
-    Profile(Passthrough),
+    Profile(ProfileArgs),
     /// Supervise one job: spawn its argv, sample its process tree, record exact totals
     /// (used by executors; rarely called by hand).
-    Agent(Passthrough),
+    Agent(AgentArgs),
+    /// A calibrated load for measurement tests: burns a known CPU time, holds a known RSS,
+    /// writes and reads a known number of bytes, optionally in child processes.
+    #[command(hide = true)]
+    CalibratedLoad(LoadArgs),
     /// Run an imaging kernel directly (registration or label fusion).
     #[command(subcommand)]
     Kernel(KernelCommand),
@@ -66,6 +70,87 @@ pub struct Passthrough {
     /// Arguments of the command.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// `atlasperf run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML), e.g. scenarios/quick.toml.
+    #[arg(required_unless_present = "resume")]
+    pub scenario: Option<PathBuf>,
+    /// Run folder (default: runs/<UTC timestamp>-<scenario name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override a scenario value, e.g. `--set workload.targets=2` (TOML value syntax; bare
+    /// words are strings). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Resume an interrupted run folder: runs only the jobs that did not complete.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["out", "overrides"])]
+    pub resume: Option<PathBuf>,
+    /// Validate the scenario and print the plan without running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `atlasperf profile`.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Sampling period, milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub interval: u64,
+    /// Run folder (default: runs/<UTC timestamp>-profile).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Command and arguments to profile (after `--`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// `atlasperf agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Attempt identifier written into every sample row.
+    #[arg(long, default_value = "job")]
+    pub job: String,
+    /// Sampling period, milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub interval: u64,
+    /// CSV file the samples are appended to while the job runs.
+    #[arg(long)]
+    pub samples: Option<PathBuf>,
+    /// JSON file for the exact totals (written atomically after the job ends).
+    #[arg(long)]
+    pub result: Option<PathBuf>,
+    /// Seconds between SIGTERM and SIGKILL when the agent is asked to stop.
+    #[arg(long, default_value_t = 5.0)]
+    pub grace: f64,
+    /// Command and arguments to supervise (after `--`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// `atlasperf calibrated-load` (hidden; used by the measurement tests).
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// CPU seconds to burn in this process.
+    #[arg(long, default_value_t = 0.0)]
+    pub cpu_seconds: f64,
+    /// MiB to allocate and touch, held until exit.
+    #[arg(long, default_value_t = 0)]
+    pub rss_mib: usize,
+    /// Bytes to write to a scratch file in `--dir`, then read back.
+    #[arg(long, default_value_t = 0)]
+    pub io_bytes: usize,
+    /// Scratch folder for the I/O.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Child processes, each running the same load (without children of its own).
+    #[arg(long, default_value_t = 0)]
+    pub children: usize,
+    /// Milliseconds to hold the memory after the work is done.
+    #[arg(long, default_value_t = 0)]
+    pub hold_ms: u64,
 }
 
 /// `atlasperf kernel register`. Defaults are the paper's settings.

@@ -1,5 +1,8 @@
 //! The atlasperf harness: scenarios, plans, scheduling, executors, the sampling agent and the
 //! run store, plus the command-line interface of the `atlasperf` binary.
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
+pub mod sampler;
+pub mod store;

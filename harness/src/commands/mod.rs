@@ -1,32 +1,78 @@
 //! One function per subcommand; [`dispatch`] routes the parsed command line to it.
 
+mod agent;
 mod eval;
 mod fuse;
+mod load;
 mod phantom;
+mod profile;
 mod register;
+mod run;
+
+use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command, EvalCommand, KernelCommand, UsageError};
 
-/// Runs the command the user asked for.
+/// Runs the command the user asked for and returns the process exit code (`agent` and
+/// `profile` pass on the supervised command's).
 ///
 /// # Errors
 /// Whatever the command reports; usage problems are [`UsageError`]s.
-pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    let done = |r: anyhow::Result<()>| r.map(|()| 0);
     match cli.command {
-        Command::Phantom(args) => phantom::run(&args),
-        Command::Eval(EvalCommand::Dice(args)) => eval::dice(&args),
-        Command::Run(_) => not_yet("run"),
+        Command::Phantom(args) => done(phantom::run(&args)),
+        Command::Eval(EvalCommand::Dice(args)) => done(eval::dice(&args)),
+        Command::Run(args) => run::run(&args),
         Command::Sweep(_) => not_yet("sweep"),
         Command::Report(_) => not_yet("report"),
         Command::Compare(_) => not_yet("compare"),
-        Command::Profile(_) => not_yet("profile"),
-        Command::Agent(_) => not_yet("agent"),
-        Command::Kernel(KernelCommand::Register(args)) => register::run(&args),
-        Command::Kernel(KernelCommand::Fuse(args)) => fuse::run(&args),
+        Command::Profile(args) => profile::run(&args),
+        Command::Agent(args) => agent::run(&args),
+        Command::CalibratedLoad(args) => done(load::run(&args)),
+        Command::Kernel(KernelCommand::Register(args)) => done(register::run(&args)),
+        Command::Kernel(KernelCommand::Fuse(args)) => done(fuse::run(&args)),
     }
 }
 
-fn not_yet(name: &str) -> anyhow::Result<()> {
+/// The run folder: `out` if given, else `runs/<UTC timestamp>-<name>`. Refuses a folder that
+/// already holds a run, so no results are overwritten.
+pub(crate) fn run_folder(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
+    let dir = match out {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string()
+                .replace(['-', ':'], "");
+            PathBuf::from("runs").join(format!("{stamp}-{name}"))
+        }
+    };
+    if dir.join("run.json").exists() {
+        return Err(UsageError(format!(
+            "{} already holds a run; choose another --out or use --resume",
+            dir.display()
+        ))
+        .into());
+    }
+    Ok(dir)
+}
+
+/// The last path component, as the run id.
+pub(crate) fn folder_name(dir: &Path) -> String {
+    dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// The git commit this binary was built from, when it was built from a clone.
+pub(crate) fn git_commit() -> Option<String> {
+    Some(env!("ATLASPERF_GIT_COMMIT"))
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+}
+
+fn not_yet(name: &str) -> anyhow::Result<u8> {
     Err(UsageError(format!(
         "`atlasperf {name}` is not implemented yet in this version"
     ))
