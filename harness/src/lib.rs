@@ -4,5 +4,11 @@
 pub mod agent;
 pub mod cli;
 pub mod commands;
+pub mod driver;
+pub mod executor;
+pub mod forecast;
+pub mod plan;
 pub mod sampler;
+pub mod scenario;
+pub mod scheduler;
 pub mod store;

@@ -180,9 +180,18 @@ fn read_tree(root: i32) -> Option<TreeCounters> {
 /// Current Σ VmRSS of the tree rooted at `root`, bytes (0 when it is gone). Used by the OOM
 /// watchdog, which needs memory only.
 pub fn tree_rss(root: i32) -> u64 {
+    pids_rss(tree_pids(root))
+}
+
+/// Current Σ VmRSS of `root`'s descendants, without `root` itself (a supervising agent's job
+/// tree), bytes.
+pub fn descendants_rss(root: i32) -> u64 {
+    pids_rss(tree_pids(root).into_iter().skip(1).collect())
+}
+
+fn pids_rss(pids: Vec<i32>) -> u64 {
     let page = procfs::page_size();
-    tree_pids(root)
-        .into_iter()
+    pids.into_iter()
         .filter_map(|pid| Process::new(pid).ok()?.statm().ok())
         .map(|m| m.resident * page)
         .sum()

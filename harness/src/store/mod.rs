@@ -160,6 +160,8 @@ pub enum AttemptStatus {
     Terminated,
     /// Could not be started.
     LaunchError,
+    /// Never started: a job it depends on failed, or it fits on no node.
+    Skipped,
 }
 
 impl AttemptStatus {
@@ -171,6 +173,7 @@ impl AttemptStatus {
             Self::OomKilled => "oom_killed",
             Self::Terminated => "terminated",
             Self::LaunchError => "launch_error",
+            Self::Skipped => "skipped",
         }
     }
 }

@@ -1,0 +1,65 @@
+//! Executors carry out the scheduler's launches: `local` (emulated nodes on this machine,
+//! each job under `atlasperf agent`), `mock` (virtual time, for tests and benches) and, in its
+//! own module, Slurm.
+
+pub mod local;
+pub mod mock;
+
+use std::time::Duration;
+
+use crate::agent::JobTotals;
+use crate::plan::PlannedJob;
+
+/// A job attempt that ended.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Attempt identifier given at launch.
+    pub attempt_id: String,
+    /// What the agent measured (exit status included).
+    pub totals: JobTotals,
+    /// True when the OOM watchdog killed it.
+    pub oom_killed: bool,
+    /// Set when the executor could not run it at all (the agent never reported).
+    pub launch_error: Option<String>,
+}
+
+/// Memory a running attempt holds now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Usage {
+    /// Attempt identifier.
+    pub attempt_id: String,
+    /// Node index.
+    pub node: usize,
+    /// Σ RSS of its process tree, bytes.
+    pub rss: u64,
+}
+
+/// What the driver needs from an executor.
+pub trait Executor {
+    /// Starts one attempt of `job` on node `node`.
+    ///
+    /// # Errors
+    /// When it cannot be started; the driver records a launch error.
+    fn launch(&mut self, job: &PlannedJob, node: usize, attempt_id: &str) -> Result<(), String>;
+
+    /// Waits up to `max` for attempts to end and returns those that did (a mock executor
+    /// advances its virtual clock to the next end instead).
+    fn wait(&mut self, max: Duration) -> Vec<Finished>;
+
+    /// Memory held by each running attempt (for the OOM watchdog); empty when the executor
+    /// cannot observe it (Slurm enforces memory itself).
+    fn usage(&mut self) -> Vec<Usage>;
+
+    /// Kills an attempt for exceeding its node's memory; it is reported by `wait` with
+    /// `oom_killed` set.
+    fn kill_oom(&mut self, attempt_id: &str);
+
+    /// Asks every running attempt to terminate (SIGTERM, then SIGKILL after a grace period).
+    fn terminate_all(&mut self);
+
+    /// Seconds since the executor started (the run's clock).
+    fn now(&self) -> f64;
+
+    /// Attempts still running.
+    fn running(&self) -> usize;
+}

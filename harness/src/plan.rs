@@ -1,0 +1,426 @@
+//! A validated scenario expanded into a job graph: for each repetition and each of the m
+//! targets, n registration jobs (one per atlas) and one fusion job that depends on them.
+
+use std::path::{Path, PathBuf};
+
+use atlasperf_kernels::dataset::Manifest;
+use atlasperf_kernels::phantom::PhantomSpec;
+
+use crate::scenario::{
+    phantom_spec, placeholders, MemoryRequest, Node, Placement, Policy, Scenario,
+};
+
+/// The two stages of multi-atlas segmentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stage {
+    /// Registration of one atlas to one target.
+    Registration,
+    /// Label fusion of one target's registered atlases.
+    Fusion,
+}
+
+impl Stage {
+    /// Name as written in the tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registration => "registration",
+            Self::Fusion => "fusion",
+        }
+    }
+    /// Index (0 registration, 1 fusion) for per-stage arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Self::Registration => 0,
+            Self::Fusion => 1,
+        }
+    }
+}
+
+/// One job of the graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedJob {
+    /// Identifier, e.g. `reg-sub01-sub05`, `fuse-sub01` (prefixed `rep2-` for repetitions).
+    pub id: String,
+    /// Stage.
+    pub stage: Stage,
+    /// Target subject.
+    pub target: String,
+    /// Atlas subject (registration only).
+    pub atlas: Option<String>,
+    /// Indices of the jobs that must succeed first.
+    pub deps: Vec<usize>,
+    /// Program and arguments (no shell).
+    pub argv: Vec<String>,
+    /// Voxels of the target image (the memory forecast's predictor).
+    pub voxels: u64,
+    /// Kernel threads.
+    pub threads: usize,
+    /// Memory request from the scenario.
+    pub memory: Option<MemoryRequest>,
+}
+
+/// Where the images come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatasetPlan {
+    /// Generate this phantom cohort into the folder (unless it is already there).
+    Phantom {
+        /// Generator parameters.
+        spec: PhantomSpec,
+        /// Destination.
+        dir: PathBuf,
+    },
+    /// Existing files.
+    Manifest(PathBuf),
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Scenario name.
+    pub name: String,
+    /// Nodes.
+    pub nodes: Vec<Node>,
+    /// Admission policy.
+    pub policy: Policy,
+    /// Placement.
+    pub placement: Placement,
+    /// Extra attempts per job.
+    pub retries: u32,
+    /// Forecast safety margin.
+    pub forecast_margin: f64,
+    /// The images.
+    pub dataset: DatasetPlan,
+    /// The job graph, in submission order (dependencies come first).
+    pub jobs: Vec<PlannedJob>,
+}
+
+/// One subject's files.
+#[derive(Debug, Clone)]
+struct Files {
+    id: String,
+    image: PathBuf,
+    labels: Option<PathBuf>,
+}
+
+/// Expands a scenario. `base` resolves relative paths of the scenario; `run_dir` is where
+/// outputs (and a phantom cohort) go; `exe` is the atlasperf binary the built-in stages call.
+///
+/// # Errors
+/// A message naming the file or key at fault (unknown subjects, unreadable manifest or image).
+pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<Plan, String> {
+    let (dataset, subjects, voxels_of) = resolve_dataset(s, base, run_dir)?;
+    let pick = |ids: &[String], what: &str| -> Result<Vec<Files>, String> {
+        ids.iter()
+            .map(|id| {
+                subjects
+                    .iter()
+                    .find(|f| &f.id == id)
+                    .cloned()
+                    .ok_or_else(|| format!("workload.{what}: no subject `{id}` in the dataset"))
+            })
+            .collect()
+    };
+    let w = &s.workload;
+    let targets = if w.target_ids.is_empty() {
+        subjects.iter().take(w.targets).cloned().collect()
+    } else {
+        pick(&w.target_ids, "target_ids")?
+    };
+    let atlases: Vec<Files> = if w.atlas_ids.is_empty() {
+        subjects
+            .iter()
+            .skip(w.targets)
+            .take(w.atlases)
+            .cloned()
+            .collect()
+    } else {
+        pick(&w.atlas_ids, "atlas_ids")?
+    };
+    if targets.len() < w.targets || atlases.len() < w.atlases {
+        return Err(format!(
+            "the dataset has {} subjects; {} targets and {} atlases need {}",
+            subjects.len(),
+            w.targets,
+            w.atlases,
+            w.targets + w.atlases
+        ));
+    }
+    if let Some(a) = atlases.iter().find(|a| a.labels.is_none()) {
+        return Err(format!("atlas `{}` has no label map in the dataset", a.id));
+    }
+    let exe = exe.to_string_lossy().into_owned();
+    let outputs = run_dir.join("outputs");
+    let mut jobs = Vec::new();
+    for rep in 1..=s.repetitions {
+        let prefix = if s.repetitions > 1 {
+            format!("rep{rep}-")
+        } else {
+            String::new()
+        };
+        let out_root = if s.repetitions > 1 {
+            outputs.join(format!("rep{rep}"))
+        } else {
+            outputs.clone()
+        };
+        for t in &targets {
+            let voxels = voxels_of(&t.image)?;
+            let mut regs = Vec::new();
+            let mut warped = Vec::new();
+            let mut warped_labels = Vec::new();
+            for a in &atlases {
+                let out = out_root
+                    .join("registration")
+                    .join(&t.id)
+                    .join(format!("{}_", a.id));
+                let out_s = out.to_string_lossy().into_owned();
+                let w_img = format!("{out_s}warped.nii.gz");
+                let w_lab = format!("{out_s}warped_labels.nii.gz");
+                let r = &s.stages.registration;
+                let argv = if r.command.is_empty() {
+                    builtin_registration(&exe, s, t, a, &out_s)
+                } else {
+                    let vars = |name: &str| -> Option<Vec<String>> {
+                        let one = |p: &Path| Some(vec![p.to_string_lossy().into_owned()]);
+                        match name {
+                            "fixed" => one(&t.image),
+                            "moving" => one(&a.image),
+                            "moving_labels" => a.labels.as_deref().and_then(one),
+                            "fixed_labels" => t.labels.as_deref().and_then(one),
+                            "out" => Some(vec![out_s.clone()]),
+                            "warped" => Some(vec![w_img.clone()]),
+                            "warped_labels" => Some(vec![w_lab.clone()]),
+                            "threads" => Some(vec![r.threads.to_string()]),
+                            "atlasperf" => Some(vec![exe.clone()]),
+                            _ => None,
+                        }
+                    };
+                    fill_template(&r.command, &vars)
+                        .map_err(|m| format!("stages.registration.command: {m}"))?
+                };
+                regs.push(jobs.len());
+                warped.push(w_img);
+                warped_labels.push(w_lab);
+                jobs.push(PlannedJob {
+                    id: format!("{prefix}reg-{}-{}", t.id, a.id),
+                    stage: Stage::Registration,
+                    target: t.id.clone(),
+                    atlas: Some(a.id.clone()),
+                    deps: Vec::new(),
+                    argv,
+                    voxels,
+                    threads: r.threads,
+                    memory: r.memory,
+                });
+            }
+            let f = &s.stages.fusion;
+            let seg = out_root.join("fusion").join(format!("{}_seg.nii.gz", t.id));
+            let seg_s = seg.to_string_lossy().into_owned();
+            let argv = if f.command.is_empty() {
+                builtin_fusion(&exe, s, t, &warped, &warped_labels, &seg_s)
+            } else {
+                let vars = |name: &str| -> Option<Vec<String>> {
+                    match name {
+                        "target" => Some(vec![t.image.to_string_lossy().into_owned()]),
+                        "target_labels" => t
+                            .labels
+                            .as_ref()
+                            .map(|l| vec![l.to_string_lossy().into_owned()]),
+                        "atlas_images" => Some(warped.clone()),
+                        "atlas_labels" => Some(warped_labels.clone()),
+                        "out" => Some(vec![seg_s.clone()]),
+                        "threads" => Some(vec![f.threads.to_string()]),
+                        "atlasperf" => Some(vec![exe.clone()]),
+                        _ => None,
+                    }
+                };
+                fill_template(&f.command, &vars)
+                    .map_err(|m| format!("stages.fusion.command: {m}"))?
+            };
+            jobs.push(PlannedJob {
+                id: format!("{prefix}fuse-{}", t.id),
+                stage: Stage::Fusion,
+                target: t.id.clone(),
+                atlas: None,
+                deps: regs,
+                argv,
+                voxels,
+                threads: f.threads,
+                memory: f.memory,
+            });
+        }
+    }
+    Ok(Plan {
+        name: s.name.clone(),
+        nodes: s.cluster.nodes.clone(),
+        policy: s.scheduling.policy,
+        placement: s.scheduling.placement,
+        retries: s.scheduling.retries,
+        forecast_margin: s.scheduling.forecast_margin,
+        dataset,
+        jobs,
+    })
+}
+
+type VoxelsOf = Box<dyn Fn(&Path) -> Result<u64, String>>;
+
+fn resolve_dataset(
+    s: &Scenario,
+    base: &Path,
+    run_dir: &Path,
+) -> Result<(DatasetPlan, Vec<Files>, VoxelsOf), String> {
+    if let Some(p) = &s.dataset.phantom {
+        let spec = phantom_spec(p, s);
+        let dir = run_dir.join("inputs");
+        let files = (0..spec.subjects)
+            .map(|i| {
+                let id = PhantomSpec::subject_id(i);
+                Files {
+                    image: dir.join(format!("{id}_t1.nii.gz")),
+                    labels: Some(dir.join(format!("{id}_labels.nii.gz"))),
+                    id,
+                }
+            })
+            .collect();
+        let voxels = spec.shape.iter().map(|&n| n as u64).product::<u64>();
+        return Ok((
+            DatasetPlan::Phantom { spec, dir },
+            files,
+            Box::new(move |_| Ok(voxels)),
+        ));
+    }
+    let Some(m) = &s.dataset.manifest else {
+        return Err("dataset: give `phantom` or `manifest`".into());
+    };
+    let path = base.join(m);
+    let manifest = Manifest::load(&path).map_err(|e| format!("dataset.manifest: {e}"))?;
+    let files = manifest
+        .subjects
+        .iter()
+        .map(|e| Files {
+            id: e.id.clone(),
+            image: e.image.clone(),
+            labels: e.labels.clone(),
+        })
+        .collect();
+    Ok((
+        DatasetPlan::Manifest(path),
+        files,
+        Box::new(|image: &Path| {
+            let h = nifti::NiftiHeader::from_file(image)
+                .map_err(|e| format!("{}: cannot read the NIfTI header: {e}", image.display()))?;
+            let n = usize::from(h.dim[0].clamp(1, 7));
+            Ok(h.dim[1..=n.min(3)]
+                .iter()
+                .map(|&d| u64::from(d.max(1)))
+                .product())
+        }),
+    ))
+}
+
+fn builtin_registration(exe: &str, s: &Scenario, t: &Files, a: &Files, out: &str) -> Vec<String> {
+    let r = &s.stages.registration;
+    let p = |x: &Path| x.to_string_lossy().into_owned();
+    let mut argv = vec![
+        exe.to_string(),
+        "kernel".into(),
+        "register".into(),
+        "--fixed".into(),
+        p(&t.image),
+        "--moving".into(),
+        p(&a.image),
+    ];
+    if let Some(l) = &a.labels {
+        argv.extend(["--moving-labels".into(), p(l)]);
+    }
+    if let Some(l) = &t.labels {
+        argv.extend(["--fixed-labels".into(), p(l)]);
+    }
+    argv.extend([
+        "--out".into(),
+        out.to_string(),
+        "--threads".into(),
+        r.threads.to_string(),
+        "--preset".into(),
+        r.preset.clone(),
+        "--metric".into(),
+        r.metric.clone(),
+    ]);
+    if let Some(it) = &r.iterations {
+        argv.extend(["--iterations".into(), it.clone()]);
+    }
+    argv
+}
+
+fn builtin_fusion(
+    exe: &str,
+    s: &Scenario,
+    t: &Files,
+    images: &[String],
+    labels: &[String],
+    out: &str,
+) -> Vec<String> {
+    let f = &s.stages.fusion;
+    let mut argv = vec![
+        exe.to_string(),
+        "kernel".into(),
+        "fuse".into(),
+        "--target".into(),
+        t.image.to_string_lossy().into_owned(),
+        "--atlas-images".into(),
+    ];
+    argv.extend(images.iter().cloned());
+    argv.push("--atlas-labels".into());
+    argv.extend(labels.iter().cloned());
+    argv.extend([
+        "--out".into(),
+        out.to_string(),
+        "--method".into(),
+        f.method.clone(),
+        "--patch-radius".into(),
+        f.patch_radius.to_string(),
+        "--search-radius".into(),
+        f.search_radius.to_string(),
+        "--threads".into(),
+        f.threads.to_string(),
+    ]);
+    if let Some(l) = &t.labels {
+        argv.extend(["--truth".into(), l.to_string_lossy().into_owned()]);
+    }
+    argv
+}
+
+/// Fills an argv template. An argument that is exactly one placeholder may expand to several
+/// arguments; inside a longer argument a placeholder must have exactly one value.
+fn fill_template(
+    template: &[String],
+    vars: &dyn Fn(&str) -> Option<Vec<String>>,
+) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for arg in template {
+        let names = placeholders(arg)?;
+        if names.is_empty() {
+            out.push(arg.clone());
+            continue;
+        }
+        let value = |name: &str| {
+            vars(name).ok_or_else(|| format!("`{{{name}}}` has no value for this job"))
+        };
+        if names.len() == 1 && arg == &format!("{{{}}}", names[0]) {
+            out.extend(value(names[0])?);
+            continue;
+        }
+        let mut s = arg.clone();
+        for name in names {
+            let v = value(name)?;
+            if v.len() != 1 {
+                return Err(format!(
+                    "`{{{name}}}` expands to {} values; use it as a whole argument",
+                    v.len()
+                ));
+            }
+            s = s.replace(&format!("{{{name}}}"), &v[0]);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
