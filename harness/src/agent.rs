@@ -58,7 +58,8 @@ pub struct JobTotals {
     pub cpu_user_s: f64,
     /// System CPU seconds of the job and all its reaped descendants (rusage).
     pub cpu_sys_s: f64,
-    /// Largest sampled sum of VmRSS over the job's processes, bytes.
+    /// Largest sampled sum of VmRSS over the job's processes (at least the largest single
+    /// process's peak), bytes.
     pub peak_rss: u64,
     /// Largest sampled sum of RssAnon over the job's processes, bytes.
     pub peak_rss_anon: u64,
@@ -268,6 +269,9 @@ fn finish(t: &mut JobTotals, io_before: IoCounters, lateness: &mut [f64]) {
     t.cpu_user_s = tv(children.ru_utime);
     t.cpu_sys_s = tv(children.ru_stime);
     t.max_rss_largest_process = u64::try_from(children.ru_maxrss).unwrap_or(0) * 1024;
+    // A job shorter than one interval may end before a sample sees it grown; the largest
+    // single process's peak is a lower bound of the tree's.
+    t.peak_rss = t.peak_rss.max(t.max_rss_largest_process);
     t.agent_cpu_s = tv(me.ru_utime) + tv(me.ru_stime);
     let after = reaped_io();
     t.rchar = after[0].saturating_sub(io_before[0]);

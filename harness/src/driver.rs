@@ -2,7 +2,7 @@
 //! memory (the OOM watchdog), turns ended attempts into job records, and stops cleanly when
 //! asked to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -73,6 +73,9 @@ pub fn drive<E: Executor + ?Sized>(
     on_event: &mut dyn FnMut(Event<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<Ending> {
     let mut live: HashMap<String, Live> = HashMap::new();
+    // Attempts the watchdog has killed that have not been reaped yet: neither counted nor
+    // killed again.
+    let mut killed: HashSet<String> = HashSet::new();
     let mut stopping = false;
     loop {
         if !stopping && stop.load(Ordering::Relaxed) {
@@ -132,7 +135,7 @@ pub fn drive<E: Executor + ?Sized>(
                     }
                 }
             }
-            watchdog(plan, exec, &live, on_event)?;
+            watchdog(plan, exec, &live, &mut killed, on_event)?;
             if sched.running() == 0 && !sched.finished() {
                 for s in sched.skip_unschedulable() {
                     skipped(plan, s, exec.now(), on_event)?;
@@ -180,7 +183,7 @@ pub fn drive<E: Executor + ?Sized>(
             }
         }
         if !stopping {
-            watchdog(plan, exec, &live, on_event)?;
+            watchdog(plan, exec, &live, &mut killed, on_event)?;
         }
     }
     Ok(if stopping {
@@ -209,6 +212,7 @@ fn watchdog<E: Executor + ?Sized>(
     plan: &Plan,
     exec: &mut E,
     live: &HashMap<String, Live>,
+    killed: &mut HashSet<String>,
     on_event: &mut dyn FnMut(Event<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let usage = exec.usage();
@@ -218,7 +222,9 @@ fn watchdog<E: Executor + ?Sized>(
     for (n, node) in plan.nodes.iter().enumerate() {
         let on_node: Vec<_> = usage
             .iter()
-            .filter(|u| u.node == n && live.contains_key(&u.attempt_id))
+            .filter(|u| {
+                u.node == n && live.contains_key(&u.attempt_id) && !killed.contains(&u.attempt_id)
+            })
             .collect();
         let total: u64 = on_node.iter().map(|u| u.rss).sum();
         if total <= node.memory.0 {
@@ -231,6 +237,7 @@ fn watchdog<E: Executor + ?Sized>(
                 node_rss: total,
             })?;
             exec.kill_oom(&largest.attempt_id);
+            killed.insert(largest.attempt_id.clone());
         }
     }
     Ok(())

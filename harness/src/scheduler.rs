@@ -298,7 +298,9 @@ impl Scheduler {
                 pos += 1;
                 continue;
             }
-            let retry_need = j.oom_peak;
+            // Killed early, a job's own peak understates what it needs: take the largest
+            // peak its stage has shown.
+            let retry_need = j.oom_peak.map(|p| p.max(self.stage_peak[stage]));
             // A retry after an OOM kill: what the node's running jobs are expected to hold
             // now (rare, so computed on demand).
             let committed = match retry_need {

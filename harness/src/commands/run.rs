@@ -94,6 +94,13 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
             sched.set_attempts(i, n);
         }
     }
+    // Attempts a killed harness never recorded still left logs: never reuse their ids.
+    for (i, n) in logged_attempts(&store, &plan) {
+        if !done[i] {
+            let a = attempts.entry(i).or_insert(0);
+            *a = (*a).max(n);
+        }
+    }
     let remaining = done.iter().filter(|d| !**d).count();
     if !resumed.is_empty() {
         eprintln!(
@@ -212,6 +219,34 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
         return Ok(INTERRUPTED);
     }
     Ok(u8::from(failed > 0))
+}
+
+/// Highest attempt number per job that has a log file in the store.
+fn logged_attempts(store: &RunStore, plan: &Plan) -> HashMap<usize, u32> {
+    let index: HashMap<&str, usize> = plan
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.id.as_str(), i))
+        .collect();
+    let mut out = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(store.dir().join("logs")) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".stderr") else {
+            continue;
+        };
+        let Some((job, n)) = stem.rsplit_once('.') else {
+            continue;
+        };
+        if let (Some(&i), Ok(n)) = (index.get(job), n.parse::<u32>()) {
+            let a = out.entry(i).or_insert(0);
+            *a = (*a).max(n);
+        }
+    }
+    out
 }
 
 fn open_for_resume(

@@ -88,6 +88,7 @@ pub struct Node {
     /// Cores; locally, jobs are pinned to this many CPUs when the machine has them.
     pub cores: usize,
     /// Memory capacity, e.g. `"32 GiB"`; enforced by the OOM watchdog.
+    #[serde(deserialize_with = "bytes")]
     pub memory: ByteSize,
     /// Job slots (the `slots` policy's limit on concurrent jobs).
     #[serde(default = "default_slots")]
@@ -198,6 +199,15 @@ impl<'de> Deserialize<'de> for MemoryRequest {
             }),
             Raw::Number(n) => Ok(Self::Bytes(ByteSize(n))),
         }
+    }
+}
+
+fn bytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ByteSize, D::Error> {
+    match MemoryRequest::deserialize(d)? {
+        MemoryRequest::Bytes(b) => Ok(b),
+        MemoryRequest::Auto => Err(serde::de::Error::custom(
+            "a node's memory must be a size, e.g. \"32 GiB\"",
+        )),
     }
 }
 
@@ -632,8 +642,10 @@ pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
             match req {
                 None => {
                     return bad(
-                        key,
-                        "the memory policy needs a request per stage (bytes or \"auto\")".into(),
+                        "scheduling.policy",
+                        format!(
+                            "the memory policy needs `{key}` (bytes, e.g. \"2 GiB\", or \"auto\")"
+                        ),
                     )
                 }
                 Some(MemoryRequest::Bytes(b)) if b.0 > largest => {

@@ -1,0 +1,379 @@
+//! `atlasperf run` end to end with the local executor: the quick scenario, shipped and invalid
+//! scenarios, interrupting and resuming, and the OOM watchdog on real processes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn atlasperf() -> Command {
+    Command::cargo_bin("atlasperf").unwrap()
+}
+
+fn journal(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("jobs.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn run_json(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
+}
+
+fn ok_jobs(records: &[Value]) -> Vec<String> {
+    let mut v: Vec<String> = records
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| r["job_id"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn assert_complete_store(dir: &Path, jobs: usize) {
+    let info = run_json(dir);
+    assert_eq!(info["status"], "complete", "{info}");
+    assert_eq!(info["schema_version"], 1);
+    let records = journal(dir);
+    let ok = ok_jobs(&records);
+    let mut unique = ok.clone();
+    unique.dedup();
+    assert_eq!(ok.len(), jobs, "each job succeeds exactly once: {ok:?}");
+    assert_eq!(unique.len(), jobs);
+    for f in [
+        "jobs.parquet",
+        "jobs.csv",
+        "samples.parquet",
+        "samples.csv",
+        "nodes.parquet",
+        "nodes.csv",
+        "machine.parquet",
+    ] {
+        let len = std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 0, "{f} missing or empty in {}", dir.display());
+    }
+    let jobs_csv = std::fs::read_to_string(dir.join("jobs.csv")).unwrap();
+    assert_eq!(jobs_csv.lines().count(), records.len() + 1);
+}
+
+#[test]
+fn every_shipped_scenario_parses_and_plans() {
+    let mut n = 0;
+    for e in std::fs::read_dir(repo().join("scenarios")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            let out = atlasperf()
+                .arg("run")
+                .arg(&path)
+                .arg("--dry-run")
+                .assert()
+                .success();
+            let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+            assert!(
+                text.contains("registration jobs"),
+                "{}: {text}",
+                path.display()
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "expected quick, paper and oom scenarios");
+}
+
+#[test]
+fn invalid_scenarios_give_file_line_column_and_exit_2() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .unwrap()
+            .strip_prefix("# expect: ")
+            .unwrap();
+        let out = atlasperf()
+            .current_dir(&dir)
+            .arg("run")
+            .arg(path.file_name().unwrap())
+            .arg("--dry-run")
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(
+            err.contains(expect),
+            "{}:\nexpected: {expect}\ngot: {err}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 10);
+}
+
+#[test]
+fn overrides_apply_and_bad_overrides_are_reported() {
+    let quick = repo().join("scenarios/quick.toml");
+    let out = atlasperf()
+        .arg("run")
+        .arg(&quick)
+        .args([
+            "--dry-run",
+            "--set",
+            "workload.atlases=2",
+            "--set",
+            "cluster.nodes[1].slots=5",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("4 registration jobs"), "{text}");
+    assert!(
+        text.contains("node node2: 1 cores, 2.0 GiB, 5 slots"),
+        "{text}"
+    );
+    let out = atlasperf()
+        .arg("run")
+        .arg(&quick)
+        .args(["--dry-run", "--set", "workload.targets=0"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("workload.targets (set by --set): must be at least 1"),
+        "{err}"
+    );
+    let out = atlasperf()
+        .arg("run")
+        .arg(&quick)
+        .args(["--dry-run", "--set", "workload.tragets=2"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("after --set overrides: unknown field `tragets`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn quick_scenario_produces_a_complete_run_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("quick");
+    atlasperf()
+        .arg("run")
+        .arg(repo().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .success();
+    assert_complete_store(&dir, 8);
+    for t in ["sub01", "sub02"] {
+        assert!(dir.join(format!("outputs/fusion/{t}_seg.nii.gz")).is_file());
+    }
+    let info = run_json(&dir);
+    assert_eq!(info["nodes"].as_array().unwrap().len(), 2);
+    assert!(
+        info["notes"]["memory_forecast"]["registration"]["measured_max_peak"]
+            .as_u64()
+            .unwrap()
+            > 1 << 20
+    );
+    // Refuses to overwrite a run.
+    atlasperf()
+        .arg("run")
+        .arg(repo().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .code(2);
+}
+
+/// A scenario whose jobs are calibrated loads (known memory, a fixed duration) on a tiny
+/// phantom: fast, deterministic, and no imaging needed.
+fn load_scenario(
+    dir: &Path,
+    node_memory: &str,
+    policy: &str,
+    slots: usize,
+    atlases: usize,
+    rss_mib: usize,
+    hold_ms: u64,
+) -> PathBuf {
+    let cmd = format!(
+        "[\"{{atlasperf}}\", \"calibrated-load\", \"--rss-mib\", \"{rss_mib}\", \"--hold-ms\", \"{hold_ms}\", \"--dir\", \"{}\"]",
+        dir.join("scratch").display()
+    );
+    let text = format!(
+        r#"name = "loads"
+interval_ms = 50
+[cluster]
+[[cluster.nodes]]
+name = "n1"
+cores = 2
+memory = "{node_memory}"
+slots = {slots}
+[dataset.phantom]
+shape = [8, 8, 8]
+[workload]
+targets = 2
+atlases = {atlases}
+[stages.registration]
+command = {cmd}
+[stages.fusion]
+command = {cmd}
+[scheduling]
+policy = "{policy}"
+retries = 2
+"#
+    );
+    let path = dir.join("loads.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn wait_for_records(dir: &Path, n: usize, limit: Duration) {
+    let until = Instant::now() + limit;
+    while journal(dir).len() < n {
+        assert!(Instant::now() < until, "no {n} records after {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn processes_mentioning(needle: &str) -> usize {
+    procfs::process::all_processes()
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            p.cmdline()
+                .is_ok_and(|c| c.iter().any(|a| a.contains(needle)))
+        })
+        .count()
+}
+
+#[test]
+fn an_interrupted_run_is_kept_and_resume_completes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = load_scenario(tmp.path(), "4 GiB", "slots", 2, 3, 10, 700);
+    let dir = tmp.path().join("run");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("atlasperf"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_records(&dir, 2, Duration::from_secs(60));
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe {
+        libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let info = run_json(&dir);
+    assert_eq!(info["status"], "interrupted");
+    let before = journal(&dir);
+    assert!(
+        before.iter().any(|r| r["status"] == "terminated"),
+        "{before:?}"
+    );
+    assert!(dir.join("jobs.parquet").is_file() && dir.join("samples.parquet").is_file());
+    assert_eq!(
+        processes_mentioning(&tmp.path().join("scratch").display().to_string()),
+        0,
+        "jobs outlived the run"
+    );
+    let done_before = ok_jobs(&before);
+    assert!(done_before.len() >= 2 && done_before.len() < 8);
+
+    atlasperf()
+        .args(["run", "--resume"])
+        .arg(&dir)
+        .assert()
+        .success();
+    assert_complete_store(&dir, 8);
+    // Jobs done before the interrupt were not run again.
+    let after = journal(&dir);
+    for id in &done_before {
+        assert_eq!(
+            after.iter().filter(|r| &r["job_id"] == id).count(),
+            1,
+            "{id} ran again"
+        );
+    }
+    // A complete run cannot be resumed.
+    atlasperf()
+        .args(["run", "--resume"])
+        .arg(&dir)
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_killed_harness_leaves_a_readable_store_that_resume_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = load_scenario(tmp.path(), "4 GiB", "slots", 2, 3, 10, 700);
+    let dir = tmp.path().join("run");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("atlasperf"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_records(&dir, 2, Duration::from_secs(60));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // What was written is readable: run.json (still "running") and every journal line.
+    assert_eq!(run_json(&dir)["status"], "running");
+    let before = ok_jobs(&journal(&dir));
+    assert!(before.len() >= 2);
+    atlasperf()
+        .args(["run", "--resume"])
+        .arg(&dir)
+        .assert()
+        .success();
+    assert_complete_store(&dir, 8);
+}
+
+#[test]
+fn the_watchdog_kills_the_largest_job_on_a_full_node_and_the_retry_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Two 120 MiB loads at once on a 200 MiB node.
+    let scenario = load_scenario(tmp.path(), "200 MiB", "unlimited", 8, 2, 120, 1200);
+    let dir = tmp.path().join("run");
+    atlasperf()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .success();
+    assert_complete_store(&dir, 6);
+    let records = journal(&dir);
+    let killed: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["status"] == "oom_killed")
+        .collect();
+    assert!(!killed.is_empty(), "no OOM kill: {records:?}");
+    for k in &killed {
+        assert_eq!(k["signal"], 9);
+        let retried = records.iter().any(|r| {
+            r["job_id"] == k["job_id"]
+                && r["status"] == "ok"
+                && r["attempt"].as_u64() > k["attempt"].as_u64()
+        });
+        assert!(retried, "{} was not retried", k["job_id"]);
+    }
+}
