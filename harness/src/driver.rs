@@ -230,14 +230,26 @@ fn watchdog<E: Executor + ?Sized>(
         if total <= node.memory.0 {
             continue;
         }
-        if let Some(largest) = on_node.iter().max_by_key(|u| u.rss) {
+        // Largest first, until the rest fits (what repeated OOM-killer passes would do).
+        let mut by_size = on_node;
+        by_size.sort_by(|a, b| {
+            b.rss
+                .cmp(&a.rss)
+                .then_with(|| a.attempt_id.cmp(&b.attempt_id))
+        });
+        let mut left = total;
+        for victim in by_size {
+            if left <= node.memory.0 {
+                break;
+            }
             on_event(Event::OomKill {
-                attempt_id: &largest.attempt_id,
+                attempt_id: &victim.attempt_id,
                 node: n,
-                node_rss: total,
+                node_rss: left,
             })?;
-            exec.kill_oom(&largest.attempt_id);
-            killed.insert(largest.attempt_id.clone());
+            exec.kill_oom(&victim.attempt_id);
+            killed.insert(victim.attempt_id.clone());
+            left -= victim.rss;
         }
     }
     Ok(())

@@ -267,6 +267,10 @@ impl Scheduler {
         let mut pos = 0;
         // Under the memory policy, a request that fitted nowhere means no larger one will.
         let mut smallest_unfit = u64::MAX;
+        // Likewise for the room an OOM retry needs; the nodes' committed memory is computed
+        // once, when the first retry is considered, and kept current as jobs launch.
+        let mut smallest_unfit_retry = u64::MAX;
+        let mut committed: Option<Vec<u64>> = None;
         while pos < self.ready.len() {
             if self.policy == Policy::Slots && self.nodes.iter().all(|n| n.running >= n.slots) {
                 break;
@@ -301,12 +305,14 @@ impl Scheduler {
             // Killed early, a job's own peak understates what it needs: take the largest
             // peak its stage has shown.
             let retry_need = j.oom_peak.map(|p| p.max(self.stage_peak[stage]));
-            // A retry after an OOM kill: what the node's running jobs are expected to hold
-            // now (rare, so computed on demand).
-            let committed = match retry_need {
-                Some(_) => self.committed(),
-                None => Vec::new(),
-            };
+            if retry_need.is_some_and(|r| r >= smallest_unfit_retry) {
+                pos += 1;
+                continue;
+            }
+            if retry_need.is_some() && committed.is_none() {
+                committed = Some(self.committed());
+            }
+            let room = committed.as_deref().unwrap_or(&[]);
             let fits = |(i, n): &(usize, &NodeState)| -> bool {
                 let by_policy = match self.policy {
                     Policy::Slots => n.running < n.slots,
@@ -319,7 +325,7 @@ impl Scheduler {
                     }
                     Policy::Unlimited => true,
                 };
-                by_policy && retry_need.is_none_or(|p| committed[*i] + p <= n.capacity)
+                by_policy && retry_need.is_none_or(|p| room[*i] + p <= n.capacity)
             };
             let candidates = self.nodes.iter().enumerate().filter(fits);
             let chosen = match self.placement {
@@ -331,6 +337,9 @@ impl Scheduler {
             let Some(node) = chosen else {
                 if let Some(r) = request {
                     smallest_unfit = smallest_unfit.min(r);
+                }
+                if let Some(r) = retry_need {
+                    smallest_unfit_retry = smallest_unfit_retry.min(r);
                 }
                 pos += 1;
                 continue;
@@ -346,6 +355,9 @@ impl Scheduler {
                 self.calibrating[stage] = true;
             }
             let attempt = j.attempts;
+            if let Some(c) = committed.as_mut() {
+                c[node] += self.estimate(&self.jobs[job]).max(retry_need.unwrap_or(0));
+            }
             let n = &mut self.nodes[node];
             n.running += 1;
             n.reserved += reserved;
