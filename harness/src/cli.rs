@@ -151,6 +151,9 @@ pub struct LoadArgs {
     /// Milliseconds to hold the memory after the work is done.
     #[arg(long, default_value_t = 0)]
     pub hold_ms: u64,
+    /// Milliseconds to idle after freeing the memory (and reaping the children), before exit.
+    #[arg(long, default_value_t = 0)]
+    pub tail_ms: u64,
 }
 
 /// `atlasperf kernel register`. Defaults are the paper's settings.

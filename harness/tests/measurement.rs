@@ -99,7 +99,9 @@ fn calibrated_loads_are_measured_to_their_known_values() {
             "--io-bytes",
             "8000000",
             "--hold-ms",
-            "800",
+            "1000",
+            "--tail-ms",
+            "300",
         ],
     );
 

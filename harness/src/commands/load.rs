@@ -48,6 +48,7 @@ pub(crate) fn run(a: &LoadArgs) -> anyhow::Result<()> {
                 .arg("--dir")
                 .arg(a.dir.join(format!("child{k}")))
                 .args(["--hold-ms", &a.hold_ms.to_string()])
+                .args(["--tail-ms", &a.tail_ms.to_string()])
                 .spawn()
                 .context("starting a child load")?;
             children.push(child);
@@ -89,12 +90,13 @@ pub(crate) fn run(a: &LoadArgs) -> anyhow::Result<()> {
         std::fs::remove_file(&path)?;
     }
     std::thread::sleep(Duration::from_millis(a.hold_ms));
+    // Free the allocation now, so the cost of unmapping it is observable during the tail.
+    std::hint::black_box(&held);
+    drop(held);
     for mut c in children {
         let status = c.wait()?;
         anyhow::ensure!(status.success(), "a child load failed: {status}");
     }
-    // Keep the allocation alive (and observable) until here.
-    std::hint::black_box(&held);
-    held.clear();
+    std::thread::sleep(Duration::from_millis(a.tail_ms));
     Ok(())
 }

@@ -4,8 +4,10 @@
 //! every task's `children` file and sums, over the live processes:
 //! - CPU: `utime + stime + cutime + cstime` (the `c` terms hold children the tree already reaped,
 //!   so work does not vanish when a child exits), in clock ticks;
-//! - memory: Σ VmRSS, Σ RssAnon and Σ VmHWM from `status` (Σ VmHWM overstates the
-//!   simultaneous peak; sampled Σ VmRSS can miss a short spike — both are kept);
+//! - memory: Σ resident and Σ anonymous resident pages from `statm` (= VmRSS and RssAnon, at
+//!   a fraction of the cost of parsing `status`), and Σ VmHWM from `status`, read every
+//!   [`HWM_EVERY`]-th sample (Σ VmHWM overstates the simultaneous peak; sampled Σ VmRSS can
+//!   miss a short spike — both are kept);
 //! - I/O: `rchar`/`wchar` (syscall bytes) and `read_bytes`/`write_bytes` (storage bytes), which
 //!   likewise include reaped children;
 //! - threads.
@@ -15,6 +17,9 @@
 
 pub mod node;
 
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
 use procfs::process::Process;
@@ -44,6 +49,10 @@ pub struct TreeCounters {
     pub processes: u64,
 }
 
+/// Σ VmHWM is refreshed every this many samples (it is monotone per process, and reading
+/// `status` costs more than the rest of a sample together).
+pub const HWM_EVERY: u64 = 10;
+
 /// One sample of a job: cumulative counters plus the CPU rate since the previous sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
@@ -67,6 +76,9 @@ pub struct TreeSampler {
     ticks_per_second: f64,
     start: Instant,
     last: Option<(f64, TreeCounters)>,
+    taken: u64,
+    open: HashMap<i32, ProcFiles>,
+    buf: Vec<u8>,
 }
 
 impl TreeSampler {
@@ -82,6 +94,9 @@ impl TreeSampler {
             ticks_per_second: procfs::ticks_per_second() as f64,
             start,
             last: None,
+            taken: 0,
+            open: HashMap::new(),
+            buf: Vec::with_capacity(4096),
         }
     }
 
@@ -89,7 +104,12 @@ impl TreeSampler {
     pub fn sample(&mut self) -> Option<Sample> {
         let now = self.start.elapsed().as_secs_f64();
         let unix = unix_now();
-        let mut c = read_tree(self.root)?;
+        let full = self.taken % HWM_EVERY == 0;
+        let mut c = self.read_tree(full)?;
+        self.taken += 1;
+        if !full {
+            c.hwm_sum = self.last.map_or(0, |(_, p)| p.hwm_sum);
+        }
         let cpu_pct = match self.last {
             Some((t0, prev)) => {
                 // Monotone cumulative counters: a child between exit and reap drops out.
@@ -118,6 +138,140 @@ impl TreeSampler {
     }
 }
 
+/// A process's `/proc` files, kept open between samples and re-read from offset 0: one
+/// `pread` per file per tick instead of open + read + close (and an fd bound to a process that
+/// exited fails rather than reading a newcomer that reused the pid).
+#[derive(Debug)]
+struct ProcFiles {
+    stat: File,
+    statm: File,
+    io: Option<File>,
+    /// The main thread's `children`.
+    children: File,
+}
+
+impl ProcFiles {
+    fn open(pid: i32) -> Option<Self> {
+        let f = |name: &str| File::open(format!("/proc/{pid}/{name}")).ok();
+        Some(Self {
+            stat: f("stat")?,
+            statm: f("statm")?,
+            io: f("io"),
+            children: f(&format!("task/{pid}/children"))?,
+        })
+    }
+}
+
+/// Reads a whole small `/proc` file from offset 0 into `buf`.
+fn pread_all(f: &File, buf: &mut Vec<u8>) -> Option<()> {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = f.read_at(&mut chunk, buf.len() as u64).ok()?;
+        if n == 0 {
+            return Some(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn parse_pids(buf: &[u8], out: &mut Vec<i32>) {
+    out.extend(
+        std::str::from_utf8(buf)
+            .unwrap_or("")
+            .split_ascii_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok()),
+    );
+}
+
+impl TreeSampler {
+    /// Sums the counters of the tree; `None` once the root is gone. The tree is walked through
+    /// each process's main-thread `children`, and on `full` samples through every thread's
+    /// (children started from other threads are picked up then; their CPU and I/O are never
+    /// lost, since reaped children fold into the parent's counters).
+    fn read_tree(&mut self, full: bool) -> Option<TreeCounters> {
+        use procfs::FromRead;
+        let page = procfs::page_size();
+        let mut c = TreeCounters::default();
+        let mut pids = vec![self.root];
+        let mut seen = std::collections::HashSet::new();
+        let mut i = 0;
+        while i < pids.len() {
+            let pid = pids[i];
+            i += 1;
+            if !seen.insert(pid) {
+                continue;
+            }
+            if !self.open.contains_key(&pid) {
+                match ProcFiles::open(pid) {
+                    Some(files) => {
+                        self.open.insert(pid, files);
+                    }
+                    None if pid == self.root => return None,
+                    None => continue,
+                }
+            }
+            let files = self.open.get(&pid)?;
+            let stat = pread_all(&files.stat, &mut self.buf)
+                .and_then(|()| procfs::process::Stat::from_read(self.buf.as_slice()).ok());
+            let Some(stat) = stat else {
+                self.open.remove(&pid);
+                if pid == self.root {
+                    return None;
+                }
+                continue;
+            };
+            if pid == self.root && stat.state == 'Z' {
+                // A zombie root has finished: its counters are final in the parent's rusage.
+                return None;
+            }
+            c.processes += 1;
+            c.cpu_ticks += stat.utime + stat.stime;
+            c.cpu_ticks += u64::try_from(stat.cutime + stat.cstime).unwrap_or(0);
+            c.threads += u64::try_from(stat.num_threads).unwrap_or(0);
+            if pread_all(&files.statm, &mut self.buf).is_some() {
+                if let Ok(m) = procfs::process::StatM::from_read(self.buf.as_slice()) {
+                    // statm's `shared` is RssFile + RssShmem, so resident − shared is RssAnon.
+                    c.rss += m.resident * page;
+                    c.rss_anon += m.resident.saturating_sub(m.shared) * page;
+                }
+            }
+            if let Some(io) = &files.io {
+                if pread_all(io, &mut self.buf).is_some() {
+                    if let Ok(io) = procfs::process::Io::from_read(self.buf.as_slice()) {
+                        c.rchar += io.rchar;
+                        c.wchar += io.wchar;
+                        c.read_bytes += io.read_bytes;
+                        c.write_bytes += io.write_bytes;
+                    }
+                }
+            }
+            if full {
+                if let Ok(p) = Process::new(pid) {
+                    if let Ok(s) = p.status() {
+                        c.hwm_sum += s.vmhwm.unwrap_or(0) * 1024;
+                    }
+                    if let Ok(tasks) = p.tasks() {
+                        for task in tasks.flatten() {
+                            if let Ok(children) = task.children() {
+                                pids.extend(
+                                    children.into_iter().filter_map(|c| i32::try_from(c).ok()),
+                                );
+                            }
+                        }
+                    }
+                }
+            } else if let Some(files) = self.open.get(&pid) {
+                if pread_all(&files.children, &mut self.buf).is_some() {
+                    parse_pids(&self.buf, &mut pids);
+                }
+            }
+        }
+        self.open.retain(|pid, _| seen.contains(pid));
+        Some(c)
+    }
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()
@@ -142,39 +296,6 @@ pub fn tree_pids(root: i32) -> Vec<i32> {
         i += 1;
     }
     pids
-}
-
-/// Sums the counters of the tree rooted at `root`; `None` if the root is gone.
-fn read_tree(root: i32) -> Option<TreeCounters> {
-    let mut c = TreeCounters::default();
-    let mut root_seen = false;
-    for pid in tree_pids(root) {
-        let Ok(p) = Process::new(pid) else { continue };
-        let Ok(stat) = p.stat() else { continue };
-        if pid == root {
-            // A zombie root has finished: its counters are final in the parent's rusage.
-            if stat.state == 'Z' {
-                return None;
-            }
-            root_seen = true;
-        }
-        c.processes += 1;
-        c.cpu_ticks += stat.utime + stat.stime;
-        c.cpu_ticks += u64::try_from(stat.cutime + stat.cstime).unwrap_or(0);
-        c.threads += u64::try_from(stat.num_threads).unwrap_or(0);
-        if let Ok(s) = p.status() {
-            c.rss += s.vmrss.unwrap_or(0) * 1024;
-            c.rss_anon += s.rssanon.unwrap_or(0) * 1024;
-            c.hwm_sum += s.vmhwm.unwrap_or(0) * 1024;
-        }
-        if let Ok(io) = p.io() {
-            c.rchar += io.rchar;
-            c.wchar += io.wchar;
-            c.read_bytes += io.read_bytes;
-            c.write_bytes += io.write_bytes;
-        }
-    }
-    root_seen.then_some(c)
 }
 
 /// Current Σ VmRSS of the tree rooted at `root`, bytes (0 when it is gone). Used by the OOM
