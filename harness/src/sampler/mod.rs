@@ -202,10 +202,10 @@ impl TreeSampler {
             if !seen.insert(pid) {
                 continue;
             }
-            if !self.open.contains_key(&pid) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.open.entry(pid) {
                 match ProcFiles::open(pid) {
                     Some(files) => {
-                        self.open.insert(pid, files);
+                        slot.insert(files);
                     }
                     None if pid == self.root => return None,
                     None => continue,
