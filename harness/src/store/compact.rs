@@ -354,7 +354,14 @@ fn machine_frame(path: &Path, start_unix: f64) -> PolarsResult<DataFrame> {
         }
     }
     let [unix, cpu] = cols;
-    let [used, total, read, write] = ints;
+    let [used, total, mut read, mut write] = ints;
+    // Since the run (or the resumed part of it) started, not since boot.
+    for series in [&mut read, &mut write] {
+        let first = series.first().copied().unwrap_or(0);
+        for v in series.iter_mut() {
+            *v = v.saturating_sub(first);
+        }
+    }
     df!(
         "t" => t,
         "unix" => unix,
