@@ -377,3 +377,58 @@ fn the_watchdog_kills_the_largest_job_on_a_full_node_and_the_retry_succeeds() {
         assert!(retried, "{} was not retried", k["job_id"]);
     }
 }
+
+#[test]
+fn auto_memory_requests_come_from_a_calibration_job_or_earlier_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = load_scenario(tmp.path(), "1 GiB", "memory", 8, 2, 40, 300);
+    let text = std::fs::read_to_string(&base)
+        .unwrap()
+        .replace("command = ", "memory = \"auto\"\ncommand = ");
+    std::fs::write(&base, &text).unwrap();
+    let first = tmp.path().join("first");
+    atlasperf()
+        .arg("run")
+        .arg(&base)
+        .arg("--out")
+        .arg(&first)
+        .assert()
+        .success();
+    assert_complete_store(&first, 6);
+    let forecast = &run_json(&first)["notes"]["memory_forecast"]["registration"];
+    assert_eq!(forecast["source"], "calibration", "{forecast}");
+    let measured = forecast["measured_max_peak"].as_f64().unwrap();
+    let predicted = forecast["forecast_peak"].as_f64().unwrap();
+    assert!((predicted / measured - 1.0).abs() < 0.25, "{forecast}");
+    // The calibration job ran alone; the others were admitted with the forecast + 15 %.
+    let records = journal(&first);
+    let requests: Vec<u64> = records
+        .iter()
+        .filter(|r| r["stage"] == "registration")
+        .filter_map(|r| r["mem_request"].as_u64())
+        .collect();
+    assert_eq!(requests.len(), 3, "{records:?}");
+
+    let second_file = tmp.path().join("second.toml");
+    std::fs::write(
+        &second_file,
+        format!("{text}forecast_from = [\"{}\"]\n", first.display()),
+    )
+    .unwrap();
+    let second = tmp.path().join("second");
+    atlasperf()
+        .arg("run")
+        .arg(&second_file)
+        .arg("--out")
+        .arg(&second)
+        .assert()
+        .success();
+    let forecast = &run_json(&second)["notes"]["memory_forecast"]["registration"];
+    assert_eq!(forecast["source"], "earlier runs", "{forecast}");
+    // With a model from the start, every registration was admitted with a request.
+    let requests = journal(&second)
+        .iter()
+        .filter(|r| r["stage"] == "registration" && r["mem_request"].as_u64().is_some())
+        .count();
+    assert_eq!(requests, 4);
+}

@@ -210,6 +210,21 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
         makespan,
         summary.samples
     );
+    for stage in [Stage::Registration, Stage::Fusion] {
+        let f = &info.notes["memory_forecast"][stage.as_str()];
+        if let (Some(forecast), Some(measured)) =
+            (f["forecast_peak"].as_u64(), f["measured_max_peak"].as_u64())
+        {
+            eprintln!(
+                "memory forecast for {} ({}): {} per job; measured peak {} ({:+.1} %)",
+                stage.as_str(),
+                f["source"].as_str().unwrap_or("?"),
+                bytesize::ByteSize(forecast),
+                bytesize::ByteSize(measured),
+                100.0 * (forecast as f64 / measured.max(1) as f64 - 1.0)
+            );
+        }
+    }
     eprintln!("run store: {}", store.dir().display());
     if ending == Ending::Interrupted {
         eprintln!(
