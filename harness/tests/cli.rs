@@ -240,10 +240,15 @@ fn kernel_fuse_majority_vote() {
 }
 
 #[test]
-fn unimplemented_commands_exit_2() {
+fn unimplemented_commands_and_missing_scenarios_exit_2() {
     atlasperf()
-        .args(["run", "scenarios/quick.toml"])
+        .args(["report", "runs/x"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("not implemented yet"));
+    atlasperf()
+        .args(["run", "no/such/scenario.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no/such/scenario.toml: cannot read"));
 }
