@@ -250,5 +250,7 @@ fn unimplemented_commands_and_missing_scenarios_exit_2() {
         .args(["run", "no/such/scenario.toml"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("no/such/scenario.toml: cannot read"));
+        .stderr(predicate::str::contains(
+            "no/such/scenario.toml: cannot read",
+        ));
 }
