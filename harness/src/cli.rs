@@ -31,7 +31,7 @@ pub enum Command {
     Sweep(Passthrough),
     /// Render figures (Fig 2, Fig 3), Table I, a diagnosis and an HTML/Markdown report from a
     /// run store.
-    Report(Passthrough),
+    Report(ReportArgs),
     /// Compare two run stores side by side (Table I and per-stage ratios).
     Compare(Passthrough),
     /// Profile any single command: sample its process tree from /proc and write a run store.
@@ -91,6 +91,19 @@ pub struct RunArgs {
     /// Validate the scenario and print the plan without running anything.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `atlasperf report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run folder (a run store).
+    pub run: PathBuf,
+    /// Output folder (default: RUN/report).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Outputs to write, comma-separated: png, svg, html, md, csv.
+    #[arg(long, default_value = "png,svg,html,md,csv")]
+    pub format: String,
 }
 
 /// `atlasperf profile`.

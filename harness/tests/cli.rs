@@ -242,7 +242,7 @@ fn kernel_fuse_majority_vote() {
 #[test]
 fn unimplemented_commands_and_missing_scenarios_exit_2() {
     atlasperf()
-        .args(["report", "runs/x"])
+        .args(["compare", "runs/x", "runs/y"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("not implemented yet"));

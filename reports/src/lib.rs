@@ -2,7 +2,12 @@
 //! tables (Markdown, CSV, HTML). Depends on the run-store schema only, never on harness
 //! internals. Also renders slice previews of volumes handed to it as plain arrays.
 
+pub mod diagnosis;
 pub mod error;
+pub mod figures;
 pub mod preview;
+pub mod render;
+pub mod run;
+pub mod table;
 
 pub use error::{ReportError, Result};

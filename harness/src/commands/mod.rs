@@ -7,6 +7,7 @@ mod load;
 mod phantom;
 mod profile;
 mod register;
+mod report;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Eval(EvalCommand::Dice(args)) => done(eval::dice(&args)),
         Command::Run(args) => run::run(&args),
         Command::Sweep(_) => not_yet("sweep"),
-        Command::Report(_) => not_yet("report"),
+        Command::Report(args) => done(report::run(&args)),
         Command::Compare(_) => not_yet("compare"),
         Command::Profile(args) => profile::run(&args),
         Command::Agent(args) => agent::run(&args),

@@ -1,0 +1,237 @@
+//! The diagnosis in words, following the paper's reasoning: which resource bound each stage,
+//! how fusion compares with registration, and how many jobs fit on a node by measured peak
+//! memory (the paper's Recommendation 1) — with the numbers behind every claim.
+
+use std::fmt::Write as _;
+
+use crate::run::{Attempt, RunData};
+use crate::table::{bytes, duration, stage_label};
+
+/// Node memory at or above this share of capacity counts as memory-bound.
+pub const MEMORY_BOUND: f64 = 0.9;
+/// CPU at or above this share of the allotted cores counts as CPU-bound.
+pub const CPU_BOUND: f64 = 0.9;
+/// Below this CPU share, with this much I/O, a stage counts as I/O-bound.
+pub const IO_CPU_CEILING: f64 = 0.5;
+/// Syscall I/O per node (read + written), bytes/s, above which idle CPU is blamed on I/O.
+pub const IO_RATE_FLOOR: f64 = 5e6;
+
+/// What limited a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// Node memory near capacity (or jobs OOM-killed).
+    Memory,
+    /// The allotted cores busy.
+    Cpu,
+    /// CPU idle while data moved.
+    Io,
+    /// Nothing saturated (too few jobs for the nodes, or waiting on something unmeasured).
+    Unsaturated,
+}
+
+/// Per node, for one stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeUse {
+    /// Node name.
+    pub node: String,
+    /// Largest Σ RSS of the stage's jobs at one time / capacity.
+    pub memory_share: f64,
+    /// Σ CPU seconds / (cores × the stage's span on the node).
+    pub cpu_share: f64,
+    /// Syscall bytes (read + written) per second of the stage's span on the node.
+    pub io_rate: f64,
+    /// Most jobs of the stage running at once.
+    pub max_concurrent: usize,
+    /// Jobs of the stage that fit by measured peak memory: ⌊capacity / largest peak⌋.
+    pub safe_concurrency: usize,
+}
+
+/// One stage's diagnosis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageDiagnosis {
+    /// Stage.
+    pub stage: String,
+    /// What limited it (most pressing first).
+    pub bounds: Vec<Bound>,
+    /// Per node.
+    pub nodes: Vec<NodeUse>,
+    /// OOM-killed attempts.
+    pub oom_killed: usize,
+    /// Largest peak of a successful attempt, bytes.
+    pub peak: f64,
+}
+
+/// Grid step for node sums, s.
+fn step(run: &RunData) -> f64 {
+    run.info["interval_ms"].as_f64().unwrap_or(100.0).max(1.0) / 1e3
+}
+
+fn node_use(run: &RunData, atts: &[&Attempt], node: &str, capacity: f64, cores: f64, peak: f64) -> NodeUse {
+    let start = atts.iter().map(|a| a.start_s).fold(f64::INFINITY, f64::min);
+    let end = atts.iter().map(|a| a.end_s).fold(f64::NEG_INFINITY, f64::max);
+    let span = (end - start).max(1e-9);
+    let dt = step(run);
+    let n = (span / dt).ceil() as usize;
+    let mut max_mem: f64 = 0.0;
+    let mut max_conc = 0;
+    for k in 0..=n {
+        let t = start + k as f64 * dt;
+        let mut mem = 0.0;
+        let mut conc = 0;
+        for a in atts {
+            if a.start_s <= t && t < a.end_s {
+                conc += 1;
+            }
+            if let Some(s) = run.series.get(&a.attempt_id) {
+                let i = s.t.partition_point(|&x| x <= t);
+                if i > 0 && (i < s.t.len() || t <= s.t[i - 1] + 1e-9) {
+                    mem += s.rss[i - 1];
+                }
+            }
+        }
+        max_mem = max_mem.max(mem);
+        max_conc = max_conc.max(conc);
+    }
+    let cpu: f64 = atts.iter().map(|a| a.cpu_s).sum();
+    let io: f64 = atts.iter().map(|a| a.rchar + a.wchar).sum();
+    NodeUse {
+        node: node.to_string(),
+        memory_share: if capacity > 0.0 { max_mem / capacity } else { 0.0 },
+        cpu_share: cpu / (cores.max(1.0) * span),
+        io_rate: io / span,
+        max_concurrent: max_conc,
+        safe_concurrency: if peak > 0.0 { (capacity / peak).floor() as usize } else { 0 },
+    }
+}
+
+/// Diagnoses every stage of a run.
+pub fn diagnose(run: &RunData) -> Vec<StageDiagnosis> {
+    run.stages()
+        .iter()
+        .map(|stage| {
+            let atts: Vec<&Attempt> = run
+                .attempts
+                .iter()
+                .filter(|a| &a.stage == stage && a.status != "skipped")
+                .collect();
+            let peak = atts
+                .iter()
+                .map(|a| a.peak_rss)
+                .fold(0.0, f64::max);
+            let oom_killed = atts.iter().filter(|a| a.status == "oom_killed").count();
+            let nodes: Vec<NodeUse> = run
+                .nodes
+                .iter()
+                .filter_map(|n| {
+                    let on: Vec<&Attempt> = atts.iter().copied().filter(|a| a.node == n.name).collect();
+                    (!on.is_empty()).then(|| node_use(run, &on, &n.name, n.memory, n.cores, peak))
+                })
+                .collect();
+            let mem = nodes.iter().map(|n| n.memory_share).fold(0.0, f64::max);
+            let cpu = nodes.iter().map(|n| n.cpu_share).fold(0.0, f64::max);
+            let io = nodes.iter().map(|n| n.io_rate).fold(0.0, f64::max);
+            let mut bounds = Vec::new();
+            if mem >= MEMORY_BOUND || oom_killed > 0 {
+                bounds.push(Bound::Memory);
+            }
+            if cpu >= CPU_BOUND {
+                bounds.push(Bound::Cpu);
+            }
+            if cpu < IO_CPU_CEILING && io >= IO_RATE_FLOOR {
+                bounds.push(Bound::Io);
+            }
+            if bounds.is_empty() {
+                bounds.push(Bound::Unsaturated);
+            }
+            StageDiagnosis {
+                stage: stage.clone(),
+                bounds,
+                nodes,
+                oom_killed,
+                peak,
+            }
+        })
+        .collect()
+}
+
+/// The diagnosis as Markdown paragraphs.
+pub fn markdown(run: &RunData, diags: &[StageDiagnosis]) -> String {
+    let mut s = String::new();
+    for d in diags {
+        let label = stage_label(&d.stage);
+        let mem = d.nodes.iter().map(|n| n.memory_share).fold(0.0, f64::max);
+        let cpu = d.nodes.iter().map(|n| n.cpu_share).fold(0.0, f64::max);
+        let io = d.nodes.iter().map(|n| n.io_rate).fold(0.0, f64::max);
+        let words: Vec<String> = d
+            .bounds
+            .iter()
+            .map(|b| match b {
+                Bound::Memory => format!(
+                    "**memory-bound**: its jobs together reached {:.0} % of a node's capacity{}",
+                    100.0 * mem,
+                    if d.oom_killed > 0 {
+                        format!(" and {} attempt(s) were OOM-killed", d.oom_killed)
+                    } else {
+                        String::new()
+                    }
+                ),
+                Bound::Cpu => format!(
+                    "**CPU-bound**: the allotted cores were {:.0} % busy (≥ {:.0} %)",
+                    100.0 * cpu,
+                    100.0 * CPU_BOUND
+                ),
+                Bound::Io => format!(
+                    "**I/O-bound**: the cores were only {:.0} % busy while {}/s moved through read/write calls",
+                    100.0 * cpu,
+                    bytes(io)
+                ),
+                Bound::Unsaturated => format!(
+                    "**not saturated**: cores {:.0} % busy, memory at most {:.0} % of capacity, {}/s of I/O",
+                    100.0 * cpu,
+                    100.0 * mem,
+                    bytes(io)
+                ),
+            })
+            .collect();
+        let _ = writeln!(s, "- {label} was {}.", words.join("; "));
+        for n in &d.nodes {
+            let _ = writeln!(
+                s,
+                "  - {}: peak Σ RSS {:.0} % of capacity, CPU {:.0} % of its cores, {}/s I/O, up to {} jobs at once; by the largest measured peak ({}) **{} jobs fit** (Recommendation 1){}.",
+                n.node,
+                100.0 * n.memory_share,
+                100.0 * n.cpu_share,
+                bytes(n.io_rate),
+                n.max_concurrent,
+                bytes(d.peak),
+                n.safe_concurrency,
+                if n.max_concurrent > n.safe_concurrency && n.safe_concurrency > 0 {
+                    " — more than that ran at once"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    let mean = |stage: &str| {
+        let v: Vec<f64> = run
+            .attempts
+            .iter()
+            .filter(|a| a.stage == stage && a.status == "ok")
+            .map(|a| a.wall_s)
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let cpu = |stage: &str| run.attempts.iter().filter(|a| a.stage == stage).map(|a| a.cpu_s).sum::<f64>();
+    if let (Some(r), Some(f)) = (mean("registration"), mean("fusion")) {
+        let _ = writeln!(
+            s,
+            "- Fusion vs registration: a fusion job took {} against {} for a registration job ({:.2}×); the fusion stage used {:.2}× the registration stage's CPU time (the paper: 0.2 h vs 2.68 h per job, registration > 10× fusion).",
+            duration(f),
+            duration(r),
+            f / r.max(1e-9),
+            cpu("fusion") / cpu("registration").max(1e-9)
+        );
+    }
+    s
+}

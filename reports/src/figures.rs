@@ -1,0 +1,327 @@
+//! Fig 2 / Fig 3 analogs: for one node and one stage, three stacked panels against time —
+//! memory (GB, with the node's capacity), CPU (% of the node's cores), I/O read and write
+//! (MB/s) — one trace per job attempt plus the node total. OOM-killed attempts end in a red ×.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::run::{Attempt, NodeInfo, RunData, Series};
+use crate::{ReportError, Result};
+
+/// Figure size in pixels.
+pub const SIZE: (u32, u32) = (1200, 960);
+
+static FONT: Once = Once::new();
+
+static EMPTY: Series = Series {
+    t: Vec::new(),
+    cpu_pct: Vec::new(),
+    rss: Vec::new(),
+    rchar: Vec::new(),
+    wchar: Vec::new(),
+};
+
+/// Registers the embedded DejaVu Sans for bitmap text (once per process).
+fn register_font() {
+    FONT.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// What one figure shows.
+pub struct StageFigure<'a> {
+    /// Title.
+    pub title: String,
+    /// The node.
+    pub node: &'a NodeInfo,
+    /// The stage's attempts on that node, with their samples.
+    pub jobs: Vec<(&'a Attempt, &'a Series)>,
+    /// Time window, s since the run started.
+    pub window: (f64, f64),
+    /// Grid step for the node total, s.
+    pub step: f64,
+}
+
+/// The value of a step-function series at `t` (0 outside the attempt's samples).
+fn at(t_series: &[f64], values: &[f64], t: f64) -> f64 {
+    match t_series.partition_point(|&x| x <= t) {
+        0 => 0.0,
+        i if i == t_series.len() && t > t_series[i - 1] + 1e-9 => 0.0,
+        i => values[i - 1],
+    }
+}
+
+/// Rates (per second) of a cumulative series, at each sample (the rate since the previous).
+fn rates(t: &[f64], cum: &[f64]) -> Vec<f64> {
+    (0..t.len())
+        .map(|i| {
+            if i == 0 {
+                0.0
+            } else {
+                let dt = t[i] - t[i - 1];
+                if dt > 0.0 {
+                    (cum[i] - cum[i - 1]).max(0.0) / dt
+                } else {
+                    0.0
+                }
+            }
+        })
+        .collect()
+}
+
+/// The node total of a per-attempt quantity on a grid.
+fn total(fig: &StageFigure<'_>, value: &dyn Fn(&Series) -> Vec<f64>) -> Vec<(f64, f64)> {
+    let per: Vec<(Vec<f64>, &Series)> = fig.jobs.iter().map(|(_, s)| (value(s), *s)).collect();
+    let n = ((fig.window.1 - fig.window.0) / fig.step).ceil().max(1.0) as usize;
+    (0..=n)
+        .map(|k| {
+            let t = fig.window.0 + k as f64 * fig.step;
+            (t, per.iter().map(|(v, s)| at(&s.t, v, t)).sum())
+        })
+        .collect()
+}
+
+/// Every series the three panels draw, in plot units.
+struct Panels {
+    mem: Vec<Vec<(f64, f64)>>,
+    cpu: Vec<Vec<(f64, f64)>>,
+    io: Vec<Vec<(f64, f64)>>,
+    mem_total: Vec<(f64, f64)>,
+    cpu_total: Vec<(f64, f64)>,
+    read_total: Vec<(f64, f64)>,
+    write_total: Vec<(f64, f64)>,
+}
+
+fn panels(fig: &StageFigure<'_>) -> Panels {
+    const GB: f64 = 1e9;
+    const MB: f64 = 1e6;
+    let cores = fig.node.cores.max(1.0);
+    let zip = |t: &[f64], v: Vec<f64>| t.iter().copied().zip(v).collect::<Vec<_>>();
+    Panels {
+        mem: fig.jobs.iter().map(|(_, s)| zip(&s.t, s.rss.iter().map(|v| v / GB).collect())).collect(),
+        cpu: fig.jobs.iter().map(|(_, s)| zip(&s.t, s.cpu_pct.iter().map(|v| v / cores).collect())).collect(),
+        io: fig
+            .jobs
+            .iter()
+            .map(|(_, s)| {
+                let r = rates(&s.t, &s.rchar);
+                let w = rates(&s.t, &s.wchar);
+                zip(&s.t, r.iter().zip(&w).map(|(a, b)| (a + b) / MB).collect())
+            })
+            .collect(),
+        mem_total: total(fig, &|s| s.rss.iter().map(|v| v / GB).collect()),
+        cpu_total: total(fig, &|s| s.cpu_pct.iter().map(|v| v / cores).collect()),
+        read_total: total(fig, &|s| rates(&s.t, &s.rchar).iter().map(|v| v / MB).collect()),
+        write_total: total(fig, &|s| rates(&s.t, &s.wchar).iter().map(|v| v / MB).collect()),
+    }
+}
+
+fn ymax(series: &[&[(f64, f64)]], floor: f64) -> f64 {
+    let m = series
+        .iter()
+        .flat_map(|s| s.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .fold(floor, f64::max);
+    m * 1.08
+}
+
+type DrawResult<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// Draws the figure on any plotters backend (the HTML report draws into an SVG string).
+///
+/// # Errors
+/// The backend's.
+pub fn draw_into<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &StageFigure<'_>) -> DrawResult<DB> {
+    register_font();
+    let p = panels(fig);
+    root.fill(&WHITE)?;
+    let root = root.titled(&fig.title, ("sans-serif", 24))?;
+    let areas = root.split_evenly((3, 1));
+    let (x0, x1) = fig.window;
+    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    let colour = |i: usize| Palette99::pick(i).to_rgba();
+    let capacity_gb = fig.node.memory / 1e9;
+
+    // Memory.
+    let mut all: Vec<&[(f64, f64)]> = p.mem.iter().map(Vec::as_slice).collect();
+    all.push(&p.mem_total);
+    let y = ymax(&all, capacity_gb.max(1e-3));
+    let mut c = ChartBuilder::on(&areas[0])
+        .margin(8)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, 0.0..y)?;
+    c.configure_mesh()
+        .y_desc("memory (GB)")
+        .x_desc("time (s)")
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    for (i, s) in p.mem.iter().enumerate() {
+        let label = fig.jobs[i].0.attempt_id.clone();
+        let col = colour(i);
+        c.draw_series(LineSeries::new(s.iter().copied(), col.stroke_width(1)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+    }
+    c.draw_series(LineSeries::new(p.mem_total.iter().copied(), BLACK.stroke_width(3)))?
+        .label("node total")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(3)));
+    c.draw_series(DashedLineSeries::new(
+        [(x0, capacity_gb), (x1, capacity_gb)],
+        8,
+        5,
+        RED.stroke_width(2),
+    ))?
+    .label(format!("capacity {capacity_gb:.2} GB"))
+    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+    let killed: Vec<(f64, f64)> = fig
+        .jobs
+        .iter()
+        .zip(&p.mem)
+        .filter(|((a, _), _)| a.status == "oom_killed")
+        .map(|((a, _), s)| (a.end_s, s.iter().map(|q| q.1).fold(0.0, f64::max)))
+        .collect();
+    if !killed.is_empty() {
+        c.draw_series(killed.iter().map(|&pt| Cross::new(pt, 8, RED.stroke_width(3))))?
+            .label("OOM-killed")
+            .legend(|(x, y)| Cross::new((x + 9, y), 6, RED.stroke_width(3)));
+    }
+    let legend_rows = fig.jobs.len() + 2;
+    if legend_rows <= 16 {
+        c.configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()?;
+    }
+
+    // CPU.
+    let mut all: Vec<&[(f64, f64)]> = p.cpu.iter().map(Vec::as_slice).collect();
+    all.push(&p.cpu_total);
+    let y = ymax(&all, 100.0);
+    let mut c = ChartBuilder::on(&areas[1])
+        .margin(8)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, 0.0..y)?;
+    c.configure_mesh()
+        .y_desc(format!("CPU (% of {} cores)", fig.node.cores))
+        .x_desc("time (s)")
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    for (i, s) in p.cpu.iter().enumerate() {
+        c.draw_series(LineSeries::new(s.iter().copied(), colour(i).stroke_width(1)))?;
+    }
+    c.draw_series(LineSeries::new(p.cpu_total.iter().copied(), BLACK.stroke_width(3)))?;
+
+    // I/O.
+    let mut all: Vec<&[(f64, f64)]> = p.io.iter().map(Vec::as_slice).collect();
+    all.push(&p.read_total);
+    all.push(&p.write_total);
+    let y = ymax(&all, 0.1);
+    let mut c = ChartBuilder::on(&areas[2])
+        .margin(8)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, 0.0..y)?;
+    c.configure_mesh()
+        .y_desc("I/O (MB/s)")
+        .x_desc("time since the run started (s)")
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    for (i, s) in p.io.iter().enumerate() {
+        c.draw_series(LineSeries::new(s.iter().copied(), colour(i).mix(0.6).stroke_width(1)))?;
+    }
+    c.draw_series(LineSeries::new(p.read_total.iter().copied(), BLUE.stroke_width(3)))?
+        .label("node read")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(3)));
+    c.draw_series(LineSeries::new(p.write_total.iter().copied(), RED.stroke_width(3)))?
+        .label("node written")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(3)));
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Writes the figure as PNG and/or SVG next to `stem` (`stem.png`, `stem.svg`).
+///
+/// # Errors
+/// When drawing or writing fails.
+pub fn write(fig: &StageFigure<'_>, stem: &Path, png: bool, svg: bool) -> Result<Vec<PathBuf>> {
+    register_font();
+    let mut out = Vec::new();
+    if png {
+        let path = stem.with_extension("png");
+        draw_into(BitMapBackend::new(&path, SIZE).into_drawing_area(), fig)
+            .map_err(|e| ReportError::draw(&path, e))?;
+        out.push(path);
+    }
+    if svg {
+        let path = stem.with_extension("svg");
+        draw_into(SVGBackend::new(&path, SIZE).into_drawing_area(), fig)
+            .map_err(|e| ReportError::draw(&path, e))?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// The figures of a run: one per stage and node that ran attempts of the stage.
+pub fn stage_figures(run: &RunData) -> Vec<(String, String, StageFigure<'_>)> {
+    let step = run.info["interval_ms"].as_f64().unwrap_or(100.0).max(1.0) / 1e3;
+    let mut out = Vec::new();
+    for (k, stage) in run.stages().iter().enumerate() {
+        for node in &run.nodes {
+            let jobs: Vec<(&Attempt, &Series)> = run
+                .attempts
+                .iter()
+                .filter(|a| &a.stage == stage && a.node == node.name && a.status != "skipped")
+                .map(|a| (a, run.series.get(&a.attempt_id).unwrap_or(&EMPTY)))
+                .collect();
+            if jobs.is_empty() {
+                continue;
+            }
+            let start = jobs.iter().map(|(a, _)| a.start_s).fold(f64::INFINITY, f64::min);
+            let end = jobs.iter().map(|(a, _)| a.end_s).fold(f64::NEG_INFINITY, f64::max);
+            let fig_no = match stage.as_str() {
+                "registration" => "Fig 2".to_string(),
+                "fusion" => "Fig 3".to_string(),
+                _ => format!("Fig {}", k + 2),
+            };
+            let title = format!(
+                "{fig_no} analog — {} on {} ({} cores, {:.2} GB): {} attempts",
+                crate::table::stage_label(stage),
+                node.name,
+                node.cores,
+                node.memory / 1e9,
+                jobs.len()
+            );
+            let name = format!("{}-{}-{}", fig_no.to_lowercase().replace(' ', ""), stage, node.name);
+            out.push((
+                name,
+                stage.clone(),
+                StageFigure {
+                    title,
+                    node,
+                    jobs,
+                    window: (start.max(0.0), end),
+                    step,
+                },
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,259 @@
+//! A whole report of one run: figures, Table I, the per-job table, the sampler's overhead,
+//! segmentation Dice when ground truth exists, the diagnosis; as files (PNG, SVG, Markdown,
+//! CSV) and one self-contained HTML page (figures inline as SVG, no network).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::diagnosis::{diagnose, markdown as diagnosis_md};
+use crate::figures::{stage_figures, write as write_figure};
+use crate::run::RunData;
+use crate::table::{self, bytes, duration, esc, table_one};
+use crate::{ReportError, Result};
+
+/// Which outputs to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    /// Figures as PNG.
+    pub png: bool,
+    /// Figures as SVG.
+    pub svg: bool,
+    /// The self-contained HTML report.
+    pub html: bool,
+    /// Markdown (summary and Table I).
+    pub md: bool,
+    /// CSV tables.
+    pub csv: bool,
+}
+
+impl Formats {
+    /// Everything.
+    pub const ALL: Formats = Formats {
+        png: true,
+        svg: true,
+        html: true,
+        md: true,
+        csv: true,
+    };
+
+    /// Parses `png,svg,html,md,csv`.
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn parse(list: &str) -> Result<Self> {
+        let mut f = Formats {
+            png: false,
+            svg: false,
+            html: false,
+            md: false,
+            csv: false,
+        };
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match name {
+                "png" => f.png = true,
+                "svg" => f.svg = true,
+                "html" => f.html = true,
+                "md" => f.md = true,
+                "csv" => f.csv = true,
+                other => {
+                    return Err(ReportError::Input(format!(
+                        "unknown format `{other}` (known: png, svg, html, md, csv)"
+                    )))
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// Every file written.
+    pub files: Vec<PathBuf>,
+    /// The Markdown summary (also written as `summary.md` when Markdown is asked for).
+    pub summary: String,
+}
+
+fn write(path: PathBuf, text: &str, files: &mut Vec<PathBuf>) -> Result<()> {
+    std::fs::write(&path, text).map_err(|source| ReportError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    files.push(path);
+    Ok(())
+}
+
+/// Mean Dice of each fused segmentation, from the fusion jobs' logs (`--truth` prints it).
+pub fn fusion_dice(run: &RunData) -> Vec<(String, f64)> {
+    run.attempts
+        .iter()
+        .filter(|a| a.stage == "fusion" && a.status == "ok")
+        .filter_map(|a| {
+            let text = std::fs::read_to_string(run.dir.join("logs").join(format!("{}.stdout", a.attempt_id))).ok()?;
+            let line = text.lines().find(|l| l.starts_with("mean Dice"))?;
+            let v = line.split_whitespace().last()?.parse::<f64>().ok()?;
+            Some((a.job_id.clone(), v))
+        })
+        .collect()
+}
+
+/// Per-job table rows (Markdown).
+fn jobs_markdown(run: &RunData) -> String {
+    let mut s = String::from(
+        "| attempt | stage | node | status | start | wall | CPU | peak RSS | read (syscall) | written (syscall) | agent CPU |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for a in &run.attempts {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.1} s | {} | {:.1} s | {} | {} | {} | {:.3} s |",
+            a.attempt_id,
+            a.stage,
+            a.node,
+            if a.status == "oom_killed" { "**oom_killed**".to_string() } else { a.status.clone() },
+            a.start_s,
+            duration(a.wall_s),
+            a.cpu_s,
+            bytes(a.peak_rss),
+            bytes(a.rchar),
+            bytes(a.wchar),
+            a.agent_cpu_s
+        );
+    }
+    s
+}
+
+fn overhead(run: &RunData) -> String {
+    let ran: Vec<_> = run.attempts.iter().filter(|a| a.samples > 0.0).collect();
+    if ran.is_empty() {
+        return "No samples were taken.".into();
+    }
+    let agent: f64 = ran.iter().map(|a| a.agent_cpu_s).sum();
+    let wall: f64 = ran.iter().map(|a| a.wall_s).sum();
+    let samples: f64 = ran.iter().map(|a| a.samples).sum();
+    let p99 = ran.iter().map(|a| a.late_p99_ms).fold(0.0, f64::max);
+    let p50 = {
+        let mut v: Vec<f64> = ran.iter().map(|a| a.late_p50_ms).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    format!(
+        "The sampling agents took {samples:.0} samples and used {agent:.3} s of CPU over {} of supervised job time ({:.3} % of a core); tick lateness: median of the jobs' p50 {p50:.2} ms, worst p99 {p99:.2} ms.",
+        duration(wall),
+        100.0 * agent / wall.max(1e-9)
+    )
+}
+
+/// Renders the report of the run in `run_dir` into `out`.
+///
+/// # Errors
+/// An unreadable run store or an unwritable output folder.
+pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> {
+    let run = RunData::load(run_dir)?;
+    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let mut files = Vec::new();
+    let rows = table_one(&run);
+    let diags = diagnose(&run);
+    let figures = stage_figures(&run);
+    let mut figure_files = Vec::new();
+    for (name, _, fig) in &figures {
+        let written = write_figure(fig, &out.join(name), formats.png, formats.svg)?;
+        figure_files.extend(written.iter().cloned());
+        files.extend(written);
+    }
+    let name = run.info["scenario_name"].as_str().unwrap_or("?").to_string();
+    let id = run.info["id"].as_str().unwrap_or("?").to_string();
+    let status = run.info["status"].as_str().unwrap_or("?").to_string();
+    let host = &run.info["host"];
+    let header = format!(
+        "Run `{id}` (scenario `{name}`, status **{status}**) on {} ({} CPUs, {}), atlasperf {} {}",
+        host["cpu_model"].as_str().unwrap_or("?"),
+        host["cpus"],
+        bytes(host["memory_bytes"].as_f64().unwrap_or(0.0)),
+        run.info["atlasperf_version"].as_str().unwrap_or("?"),
+        run.info["git_commit"].as_str().map(|c| format!("({})", &c[..c.len().min(10)])).unwrap_or_default()
+    );
+    let dice = fusion_dice(&run);
+    let dice_md = if dice.is_empty() {
+        String::new()
+    } else {
+        let mean = dice.iter().map(|d| d.1).sum::<f64>() / dice.len() as f64;
+        format!(
+            "\n### Segmentation accuracy\n\nMean Dice of the fused segmentations against the phantom ground truth: {mean:.4} ({}).\n",
+            dice.iter().map(|(j, d)| format!("{j} {d:.4}")).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let forecast = forecast_md(&run);
+    let mut summary = format!(
+        "## atlasperf report: {name}\n\n{header}\n\n### Table I\n\n{}\n### Diagnosis\n\n{}{forecast}{dice_md}\n### Sampler overhead\n\n{}\n",
+        table::markdown(&rows),
+        diagnosis_md(&run, &diags),
+        overhead(&run)
+    );
+    if !figure_files.is_empty() {
+        summary.push_str("\n### Figures\n\n");
+        for f in figure_files.iter().filter(|f| f.extension().is_some_and(|e| e == "png")) {
+            if let Some(n) = f.file_name() {
+                let n = n.to_string_lossy();
+                let _ = writeln!(summary, "![{n}]({n})");
+            }
+        }
+    }
+    if formats.md {
+        write(out.join("summary.md"), &summary, &mut files)?;
+        write(out.join("table1.md"), &table::markdown(&rows), &mut files)?;
+        write(out.join("jobs.md"), &jobs_markdown(&run), &mut files)?;
+    }
+    if formats.csv {
+        write(out.join("table1.csv"), &table::csv(&rows), &mut files)?;
+    }
+    if formats.html {
+        write(out.join("table1.html"), &table::html(&rows), &mut files)?;
+        let mut body = String::new();
+        for (_, _, fig) in &figures {
+            let mut svg = String::new();
+            {
+                use plotters::prelude::*;
+                let root = SVGBackend::with_string(&mut svg, crate::figures::SIZE).into_drawing_area();
+                crate::figures::draw_into(root, fig).map_err(|e| ReportError::draw(&out.join("report.html"), e))?;
+            }
+            let _ = writeln!(body, "<figure>{svg}</figure>");
+        }
+        let html = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>atlasperf report: {t}</title>\n<style>body{{font-family:sans-serif;max-width:1250px;margin:2em auto;}} table{{border-collapse:collapse;}} td,th{{border:1px solid #999;padding:4px 8px;text-align:left;}} figure{{margin:1em 0;}}</style></head><body>\n<h1>atlasperf report: {t}</h1>\n<p>{h}</p>\n<h2>Table I</h2>\n{table}\n<h2>Diagnosis</h2>\n<pre style=\"white-space:pre-wrap\">{diag}{fc}{dice}</pre>\n<h2>Sampler overhead</h2>\n<p>{ov}</p>\n<h2>Figures</h2>\n{body}\n<h2>Jobs</h2>\n<pre>{jobs}</pre>\n</body></html>\n",
+            t = esc(&name),
+            h = esc(&header),
+            table = table::html(&rows),
+            diag = esc(&diagnosis_md(&run, &diags)),
+            fc = esc(&forecast),
+            dice = esc(&dice_md),
+            ov = esc(&overhead(&run)),
+            jobs = esc(&jobs_markdown(&run)),
+        );
+        write(out.join("report.html"), &html, &mut files)?;
+    }
+    Ok(Rendered { files, summary })
+}
+
+fn forecast_md(run: &RunData) -> String {
+    let mut s = String::new();
+    if let Some(m) = run.info["notes"]["memory_forecast"].as_object() {
+        for (stage, f) in m {
+            if let (Some(fc), Some(meas)) = (f["forecast_peak"].as_f64(), f["measured_max_peak"].as_f64()) {
+                let _ = writeln!(
+                    s,
+                    "- Memory forecast for {} ({}): {} per job; measured peak {} ({:+.1} %).",
+                    table::stage_label(stage),
+                    f["source"].as_str().unwrap_or("?"),
+                    bytes(fc),
+                    bytes(meas),
+                    100.0 * (fc / meas.max(1.0) - 1.0)
+                );
+            }
+        }
+    }
+    s
+}
