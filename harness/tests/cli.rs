@@ -247,6 +247,11 @@ fn unimplemented_commands_and_missing_scenarios_exit_2() {
         .code(2)
         .stderr(predicate::str::contains("not implemented yet"));
     atlasperf()
+        .args(["report", "no/such/run"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no/such/run: not a run store"));
+    atlasperf()
         .args(["run", "no/such/scenario.toml"])
         .assert()
         .code(2)

@@ -180,6 +180,25 @@ fn quick_scenario_produces_a_complete_run_store() {
     for t in ["sub01", "sub02"] {
         assert!(dir.join(format!("outputs/fusion/{t}_seg.nii.gz")).is_file());
     }
+    // The run renders its report: Fig 2 and Fig 3 per node, Table I, the summary with Dice.
+    for f in [
+        "fig2-registration-node1.png",
+        "fig2-registration-node2.svg",
+        "fig3-fusion-node1.png",
+        "table1.csv",
+        "report.html",
+    ] {
+        assert!(dir.join("report").join(f).is_file(), "report/{f} missing");
+    }
+    let summary = std::fs::read_to_string(dir.join("report/summary.md")).unwrap();
+    assert!(
+        summary.contains("| Image Registration | 6 (6)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Mean Dice of the fused segmentations"),
+        "{summary}"
+    );
     let info = run_json(&dir);
     assert_eq!(info["nodes"].as_array().unwrap().len(), 2);
     assert!(
@@ -376,6 +395,22 @@ fn the_watchdog_kills_the_largest_job_on_a_full_node_and_the_retry_succeeds() {
         });
         assert!(retried, "{} was not retried", k["job_id"]);
     }
+    // The report shows the kills: Table I's last column and the diagnosis.
+    let out = tmp.path().join("md");
+    atlasperf()
+        .args(["report", "--format", "md"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains(&format!("| 0 / {} |", killed.len())),
+        "{summary}"
+    );
+    assert!(summary.contains("**memory-bound**"), "{summary}");
+    assert!(!out.join("report.html").exists());
 }
 
 #[test]

@@ -66,9 +66,19 @@ fn step(run: &RunData) -> f64 {
     run.info["interval_ms"].as_f64().unwrap_or(100.0).max(1.0) / 1e3
 }
 
-fn node_use(run: &RunData, atts: &[&Attempt], node: &str, capacity: f64, cores: f64, peak: f64) -> NodeUse {
+fn node_use(
+    run: &RunData,
+    atts: &[&Attempt],
+    node: &str,
+    capacity: f64,
+    cores: f64,
+    peak: f64,
+) -> NodeUse {
     let start = atts.iter().map(|a| a.start_s).fold(f64::INFINITY, f64::min);
-    let end = atts.iter().map(|a| a.end_s).fold(f64::NEG_INFINITY, f64::max);
+    let end = atts
+        .iter()
+        .map(|a| a.end_s)
+        .fold(f64::NEG_INFINITY, f64::max);
     let span = (end - start).max(1e-9);
     let dt = step(run);
     let n = (span / dt).ceil() as usize;
@@ -96,11 +106,19 @@ fn node_use(run: &RunData, atts: &[&Attempt], node: &str, capacity: f64, cores: 
     let io: f64 = atts.iter().map(|a| a.rchar + a.wchar).sum();
     NodeUse {
         node: node.to_string(),
-        memory_share: if capacity > 0.0 { max_mem / capacity } else { 0.0 },
+        memory_share: if capacity > 0.0 {
+            max_mem / capacity
+        } else {
+            0.0
+        },
         cpu_share: cpu / (cores.max(1.0) * span),
         io_rate: io / span,
         max_concurrent: max_conc,
-        safe_concurrency: if peak > 0.0 { (capacity / peak).floor() as usize } else { 0 },
+        safe_concurrency: if peak > 0.0 {
+            (capacity / peak).floor() as usize
+        } else {
+            0
+        },
     }
 }
 
@@ -114,16 +132,14 @@ pub fn diagnose(run: &RunData) -> Vec<StageDiagnosis> {
                 .iter()
                 .filter(|a| &a.stage == stage && a.status != "skipped")
                 .collect();
-            let peak = atts
-                .iter()
-                .map(|a| a.peak_rss)
-                .fold(0.0, f64::max);
+            let peak = atts.iter().map(|a| a.peak_rss).fold(0.0, f64::max);
             let oom_killed = atts.iter().filter(|a| a.status == "oom_killed").count();
             let nodes: Vec<NodeUse> = run
                 .nodes
                 .iter()
                 .filter_map(|n| {
-                    let on: Vec<&Attempt> = atts.iter().copied().filter(|a| a.node == n.name).collect();
+                    let on: Vec<&Attempt> =
+                        atts.iter().copied().filter(|a| a.node == n.name).collect();
                     (!on.is_empty()).then(|| node_use(run, &on, &n.name, n.memory, n.cores, peak))
                 })
                 .collect();
@@ -222,7 +238,13 @@ pub fn markdown(run: &RunData, diags: &[StageDiagnosis]) -> String {
             .collect();
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     };
-    let cpu = |stage: &str| run.attempts.iter().filter(|a| a.stage == stage).map(|a| a.cpu_s).sum::<f64>();
+    let cpu = |stage: &str| {
+        run.attempts
+            .iter()
+            .filter(|a| a.stage == stage)
+            .map(|a| a.cpu_s)
+            .sum::<f64>()
+    };
     if let (Some(r), Some(f)) = (mean("registration"), mean("fusion")) {
         let _ = writeln!(
             s,

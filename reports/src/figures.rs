@@ -106,8 +106,16 @@ fn panels(fig: &StageFigure<'_>) -> Panels {
     let cores = fig.node.cores.max(1.0);
     let zip = |t: &[f64], v: Vec<f64>| t.iter().copied().zip(v).collect::<Vec<_>>();
     Panels {
-        mem: fig.jobs.iter().map(|(_, s)| zip(&s.t, s.rss.iter().map(|v| v / GB).collect())).collect(),
-        cpu: fig.jobs.iter().map(|(_, s)| zip(&s.t, s.cpu_pct.iter().map(|v| v / cores).collect())).collect(),
+        mem: fig
+            .jobs
+            .iter()
+            .map(|(_, s)| zip(&s.t, s.rss.iter().map(|v| v / GB).collect()))
+            .collect(),
+        cpu: fig
+            .jobs
+            .iter()
+            .map(|(_, s)| zip(&s.t, s.cpu_pct.iter().map(|v| v / cores).collect()))
+            .collect(),
         io: fig
             .jobs
             .iter()
@@ -119,8 +127,12 @@ fn panels(fig: &StageFigure<'_>) -> Panels {
             .collect(),
         mem_total: total(fig, &|s| s.rss.iter().map(|v| v / GB).collect()),
         cpu_total: total(fig, &|s| s.cpu_pct.iter().map(|v| v / cores).collect()),
-        read_total: total(fig, &|s| rates(&s.t, &s.rchar).iter().map(|v| v / MB).collect()),
-        write_total: total(fig, &|s| rates(&s.t, &s.wchar).iter().map(|v| v / MB).collect()),
+        read_total: total(fig, &|s| {
+            rates(&s.t, &s.rchar).iter().map(|v| v / MB).collect()
+        }),
+        write_total: total(fig, &|s| {
+            rates(&s.t, &s.wchar).iter().map(|v| v / MB).collect()
+        }),
     }
 }
 
@@ -133,13 +145,17 @@ fn ymax(series: &[&[(f64, f64)]], floor: f64) -> f64 {
     m * 1.08
 }
 
-type DrawResult<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+type DrawResult<DB> =
+    std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Draws the figure on any plotters backend (the HTML report draws into an SVG string).
 ///
 /// # Errors
 /// The backend's.
-pub fn draw_into<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &StageFigure<'_>) -> DrawResult<DB> {
+pub fn draw_into<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    fig: &StageFigure<'_>,
+) -> DrawResult<DB> {
     register_font();
     let p = panels(fig);
     root.fill(&WHITE)?;
@@ -171,9 +187,12 @@ pub fn draw_into<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &StageFi
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
     }
-    c.draw_series(LineSeries::new(p.mem_total.iter().copied(), BLACK.stroke_width(3)))?
-        .label("node total")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(3)));
+    c.draw_series(LineSeries::new(
+        p.mem_total.iter().copied(),
+        BLACK.stroke_width(3),
+    ))?
+    .label("node total")
+    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(3)));
     c.draw_series(DashedLineSeries::new(
         [(x0, capacity_gb), (x1, capacity_gb)],
         8,
@@ -190,9 +209,13 @@ pub fn draw_into<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &StageFi
         .map(|((a, _), s)| (a.end_s, s.iter().map(|q| q.1).fold(0.0, f64::max)))
         .collect();
     if !killed.is_empty() {
-        c.draw_series(killed.iter().map(|&pt| Cross::new(pt, 8, RED.stroke_width(3))))?
-            .label("OOM-killed")
-            .legend(|(x, y)| Cross::new((x + 9, y), 6, RED.stroke_width(3)));
+        c.draw_series(
+            killed
+                .iter()
+                .map(|&pt| Cross::new(pt, 8, RED.stroke_width(3))),
+        )?
+        .label("OOM-killed")
+        .legend(|(x, y)| Cross::new((x + 9, y), 6, RED.stroke_width(3)));
     }
     let legend_rows = fig.jobs.len() + 2;
     if legend_rows <= 16 {
@@ -214,14 +237,20 @@ pub fn draw_into<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &StageFi
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, 0.0..y)?;
     c.configure_mesh()
-        .y_desc(format!("CPU (% of {} cores)", fig.node.cores))
+        .y_desc(format!("CPU (% of {})", cores_label(fig.node.cores)))
         .x_desc("time (s)")
         .label_style(("sans-serif", 14))
         .draw()?;
     for (i, s) in p.cpu.iter().enumerate() {
-        c.draw_series(LineSeries::new(s.iter().copied(), colour(i).stroke_width(1)))?;
+        c.draw_series(LineSeries::new(
+            s.iter().copied(),
+            colour(i).stroke_width(1),
+        ))?;
     }
-    c.draw_series(LineSeries::new(p.cpu_total.iter().copied(), BLACK.stroke_width(3)))?;
+    c.draw_series(LineSeries::new(
+        p.cpu_total.iter().copied(),
+        BLACK.stroke_width(3),
+    ))?;
 
     // I/O.
     let mut all: Vec<&[(f64, f64)]> = p.io.iter().map(Vec::as_slice).collect();
@@ -239,14 +268,23 @@ pub fn draw_into<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &StageFi
         .label_style(("sans-serif", 14))
         .draw()?;
     for (i, s) in p.io.iter().enumerate() {
-        c.draw_series(LineSeries::new(s.iter().copied(), colour(i).mix(0.6).stroke_width(1)))?;
+        c.draw_series(LineSeries::new(
+            s.iter().copied(),
+            colour(i).mix(0.6).stroke_width(1),
+        ))?;
     }
-    c.draw_series(LineSeries::new(p.read_total.iter().copied(), BLUE.stroke_width(3)))?
-        .label("node read")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(3)));
-    c.draw_series(LineSeries::new(p.write_total.iter().copied(), RED.stroke_width(3)))?
-        .label("node written")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(3)));
+    c.draw_series(LineSeries::new(
+        p.read_total.iter().copied(),
+        BLUE.stroke_width(3),
+    ))?
+    .label("node read")
+    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(3)));
+    c.draw_series(LineSeries::new(
+        p.write_total.iter().copied(),
+        RED.stroke_width(3),
+    ))?
+    .label("node written")
+    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(3)));
     c.configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
@@ -294,22 +332,33 @@ pub fn stage_figures(run: &RunData) -> Vec<(String, String, StageFigure<'_>)> {
             if jobs.is_empty() {
                 continue;
             }
-            let start = jobs.iter().map(|(a, _)| a.start_s).fold(f64::INFINITY, f64::min);
-            let end = jobs.iter().map(|(a, _)| a.end_s).fold(f64::NEG_INFINITY, f64::max);
+            let start = jobs
+                .iter()
+                .map(|(a, _)| a.start_s)
+                .fold(f64::INFINITY, f64::min);
+            let end = jobs
+                .iter()
+                .map(|(a, _)| a.end_s)
+                .fold(f64::NEG_INFINITY, f64::max);
             let fig_no = match stage.as_str() {
                 "registration" => "Fig 2".to_string(),
                 "fusion" => "Fig 3".to_string(),
                 _ => format!("Fig {}", k + 2),
             };
             let title = format!(
-                "{fig_no} analog — {} on {} ({} cores, {:.2} GB): {} attempts",
+                "{fig_no} analog — {} on {} ({}, {:.2} GB): {} attempts",
                 crate::table::stage_label(stage),
                 node.name,
-                node.cores,
+                cores_label(node.cores),
                 node.memory / 1e9,
                 jobs.len()
             );
-            let name = format!("{}-{}-{}", fig_no.to_lowercase().replace(' ', ""), stage, node.name);
+            let name = format!(
+                "{}-{}-{}",
+                fig_no.to_lowercase().replace(' ', ""),
+                stage,
+                node.name
+            );
             out.push((
                 name,
                 stage.clone(),
@@ -324,4 +373,13 @@ pub fn stage_figures(run: &RunData) -> Vec<(String, String, StageFigure<'_>)> {
         }
     }
     out
+}
+
+/// "1 core", "4 cores".
+fn cores_label(cores: f64) -> String {
+    if cores == 1.0 {
+        "1 core".to_string()
+    } else {
+        format!("{cores} cores")
+    }
 }

@@ -90,7 +90,12 @@ pub fn fusion_dice(run: &RunData) -> Vec<(String, f64)> {
         .iter()
         .filter(|a| a.stage == "fusion" && a.status == "ok")
         .filter_map(|a| {
-            let text = std::fs::read_to_string(run.dir.join("logs").join(format!("{}.stdout", a.attempt_id))).ok()?;
+            let text = std::fs::read_to_string(
+                run.dir
+                    .join("logs")
+                    .join(format!("{}.stdout", a.attempt_id)),
+            )
+            .ok()?;
             let line = text.lines().find(|l| l.starts_with("mean Dice"))?;
             let v = line.split_whitespace().last()?.parse::<f64>().ok()?;
             Some((a.job_id.clone(), v))
@@ -110,7 +115,11 @@ fn jobs_markdown(run: &RunData) -> String {
             a.attempt_id,
             a.stage,
             a.node,
-            if a.status == "oom_killed" { "**oom_killed**".to_string() } else { a.status.clone() },
+            if a.status == "oom_killed" {
+                "**oom_killed**".to_string()
+            } else {
+                a.status.clone()
+            },
             a.start_s,
             duration(a.wall_s),
             a.cpu_s,
@@ -164,7 +173,10 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
         figure_files.extend(written.iter().cloned());
         files.extend(written);
     }
-    let name = run.info["scenario_name"].as_str().unwrap_or("?").to_string();
+    let name = run.info["scenario_name"]
+        .as_str()
+        .unwrap_or("?")
+        .to_string();
     let id = run.info["id"].as_str().unwrap_or("?").to_string();
     let status = run.info["status"].as_str().unwrap_or("?").to_string();
     let host = &run.info["host"];
@@ -174,7 +186,10 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
         host["cpus"],
         bytes(host["memory_bytes"].as_f64().unwrap_or(0.0)),
         run.info["atlasperf_version"].as_str().unwrap_or("?"),
-        run.info["git_commit"].as_str().map(|c| format!("({})", &c[..c.len().min(10)])).unwrap_or_default()
+        run.info["git_commit"]
+            .as_str()
+            .map(|c| format!("({})", &c[..c.len().min(10)]))
+            .unwrap_or_default()
     );
     let dice = fusion_dice(&run);
     let dice_md = if dice.is_empty() {
@@ -195,7 +210,10 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
     );
     if !figure_files.is_empty() {
         summary.push_str("\n### Figures\n\n");
-        for f in figure_files.iter().filter(|f| f.extension().is_some_and(|e| e == "png")) {
+        for f in figure_files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        {
             if let Some(n) = f.file_name() {
                 let n = n.to_string_lossy();
                 let _ = writeln!(summary, "![{n}]({n})");
@@ -217,8 +235,10 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
             let mut svg = String::new();
             {
                 use plotters::prelude::*;
-                let root = SVGBackend::with_string(&mut svg, crate::figures::SIZE).into_drawing_area();
-                crate::figures::draw_into(root, fig).map_err(|e| ReportError::draw(&out.join("report.html"), e))?;
+                let root =
+                    SVGBackend::with_string(&mut svg, crate::figures::SIZE).into_drawing_area();
+                crate::figures::draw_into(root, fig)
+                    .map_err(|e| ReportError::draw(&out.join("report.html"), e))?;
             }
             let _ = writeln!(body, "<figure>{svg}</figure>");
         }
@@ -242,7 +262,9 @@ fn forecast_md(run: &RunData) -> String {
     let mut s = String::new();
     if let Some(m) = run.info["notes"]["memory_forecast"].as_object() {
         for (stage, f) in m {
-            if let (Some(fc), Some(meas)) = (f["forecast_peak"].as_f64(), f["measured_max_peak"].as_f64()) {
+            if let (Some(fc), Some(meas)) =
+                (f["forecast_peak"].as_f64(), f["measured_max_peak"].as_f64())
+            {
                 let _ = writeln!(
                     s,
                     "- Memory forecast for {} ({}): {} per job; measured peak {} ({:+.1} %).",

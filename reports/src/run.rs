@@ -67,6 +67,29 @@ pub struct Series {
     pub wchar: Vec<f64>,
 }
 
+impl Series {
+    /// Appends the attempt's exit as a last point: the process is gone (no memory), and the CPU
+    /// and I/O between the last tick and the exit come from the exact totals the agent recorded
+    /// when it reaped the job, so a final write burst shows in the figures.
+    fn close(&mut self, a: &Attempt, last_cpu_s: f64) {
+        let (Some(&t0), Some(&r0), Some(&w0)) =
+            (self.t.last(), self.rchar.last(), self.wchar.last())
+        else {
+            return;
+        };
+        let dt = a.end_s - t0;
+        if dt <= 0.0 {
+            return;
+        }
+        self.t.push(a.end_s);
+        self.cpu_pct
+            .push((100.0 * (a.cpu_s - last_cpu_s) / dt).max(0.0));
+        self.rss.push(0.0);
+        self.rchar.push(a.rchar.max(r0));
+        self.wchar.push(a.wchar.max(w0));
+    }
+}
+
 /// A node as `run.json` describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeInfo {
@@ -169,8 +192,13 @@ impl RunData {
         let jobs = read_parquet(&jp)?;
         let col = |n: &str| f64s(&jobs, n, &jp);
         let s = |n: &str| strs(&jobs, n, &jp);
-        let (ids, job_ids, stages, node_names, status) =
-            (s("attempt_id")?, s("job_id")?, s("stage")?, s("node")?, s("status")?);
+        let (ids, job_ids, stages, node_names, status) = (
+            s("attempt_id")?,
+            s("job_id")?,
+            s("stage")?,
+            s("node")?,
+            s("status")?,
+        );
         let (start, end, wall, cpu, threads, peak) = (
             col("start_s")?,
             col("end_s")?,
@@ -191,7 +219,7 @@ impl RunData {
             col("tick_late_p50_ms")?,
             col("tick_late_p99_ms")?,
         );
-        let attempts = (0..jobs.height())
+        let attempts: Vec<Attempt> = (0..jobs.height())
             .map(|i| Attempt {
                 attempt_id: ids[i].clone(),
                 job_id: job_ids[i].clone(),
@@ -223,14 +251,25 @@ impl RunData {
         let rss = f64s(&samples, "rss", &sp)?;
         let rc = f64s(&samples, "rchar", &sp)?;
         let wc = f64s(&samples, "wchar", &sp)?;
+        let cpu_s = f64s(&samples, "cpu_s", &sp)?;
         let mut series: BTreeMap<String, Series> = BTreeMap::new();
+        let mut last_cpu_s: BTreeMap<&str, f64> = BTreeMap::new();
         for i in 0..samples.height() {
+            last_cpu_s.insert(&sid[i], cpu_s[i]);
             let s = series.entry(sid[i].clone()).or_default();
             s.t.push(unix[i] - start_unix);
             s.cpu_pct.push(cpu_pct[i]);
             s.rss.push(rss[i]);
             s.rchar.push(rc[i]);
             s.wchar.push(wc[i]);
+        }
+        for a in &attempts {
+            if let (Some(s), Some(&c)) = (
+                series.get_mut(&a.attempt_id),
+                last_cpu_s.get(a.attempt_id.as_str()),
+            ) {
+                s.close(a, c);
+            }
         }
         Ok(Self {
             dir: dir.to_path_buf(),

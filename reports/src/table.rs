@@ -55,14 +55,21 @@ fn row(stage: &str, atts: &[&Attempt]) -> StageRow {
     let ran: Vec<&&Attempt> = atts.iter().filter(|a| a.status != "skipped").collect();
     let ok: Vec<&&Attempt> = ran.iter().copied().filter(|a| a.status == "ok").collect();
     let n = ok.len() as f64;
-    let mean = if ok.is_empty() { 0.0 } else { ok.iter().map(|a| a.wall_s).sum::<f64>() / n };
+    let mean = if ok.is_empty() {
+        0.0
+    } else {
+        ok.iter().map(|a| a.wall_s).sum::<f64>() / n
+    };
     let sd = if ok.len() < 2 {
         0.0
     } else {
         (ok.iter().map(|a| (a.wall_s - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
     };
     let start = ran.iter().map(|a| a.start_s).fold(f64::INFINITY, f64::min);
-    let end = ran.iter().map(|a| a.end_s).fold(f64::NEG_INFINITY, f64::max);
+    let end = ran
+        .iter()
+        .map(|a| a.end_s)
+        .fold(f64::NEG_INFINITY, f64::max);
     let mut job_ids: Vec<&str> = atts.iter().map(|a| a.job_id.as_str()).collect();
     job_ids.sort_unstable();
     job_ids.dedup();
@@ -79,7 +86,11 @@ fn row(stage: &str, atts: &[&Attempt]) -> StageRow {
         sd_s: sd,
         makespan_s: if ran.is_empty() { 0.0 } else { end - start },
         cpu_hours: sum(&|a| a.cpu_s) / 3600.0,
-        mean_peak: if ok.is_empty() { 0.0 } else { ok.iter().map(|a| a.peak_rss).sum::<f64>() / n },
+        mean_peak: if ok.is_empty() {
+            0.0
+        } else {
+            ok.iter().map(|a| a.peak_rss).sum::<f64>() / n
+        },
         max_peak: ran.iter().map(|a| a.peak_rss).fold(0.0, f64::max),
         rchar: sum(&|a| a.rchar),
         wchar: sum(&|a| a.wchar),
@@ -162,7 +173,11 @@ fn cells(r: &StageRow) -> [String; 9] {
 
 /// Markdown table.
 pub fn markdown(rows: &[StageRow]) -> String {
-    let mut s = format!("| {} |\n|{}\n", HEADERS.join(" | "), "---|".repeat(HEADERS.len()));
+    let mut s = format!(
+        "| {} |\n|{}\n",
+        HEADERS.join(" | "),
+        "---|".repeat(HEADERS.len())
+    );
     for r in rows {
         let _ = writeln!(s, "| {} |", cells(r).join(" | "));
     }
@@ -178,8 +193,21 @@ pub fn csv(rows: &[StageRow]) -> String {
         let _ = writeln!(
             s,
             "{},{},{},{:.3},{:.3},{:.3},{:.6},{:.0},{:.0},{:.0},{:.0},{:.0},{:.0},{},{}",
-            r.stage, r.jobs, r.attempts, r.mean_s, r.sd_s, r.makespan_s, r.cpu_hours, r.mean_peak,
-            r.max_peak, r.rchar, r.wchar, r.read_bytes, r.write_bytes, r.failed, r.oom_killed
+            r.stage,
+            r.jobs,
+            r.attempts,
+            r.mean_s,
+            r.sd_s,
+            r.makespan_s,
+            r.cpu_hours,
+            r.mean_peak,
+            r.max_peak,
+            r.rchar,
+            r.wchar,
+            r.read_bytes,
+            r.write_bytes,
+            r.failed,
+            r.oom_killed
         );
     }
     s
@@ -187,7 +215,9 @@ pub fn csv(rows: &[StageRow]) -> String {
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// HTML table.

@@ -10,7 +10,11 @@ use crate::cli::{ReportArgs, UsageError};
 pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<()> {
     let formats = Formats::parse(&a.format).map_err(|e| UsageError(e.to_string()))?;
     if !a.run.join("run.json").is_file() {
-        return Err(UsageError(format!("{}: not a run store (no run.json)", a.run.display())).into());
+        return Err(UsageError(format!(
+            "{}: not a run store (no run.json)",
+            a.run.display()
+        ))
+        .into());
     }
     let out = a.out.clone().unwrap_or_else(|| a.run.join("report"));
     let r = report(&a.run, &out, formats)?;

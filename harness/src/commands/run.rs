@@ -227,13 +227,19 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
     }
     eprintln!("run store: {}", store.dir().display());
     let report_dir = store.dir().join("report");
-    match super::report::report(store.dir(), &report_dir, atlasperf_reports::render::Formats::ALL) {
+    match super::report::report(
+        store.dir(),
+        &report_dir,
+        atlasperf_reports::render::Formats::ALL,
+    ) {
         Ok(r) => eprintln!(
             "report: {} (figures, Table I, diagnosis: {} files)",
             report_dir.join("report.html").display(),
             r.files.len()
         ),
-        Err(e) => eprintln!("warning: the report could not be rendered: {e:#}; the run store is complete"),
+        Err(e) => {
+            eprintln!("warning: the report could not be rendered: {e:#}; the run store is complete")
+        }
     }
     if ending == Ending::Interrupted {
         eprintln!(
