@@ -11,10 +11,15 @@ use crate::table::{bytes, duration, stage_label};
 pub const MEMORY_BOUND: f64 = 0.9;
 /// CPU at or above this share of the allotted cores counts as CPU-bound.
 pub const CPU_BOUND: f64 = 0.9;
-/// Below this CPU share, with this much I/O, a stage counts as I/O-bound.
+/// Below this share of their own threads busy, with this much I/O, a stage's jobs count as
+/// I/O-bound.
 pub const IO_CPU_CEILING: f64 = 0.5;
-/// Syscall I/O per node (read + written), bytes/s, above which idle CPU is blamed on I/O.
+/// Syscall I/O per job (read + written), bytes per second of its wall time, above which idle
+/// CPU is blamed on I/O.
 pub const IO_RATE_FLOOR: f64 = 5e6;
+/// Jobs shorter than this on average are dominated by start-up, not by I/O; the I/O rule
+/// ignores them.
+pub const IO_MIN_WALL_S: f64 = 1.0;
 
 /// What limited a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +62,15 @@ pub struct StageDiagnosis {
     pub nodes: Vec<NodeUse>,
     /// OOM-killed attempts.
     pub oom_killed: usize,
-    /// Largest peak of a successful attempt, bytes.
+    /// Largest peak of any attempt, bytes.
     pub peak: f64,
+    /// Σ CPU / Σ (wall × threads) over the stage's attempts: how busy the jobs kept their own
+    /// threads.
+    pub job_cpu_share: f64,
+    /// Σ syscall bytes / Σ wall over the stage's attempts, bytes/s.
+    pub job_io_rate: f64,
+    /// Mean wall time of an attempt, s.
+    pub mean_wall_s: f64,
 }
 
 /// Grid step for node sums, s.
@@ -145,7 +157,11 @@ pub fn diagnose(run: &RunData) -> Vec<StageDiagnosis> {
                 .collect();
             let mem = nodes.iter().map(|n| n.memory_share).fold(0.0, f64::max);
             let cpu = nodes.iter().map(|n| n.cpu_share).fold(0.0, f64::max);
-            let io = nodes.iter().map(|n| n.io_rate).fold(0.0, f64::max);
+            let wall: f64 = atts.iter().map(|a| a.wall_s).sum();
+            let thread_s: f64 = atts.iter().map(|a| a.wall_s * a.threads.max(1.0)).sum();
+            let job_cpu_share = atts.iter().map(|a| a.cpu_s).sum::<f64>() / thread_s.max(1e-9);
+            let job_io_rate = atts.iter().map(|a| a.rchar + a.wchar).sum::<f64>() / wall.max(1e-9);
+            let mean_wall_s = wall / atts.len().max(1) as f64;
             let mut bounds = Vec::new();
             if mem >= MEMORY_BOUND || oom_killed > 0 {
                 bounds.push(Bound::Memory);
@@ -153,7 +169,10 @@ pub fn diagnose(run: &RunData) -> Vec<StageDiagnosis> {
             if cpu >= CPU_BOUND {
                 bounds.push(Bound::Cpu);
             }
-            if cpu < IO_CPU_CEILING && io >= IO_RATE_FLOOR {
+            if job_cpu_share < IO_CPU_CEILING
+                && job_io_rate >= IO_RATE_FLOOR
+                && mean_wall_s >= IO_MIN_WALL_S
+            {
                 bounds.push(Bound::Io);
             }
             if bounds.is_empty() {
@@ -165,9 +184,21 @@ pub fn diagnose(run: &RunData) -> Vec<StageDiagnosis> {
                 nodes,
                 oom_killed,
                 peak,
+                job_cpu_share,
+                job_io_rate,
+                mean_wall_s,
             }
         })
         .collect()
+}
+
+/// "1 job", "3 jobs".
+fn jobs(n: usize) -> String {
+    if n == 1 {
+        "1 job".to_string()
+    } else {
+        format!("{n} jobs")
+    }
 }
 
 /// The diagnosis as Markdown paragraphs.
@@ -197,9 +228,9 @@ pub fn markdown(run: &RunData, diags: &[StageDiagnosis]) -> String {
                     100.0 * CPU_BOUND
                 ),
                 Bound::Io => format!(
-                    "**I/O-bound**: the cores were only {:.0} % busy while {}/s moved through read/write calls",
-                    100.0 * cpu,
-                    bytes(io)
+                    "**I/O-bound**: its jobs kept their threads only {:.0} % busy while {}/s per job moved through read/write calls",
+                    100.0 * d.job_cpu_share,
+                    bytes(d.job_io_rate)
                 ),
                 Bound::Unsaturated => format!(
                     "**not saturated**: cores {:.0} % busy, memory at most {:.0} % of capacity, {}/s of I/O",
@@ -213,14 +244,14 @@ pub fn markdown(run: &RunData, diags: &[StageDiagnosis]) -> String {
         for n in &d.nodes {
             let _ = writeln!(
                 s,
-                "  - {}: peak Σ RSS {:.0} % of capacity, CPU {:.0} % of its cores, {}/s I/O, up to {} jobs at once; by the largest measured peak ({}) **{} jobs fit** (Recommendation 1){}.",
+                "  - {}: peak Σ RSS {:.0} % of capacity, CPU {:.0} % of its cores, {}/s I/O, up to {} at once; by the largest measured peak ({}) **{} fit** (Recommendation 1){}.",
                 n.node,
                 100.0 * n.memory_share,
                 100.0 * n.cpu_share,
                 bytes(n.io_rate),
-                n.max_concurrent,
+                jobs(n.max_concurrent),
                 bytes(d.peak),
-                n.safe_concurrency,
+                jobs(n.safe_concurrency),
                 if n.max_concurrent > n.safe_concurrency && n.safe_concurrency > 0 {
                     " — more than that ran at once"
                 } else {

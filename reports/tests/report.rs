@@ -1,6 +1,7 @@
 //! Reports against synthetic run stores whose answers are known: Table I equals an independent
 //! computation from the jobs written, the diagnosis names the bottleneck that was built in, and
 //! every figure and report file is written with the expected size.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

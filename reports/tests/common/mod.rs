@@ -1,7 +1,7 @@
 //! A synthetic run store written with the documented schema (docs/run-store.md): `run.json`,
 //! `jobs.parquet` and `samples.parquet`, with known per-job totals and constant-rate samples.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
