@@ -33,7 +33,7 @@ pub enum Command {
     /// run store.
     Report(ReportArgs),
     /// Compare two run stores side by side (Table I and per-stage ratios).
-    Compare(Passthrough),
+    Compare(CompareArgs),
     /// Profile any single command: sample its process tree from /proc and write a run store.
     Profile(ProfileArgs),
     /// Supervise one job: spawn its argv, sample its process tree, record exact totals
@@ -104,6 +104,22 @@ pub struct ReportArgs {
     /// Outputs to write, comma-separated: png, svg, html, md, csv.
     #[arg(long, default_value = "png,svg,html,md,csv")]
     pub format: String,
+}
+
+/// `atlasperf compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run store (A).
+    pub run_a: PathBuf,
+    /// The run store compared against it (B); ratios are B / A.
+    pub run_b: PathBuf,
+    /// Also write the comparison as Markdown to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exit with code 1 when any stage's time, CPU, peak memory or I/O grew by more than
+    /// this ratio (e.g. 1.10 for +10 %), or more jobs failed: a regression gate for CI.
+    #[arg(long, value_name = "RATIO")]
+    pub max_ratio: Option<f64>,
 }
 
 /// `atlasperf profile`.

@@ -240,12 +240,12 @@ fn kernel_fuse_majority_vote() {
 }
 
 #[test]
-fn unimplemented_commands_and_missing_scenarios_exit_2() {
+fn missing_run_stores_and_scenarios_exit_2() {
     atlasperf()
         .args(["compare", "runs/x", "runs/y"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("not implemented yet"));
+        .stderr(predicate::str::contains("runs/x: not a run store"));
     atlasperf()
         .args(["report", "no/such/run"])
         .assert()

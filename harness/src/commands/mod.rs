@@ -1,6 +1,7 @@
 //! One function per subcommand; [`dispatch`] routes the parsed command line to it.
 
 mod agent;
+mod compare;
 mod eval;
 mod fuse;
 mod load;
@@ -27,7 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(&args),
         Command::Sweep(_) => not_yet("sweep"),
         Command::Report(args) => done(report::run(&args)),
-        Command::Compare(_) => not_yet("compare"),
+        Command::Compare(args) => compare::run(&args),
         Command::Profile(args) => profile::run(&args),
         Command::Agent(args) => agent::run(&args),
         Command::CalibratedLoad(args) => done(load::run(&args)),

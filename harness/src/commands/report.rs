@@ -9,13 +9,7 @@ use crate::cli::{ReportArgs, UsageError};
 
 pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<()> {
     let formats = Formats::parse(&a.format).map_err(|e| UsageError(e.to_string()))?;
-    if !a.run.join("run.json").is_file() {
-        return Err(UsageError(format!(
-            "{}: not a run store (no run.json)",
-            a.run.display()
-        ))
-        .into());
-    }
+    require_store(&a.run)?;
     let out = a.out.clone().unwrap_or_else(|| a.run.join("report"));
     let r = report(&a.run, &out, formats)?;
     for f in &r.files {
@@ -23,6 +17,15 @@ pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<()> {
     }
     eprintln!("report: {} files in {}", r.files.len(), out.display());
     Ok(())
+}
+
+/// A usage error unless `dir` holds a run store.
+pub(crate) fn require_store(dir: &Path) -> anyhow::Result<()> {
+    if dir.join("run.json").is_file() {
+        Ok(())
+    } else {
+        Err(UsageError(format!("{}: not a run store (no run.json)", dir.display())).into())
+    }
 }
 
 /// Renders the report of `run` into `out`.
