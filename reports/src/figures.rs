@@ -25,7 +25,7 @@ static EMPTY: Series = Series {
 };
 
 /// Registers the embedded DejaVu Sans for bitmap text (once per process).
-fn register_font() {
+pub(crate) fn register_font() {
     FONT.call_once(|| {
         let _ = plotters::style::register_font(
             "sans-serif",

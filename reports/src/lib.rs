@@ -9,6 +9,7 @@ pub mod figures;
 pub mod preview;
 pub mod render;
 pub mod run;
+pub mod sweep;
 pub mod table;
 
 pub use error::{ReportError, Result};

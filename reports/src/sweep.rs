@@ -1,0 +1,571 @@
+//! Sweeps: one run per point of a parameter grid, summarised per point (makespan, per-job time,
+//! peak memory, I/O, CPU) and fitted against each axis with a line and a power law, with R².
+//! The power-law exponent is the paper's claim in one number: ≈ 1 when cost grows linearly
+//! with n or m, ≈ −1 when it falls inversely with cores.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::render::{fusion_dice, Formats};
+use crate::run::RunData;
+use crate::table::{bytes, duration, table_one};
+use crate::{ReportError, Result};
+
+/// One axis of the grid.
+#[derive(Debug, Clone)]
+pub struct Axis {
+    /// Short name (file names, CSV columns), e.g. `atlases`.
+    pub name: String,
+    /// Axis label, e.g. "atlases per target (n)".
+    pub label: String,
+    /// Every value as written in the sweep file.
+    pub values: Vec<String>,
+    /// Numeric positions of the values, when they have one (numbers; voxel counts of shapes).
+    pub x: Option<Vec<f64>>,
+}
+
+/// One point of the grid and the run store holding its result.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// Point name (its folder), e.g. `p02-atlases=3`.
+    pub name: String,
+    /// Index into each axis's values.
+    pub coords: Vec<usize>,
+    /// The run store.
+    pub dir: PathBuf,
+}
+
+/// What one run measured, for the scaling figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    /// First start to last end of all attempts, s.
+    pub makespan_s: f64,
+    /// Mean wall time of a successful registration attempt, s (0 when none).
+    pub registration_s: f64,
+    /// Mean wall time of a successful fusion attempt, s (0 when none).
+    pub fusion_s: f64,
+    /// Largest peak Σ RSS of any attempt, bytes.
+    pub peak_rss: f64,
+    /// Syscall bytes read and written by all attempts.
+    pub io_bytes: f64,
+    /// Σ CPU of all attempts, hours.
+    pub cpu_hours: f64,
+    /// Jobs that never succeeded.
+    pub failed: usize,
+    /// Mean Dice of the fused segmentations, when the run had ground truth.
+    pub dice: Option<f64>,
+}
+
+/// The quantities fitted and drawn, with how to read each.
+const QUANTITIES: [(&str, &str); 5] = [
+    ("makespan", "makespan (s)"),
+    ("registration job", "mean registration job (s)"),
+    ("fusion job", "mean fusion job (s)"),
+    ("peak RSS", "largest job peak RSS (MB)"),
+    ("I/O", "syscall I/O, read + written (MB)"),
+];
+
+impl Metrics {
+    /// Summarises a run.
+    pub fn of(run: &RunData) -> Self {
+        let rows = table_one(run);
+        let row = |s: &str| rows.iter().find(|r| r.stage == s);
+        let total = row("total");
+        let dice = fusion_dice(run);
+        Metrics {
+            makespan_s: total.map_or(0.0, |r| r.makespan_s),
+            registration_s: row("registration").map_or(0.0, |r| r.mean_s),
+            fusion_s: row("fusion").map_or(0.0, |r| r.mean_s),
+            peak_rss: total.map_or(0.0, |r| r.max_peak),
+            io_bytes: total.map_or(0.0, |r| r.rchar + r.wchar),
+            cpu_hours: total.map_or(0.0, |r| r.cpu_hours),
+            failed: total.map_or(0, |r| r.failed),
+            dice: (!dice.is_empty())
+                .then(|| dice.iter().map(|d| d.1).sum::<f64>() / dice.len() as f64),
+        }
+    }
+
+    /// The quantities in [`QUANTITIES`] order, in plot units (s, MB).
+    fn quantities(&self) -> [f64; 5] {
+        [
+            self.makespan_s,
+            self.registration_s,
+            self.fusion_s,
+            self.peak_rss / 1e6,
+            self.io_bytes / 1e6,
+        ]
+    }
+}
+
+/// A fitted curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fit {
+    /// y = intercept + slope · x.
+    Linear {
+        /// Intercept.
+        intercept: f64,
+        /// Slope.
+        slope: f64,
+        /// Coefficient of determination on y.
+        r2: f64,
+    },
+    /// y = scale · x^exponent, fitted by least squares on log y against log x.
+    Power {
+        /// Scale.
+        scale: f64,
+        /// Exponent.
+        exponent: f64,
+        /// Coefficient of determination on y (not on log y), comparable with the line's.
+        r2: f64,
+    },
+}
+
+impl Fit {
+    /// The fitted value at `x`.
+    pub fn at(&self, x: f64) -> f64 {
+        match *self {
+            Fit::Linear {
+                intercept, slope, ..
+            } => intercept + slope * x,
+            Fit::Power {
+                scale, exponent, ..
+            } => scale * x.powf(exponent),
+        }
+    }
+
+    /// Coefficient of determination.
+    pub fn r2(&self) -> f64 {
+        match *self {
+            Fit::Linear { r2, .. } | Fit::Power { r2, .. } => r2,
+        }
+    }
+}
+
+/// Least squares of y on x: (intercept, slope); `None` with fewer than two distinct x.
+fn least_squares(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
+    let n = x.len() as f64;
+    if x.len() < 2 || x.len() != y.len() {
+        return None;
+    }
+    let mx = x.iter().sum::<f64>() / n;
+    let my = y.iter().sum::<f64>() / n;
+    let sxx: f64 = x.iter().map(|v| (v - mx) * (v - mx)).sum();
+    if sxx <= f64::EPSILON * mx.abs().max(1.0) {
+        return None;
+    }
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let slope = sxy / sxx;
+    Some((my - slope * mx, slope))
+}
+
+/// 1 − SS_res / SS_tot of `f` on the points (1 when y is constant and fitted exactly).
+fn r_squared(x: &[f64], y: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    let my = y.iter().sum::<f64>() / y.len() as f64;
+    let ss_tot: f64 = y.iter().map(|v| (v - my) * (v - my)).sum();
+    let ss_res: f64 = x.iter().zip(y).map(|(a, b)| (b - f(*a)).powi(2)).sum();
+    if ss_tot <= f64::EPSILON * my.abs().max(1.0) {
+        if ss_res <= 1e-12 * my.abs().max(1.0) {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        1.0 - ss_res / ss_tot
+    }
+}
+
+/// The least-squares line through the points.
+pub fn fit_linear(x: &[f64], y: &[f64]) -> Option<Fit> {
+    let (intercept, slope) = least_squares(x, y)?;
+    Some(Fit::Linear {
+        intercept,
+        slope,
+        r2: r_squared(x, y, |v| intercept + slope * v),
+    })
+}
+
+/// The power law through the points (all x and y must be positive).
+pub fn fit_power(x: &[f64], y: &[f64]) -> Option<Fit> {
+    if x.iter().chain(y).any(|v| *v <= 0.0 || !v.is_finite()) {
+        return None;
+    }
+    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    let (a, exponent) = least_squares(&lx, &ly)?;
+    let scale = a.exp();
+    Some(Fit::Power {
+        scale,
+        exponent,
+        r2: r_squared(x, y, |v| scale * v.powf(exponent)),
+    })
+}
+
+/// One series of an axis: the points that share every other axis's value.
+struct Series {
+    /// "slots=2, threads=1", or "" with a single axis.
+    others: String,
+    /// (x, the five quantities), sorted by x.
+    points: Vec<(f64, [f64; 5])>,
+}
+
+fn series_of(axes: &[Axis], points: &[(&Point, Metrics)], axis: usize) -> Vec<Series> {
+    let Some(xs) = &axes[axis].x else {
+        return Vec::new();
+    };
+    let mut out: Vec<(Vec<usize>, Series)> = Vec::new();
+    for (p, m) in points {
+        let key: Vec<usize> = p
+            .coords
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != axis)
+            .map(|(_, c)| *c)
+            .collect();
+        let i = match out.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let others = p
+                    .coords
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != axis)
+                    .map(|(i, c)| format!("{}={}", axes[i].name, axes[i].values[*c]))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                out.push((
+                    key,
+                    Series {
+                        others,
+                        points: Vec::new(),
+                    },
+                ));
+                out.len() - 1
+            }
+        };
+        out[i].1.points.push((xs[p.coords[axis]], m.quantities()));
+    }
+    for (_, s) in &mut out {
+        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out.into_iter().map(|(_, s)| s).collect()
+}
+
+/// What a sweep report wrote.
+#[derive(Debug, Clone, Default)]
+pub struct SweepReport {
+    /// Every file written.
+    pub files: Vec<PathBuf>,
+    /// The Markdown summary (also `sweep.md`).
+    pub summary: String,
+}
+
+fn fit_text(f: Option<Fit>) -> String {
+    match f {
+        Some(Fit::Linear {
+            intercept,
+            slope,
+            r2,
+        }) => format!("{slope:.4} per unit (+ {intercept:.3}), R² {r2:.3}"),
+        Some(Fit::Power {
+            scale,
+            exponent,
+            r2,
+        }) => format!("x^{exponent:.3} (× {scale:.4}), R² {r2:.3}"),
+        None => "–".into(),
+    }
+}
+
+/// Renders the sweep's table, fits and one scaling figure per numeric axis into `out`.
+/// Points whose run store is missing or unreadable are listed, not fatal.
+///
+/// # Errors
+/// An unwritable output folder or a failing drawing backend.
+pub fn render_sweep(
+    title: &str,
+    axes: &[Axis],
+    points: &[Point],
+    out: &Path,
+    formats: Formats,
+) -> Result<SweepReport> {
+    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let mut measured = Vec::new();
+    let mut missing = Vec::new();
+    for p in points {
+        match RunData::load(&p.dir) {
+            Ok(run) => measured.push((p, Metrics::of(&run))),
+            Err(e) => missing.push(format!("{}: {e}", p.name)),
+        }
+    }
+    let mut files = Vec::new();
+    let mut md = format!(
+        "## atlasperf sweep: {title}\n\n{} of {} points measured.\n\n",
+        measured.len(),
+        points.len()
+    );
+    let mut header: Vec<String> = vec!["point".into()];
+    header.extend(axes.iter().map(|a| a.name.clone()));
+    header.extend(
+        [
+            "makespan",
+            "registration job",
+            "fusion job",
+            "peak RSS",
+            "I/O",
+            "CPU-hours",
+            "failed jobs",
+            "Dice",
+        ]
+        .map(String::from),
+    );
+    let _ = writeln!(
+        md,
+        "| {} |\n|{}",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    let mut csv = String::from("point");
+    for a in axes {
+        let _ = write!(csv, ",{}", a.name);
+    }
+    csv.push_str(",makespan_s,registration_job_s,fusion_job_s,peak_rss_bytes,io_bytes,cpu_hours,failed_jobs,dice\n");
+    for (p, m) in &measured {
+        let vals: Vec<&str> = axes
+            .iter()
+            .zip(&p.coords)
+            .map(|(a, c)| a.values[*c].as_str())
+            .collect();
+        let dice = m.dice.map_or("–".to_string(), |d| format!("{d:.4}"));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.5} | {} | {dice} |",
+            p.name,
+            vals.join(" | "),
+            duration(m.makespan_s),
+            duration(m.registration_s),
+            duration(m.fusion_s),
+            bytes(m.peak_rss),
+            bytes(m.io_bytes),
+            m.cpu_hours,
+            m.failed
+        );
+        let _ = writeln!(
+            csv,
+            "{},{},{:.3},{:.3},{:.3},{:.0},{:.0},{:.6},{},{}",
+            p.name,
+            vals.iter()
+                .map(|v| format!("\"{}\"", v.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(","),
+            m.makespan_s,
+            m.registration_s,
+            m.fusion_s,
+            m.peak_rss,
+            m.io_bytes,
+            m.cpu_hours,
+            m.failed,
+            m.dice.map_or(String::new(), |d| format!("{d:.5}"))
+        );
+    }
+    for m in &missing {
+        let _ = writeln!(md, "\nNot measured: {m}");
+    }
+    for (i, axis) in axes.iter().enumerate() {
+        let series = series_of(axes, &measured, i);
+        if axis.x.is_none() {
+            let _ = writeln!(
+                md,
+                "\n### Against {}\n\nThe values of `{}` are not numbers; see the table above (no fit).",
+                axis.label, axis.name
+            );
+            continue;
+        }
+        let _ = writeln!(
+            md,
+            "\n### Against {}\n\n| quantity | series | points | linear fit | power law |\n|---|---|---|---|---|",
+            axis.label
+        );
+        for (q, (name, _)) in QUANTITIES.iter().enumerate() {
+            for s in &series {
+                let x: Vec<f64> = s.points.iter().map(|p| p.0).collect();
+                let y: Vec<f64> = s.points.iter().map(|p| p.1[q]).collect();
+                if y.iter().all(|v| *v == 0.0) {
+                    continue;
+                }
+                let _ = writeln!(
+                    md,
+                    "| {name} | {} | {} | {} | {} |",
+                    if s.others.is_empty() {
+                        "all"
+                    } else {
+                        &s.others
+                    },
+                    x.len(),
+                    fit_text(fit_linear(&x, &y)),
+                    fit_text(fit_power(&x, &y))
+                );
+            }
+        }
+        if series.iter().all(|s| s.points.len() < 2) {
+            continue;
+        }
+        let stem = out.join(format!("sweep-{}", axis.name));
+        if formats.png {
+            let path = stem.with_extension("png");
+            crate::figures::register_font();
+            draw_axis(
+                BitMapBackend::new(&path, SIZE).into_drawing_area(),
+                title,
+                axis,
+                &series,
+            )
+            .map_err(|e| ReportError::draw(&path, e))?;
+            files.push(path);
+        }
+        if formats.svg {
+            let path = stem.with_extension("svg");
+            draw_axis(
+                SVGBackend::new(&path, SIZE).into_drawing_area(),
+                title,
+                axis,
+                &series,
+            )
+            .map_err(|e| ReportError::draw(&path, e))?;
+            files.push(path);
+        }
+        if formats.png {
+            let _ = writeln!(md, "\n![sweep-{0}.png](sweep-{0}.png)", axis.name);
+        }
+    }
+    let write = |name: &str, text: &str, files: &mut Vec<PathBuf>| -> Result<()> {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|source| ReportError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        files.push(path);
+        Ok(())
+    };
+    if formats.md {
+        write("sweep.md", &md, &mut files)?;
+    }
+    if formats.csv {
+        write("sweep.csv", &csv, &mut files)?;
+    }
+    Ok(SweepReport { files, summary: md })
+}
+
+/// Scaling figure size in pixels.
+const SIZE: (u32, u32) = (1200, 900);
+
+fn colour(i: usize) -> RGBColor {
+    const P: [RGBColor; 6] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(23, 190, 207),
+    ];
+    P[i % P.len()]
+}
+
+/// Four panels (makespan, registration job, peak RSS, I/O) against one axis: measured points,
+/// the fitted line (solid) and power law (dashed) per series.
+fn draw_axis<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    axis: &Axis,
+    series: &[Series],
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let root = root.titled(
+        &format!("{title}: scaling against {}", axis.label),
+        ("sans-serif", 24),
+    )?;
+    let panels = root.split_evenly((2, 2));
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    let (x0, x1) = (
+        xs.iter().copied().fold(f64::INFINITY, f64::min),
+        xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
+    let pad = ((x1 - x0) * 0.08).max(x1.abs() * 0.05).max(1e-9);
+    let (x0, x1) = (x0 - pad, x1 + pad);
+    for (area, q) in panels.iter().zip([0usize, 1, 3, 4]) {
+        let ymax = series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1[q]))
+            .fold(0.0, f64::max)
+            .max(1e-9)
+            * 1.15;
+        let mut c = ChartBuilder::on(area)
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, 0.0..ymax)?;
+        c.configure_mesh()
+            .x_desc(axis.label.as_str())
+            .y_desc(QUANTITIES[q].1)
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        for (i, s) in series.iter().enumerate() {
+            let col = colour(i);
+            let x: Vec<f64> = s.points.iter().map(|p| p.0).collect();
+            let y: Vec<f64> = s.points.iter().map(|p| p.1[q]).collect();
+            let name = if s.others.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", s.others)
+            };
+            c.draw_series(
+                x.iter()
+                    .zip(&y)
+                    .map(|(&a, &b)| Circle::new((a, b), 5, col.filled())),
+            )?;
+            let grid: Vec<f64> = (0..=60).map(|k| x0 + (x1 - x0) * k as f64 / 60.0).collect();
+            if let Some(f) = fit_linear(&x, &y) {
+                c.draw_series(LineSeries::new(
+                    grid.iter().map(|&g| (g, f.at(g))),
+                    col.stroke_width(2),
+                ))?
+                .label(format!("{name}linear, R² {:.3}", f.r2()))
+                .legend(move |(a, b)| {
+                    PathElement::new(vec![(a, b), (a + 18, b)], col.stroke_width(2))
+                });
+            }
+            if let Some(f @ Fit::Power { exponent, .. }) = fit_power(&x, &y) {
+                let curve: Vec<(f64, f64)> = grid
+                    .iter()
+                    .filter(|&&g| g > 0.0)
+                    .map(|&g| (g, f.at(g)))
+                    .collect();
+                c.draw_series(DashedLineSeries::new(
+                    curve,
+                    6,
+                    4,
+                    col.mix(0.6).stroke_width(2),
+                ))?
+                .label(format!("{name}x^{exponent:.2}, R² {:.3}", f.r2()))
+                .legend(move |(a, b)| {
+                    PathElement::new(vec![(a, b), (a + 18, b)], col.mix(0.6).stroke_width(2))
+                });
+            }
+        }
+        c.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
