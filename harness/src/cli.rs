@@ -28,7 +28,7 @@ pub enum Command {
     Run(RunArgs),
     /// Run a base scenario once per point of a parameter grid (atlases, targets, slots,
     /// threads, image size, policy) and fit scaling curves.
-    Sweep(Passthrough),
+    Sweep(SweepArgs),
     /// Render figures (Fig 2, Fig 3), Table I, a diagnosis and an HTML/Markdown report from a
     /// run store.
     Report(ReportArgs),
@@ -64,14 +64,6 @@ pub enum KernelCommand {
     Fuse(FuseArgs),
 }
 
-/// Arguments of a command that is not implemented yet (kept so `--help` describes it).
-#[derive(Debug, Args)]
-pub struct Passthrough {
-    /// Arguments of the command.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
-}
-
 /// `atlasperf run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -104,6 +96,24 @@ pub struct ReportArgs {
     /// Outputs to write, comma-separated: png, svg, html, md, csv.
     #[arg(long, default_value = "png,svg,html,md,csv")]
     pub format: String,
+}
+
+/// `atlasperf sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Sweep file (TOML), e.g. scenarios/sweep-atlases.toml.
+    pub sweep: PathBuf,
+    /// Sweep folder (default: runs/<UTC timestamp>-<sweep name>). Running the same sweep
+    /// with the same --out again resumes it: complete points are kept, interrupted ones
+    /// resumed, missing ones run.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Validate the sweep and list its points without running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only re-render the sweep report from the points already measured.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub report_only: bool,
 }
 
 /// `atlasperf compare`.

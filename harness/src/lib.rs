@@ -12,3 +12,4 @@ pub mod sampler;
 pub mod scenario;
 pub mod scheduler;
 pub mod store;
+pub mod sweep;

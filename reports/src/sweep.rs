@@ -268,18 +268,22 @@ fn fit_text(f: Option<Fit>) -> String {
             intercept,
             slope,
             r2,
-        }) => format!("{slope:.4} per unit (+ {intercept:.3}), R² {r2:.3}"),
+        }) => format!(
+            "y = {slope:.4} x {} {:.3}, R² {r2:.3}",
+            if intercept < 0.0 { '−' } else { '+' },
+            intercept.abs()
+        ),
         Some(Fit::Power {
             scale,
             exponent,
             r2,
-        }) => format!("x^{exponent:.3} (× {scale:.4}), R² {r2:.3}"),
+        }) => format!("y = {scale:.4} x^{exponent:.3}, R² {r2:.3}"),
         None => "–".into(),
     }
 }
 
 /// Renders the sweep's table, fits and one scaling figure per numeric axis into `out`.
-/// Points whose run store is missing or unreadable are listed, not fatal.
+/// Points whose run store is missing, unreadable or not complete are listed, not measured.
 ///
 /// # Errors
 /// An unwritable output folder or a failing drawing backend.
@@ -298,7 +302,14 @@ pub fn render_sweep(
     let mut missing = Vec::new();
     for p in points {
         match RunData::load(&p.dir) {
-            Ok(run) => measured.push((p, Metrics::of(&run))),
+            Ok(run) => match run.info["status"].as_str() {
+                Some("complete") => measured.push((p, Metrics::of(&run))),
+                other => missing.push(format!(
+                    "{}: the run is {}, not complete",
+                    p.name,
+                    other.unwrap_or("of unknown status")
+                )),
+            },
             Err(e) => missing.push(format!("{}: {e}", p.name)),
         }
     }

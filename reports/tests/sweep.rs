@@ -122,7 +122,7 @@ fn a_linear_sweep_is_reported_linear() {
     // Makespan = 4.5 n + 1: a line with slope 4.5, exponent near 1.
     assert!(
         r.summary
-            .contains("| makespan | all | 4 | 4.5000 per unit (+ 1.000), R² 1.000 |"),
+            .contains("| makespan | all | 4 | y = 4.5000 x + 1.000, R² 1.000 |"),
         "{}",
         r.summary
     );

@@ -10,6 +10,7 @@ mod profile;
 mod register;
 mod report;
 mod run;
+mod sweep;
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +27,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Phantom(args) => done(phantom::run(&args)),
         Command::Eval(EvalCommand::Dice(args)) => done(eval::dice(&args)),
         Command::Run(args) => run::run(&args),
-        Command::Sweep(_) => not_yet("sweep"),
+        Command::Sweep(args) => sweep::run(&args),
         Command::Report(args) => done(report::run(&args)),
         Command::Compare(args) => compare::run(&args),
         Command::Profile(args) => profile::run(&args),
@@ -72,13 +73,6 @@ pub(crate) fn git_commit() -> Option<String> {
     Some(env!("ATLASPERF_GIT_COMMIT"))
         .filter(|c| !c.is_empty())
         .map(str::to_string)
-}
-
-fn not_yet(name: &str) -> anyhow::Result<u8> {
-    Err(UsageError(format!(
-        "`atlasperf {name}` is not implemented yet in this version"
-    ))
-    .into())
 }
 
 /// A rayon pool of `threads` workers (all cores when `None`).
