@@ -77,16 +77,77 @@ fn rates(t: &[f64], cum: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// The node total of a per-attempt quantity on a grid.
+/// The node total of a per-attempt quantity on a grid: at each grid time, the sum over the
+/// attempts of their last sample at or before it ([`at`]'s step function), in one pass per
+/// attempt over its own stretch of the grid.
 fn total(fig: &StageFigure<'_>, value: &dyn Fn(&Series) -> Vec<f64>) -> Vec<(f64, f64)> {
-    let per: Vec<(Vec<f64>, &Series)> = fig.jobs.iter().map(|(_, s)| (value(s), *s)).collect();
-    let n = ((fig.window.1 - fig.window.0) / fig.step).ceil().max(1.0) as usize;
-    (0..=n)
-        .map(|k| {
-            let t = fig.window.0 + k as f64 * fig.step;
-            (t, per.iter().map(|(v, s)| at(&s.t, v, t)).sum())
-        })
+    let (w0, step) = (fig.window.0, fig.step);
+    let n = ((fig.window.1 - w0) / step).ceil().max(1.0) as usize;
+    let mut acc = vec![0.0; n + 1];
+    for (_, s) in &fig.jobs {
+        let (Some(&first), Some(&last)) = (s.t.first(), s.t.last()) else {
+            continue;
+        };
+        let v = value(s);
+        let k0 = (((first - w0) / step).floor().max(0.0) as usize).min(n);
+        let mut i = 0;
+        for (k, slot) in acc.iter_mut().enumerate().skip(k0) {
+            let t = w0 + k as f64 * step;
+            if t < first {
+                continue;
+            }
+            if t > last + 1e-9 {
+                break;
+            }
+            while i + 1 < s.t.len() && s.t[i + 1] <= t {
+                i += 1;
+            }
+            *slot += v[i];
+        }
+    }
+    acc.into_iter()
+        .enumerate()
+        .map(|(k, v)| (w0 + k as f64 * step, v))
         .collect()
+}
+
+/// Thins a trace to what `columns` pixel columns can show: per column the first, lowest,
+/// highest and last point, in time order, so peaks and troughs survive.
+fn decimate(pts: Vec<(f64, f64)>, x0: f64, x1: f64, columns: usize) -> Vec<(f64, f64)> {
+    if pts.len() <= 4 * columns || x1 <= x0 {
+        return pts;
+    }
+    let col = |x: f64| ((x - x0) / (x1 - x0) * columns as f64).floor() as i64;
+    let mut out = Vec::with_capacity(4 * columns);
+    let mut start = 0;
+    while start < pts.len() {
+        let c = col(pts[start].0);
+        let mut end = start + 1;
+        while end < pts.len() && col(pts[end].0) == c {
+            end += 1;
+        }
+        let run = &pts[start..end];
+        let (mut lo, mut hi) = (0, 0);
+        for (j, p) in run.iter().enumerate() {
+            if p.1 < run[lo].1 {
+                lo = j;
+            }
+            if p.1 > run[hi].1 {
+                hi = j;
+            }
+        }
+        let mut keep = [0, lo, hi, run.len() - 1];
+        keep.sort_unstable();
+        let mut prev = usize::MAX;
+        for j in keep {
+            if j != prev {
+                out.push(run[j]);
+                prev = j;
+            }
+        }
+        start = end;
+    }
+    out
 }
 
 /// Every series the three panels draw, in plot units.
@@ -104,7 +165,9 @@ fn panels(fig: &StageFigure<'_>) -> Panels {
     const GB: f64 = 1e9;
     const MB: f64 = 1e6;
     let cores = fig.node.cores.max(1.0);
-    let zip = |t: &[f64], v: Vec<f64>| t.iter().copied().zip(v).collect::<Vec<_>>();
+    let (x0, x1) = fig.window;
+    let thin = |pts: Vec<(f64, f64)>| decimate(pts, x0, x1, SIZE.0 as usize);
+    let zip = |t: &[f64], v: Vec<f64>| thin(t.iter().copied().zip(v).collect::<Vec<_>>());
     Panels {
         mem: fig
             .jobs
@@ -125,14 +188,16 @@ fn panels(fig: &StageFigure<'_>) -> Panels {
                 zip(&s.t, r.iter().zip(&w).map(|(a, b)| (a + b) / MB).collect())
             })
             .collect(),
-        mem_total: total(fig, &|s| s.rss.iter().map(|v| v / GB).collect()),
-        cpu_total: total(fig, &|s| s.cpu_pct.iter().map(|v| v / cores).collect()),
-        read_total: total(fig, &|s| {
+        mem_total: thin(total(fig, &|s| s.rss.iter().map(|v| v / GB).collect())),
+        cpu_total: thin(total(fig, &|s| {
+            s.cpu_pct.iter().map(|v| v / cores).collect()
+        })),
+        read_total: thin(total(fig, &|s| {
             rates(&s.t, &s.rchar).iter().map(|v| v / MB).collect()
-        }),
-        write_total: total(fig, &|s| {
+        })),
+        write_total: thin(total(fig, &|s| {
             rates(&s.t, &s.wchar).iter().map(|v| v / MB).collect()
-        }),
+        })),
     }
 }
 
@@ -381,5 +446,74 @@ fn cores_label(cores: f64) -> String {
         "1 core".to_string()
     } else {
         format!("{cores} cores")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(t: Vec<f64>, v: Vec<f64>) -> Series {
+        Series {
+            cpu_pct: v.clone(),
+            rss: v,
+            rchar: vec![0.0; t.len()],
+            wchar: vec![0.0; t.len()],
+            t,
+        }
+    }
+
+    #[test]
+    fn total_equals_the_sum_of_step_functions() {
+        // Irregular samples on three attempts; the one-pass total must equal summing `at`.
+        let a = series(vec![0.05, 0.31, 0.9, 2.0], vec![1.0, 3.0, 2.0, 5.0]);
+        let b = series(vec![0.7, 0.7, 1.25], vec![10.0, 20.0, 30.0]);
+        let c = series(vec![], vec![]);
+        let node = NodeInfo {
+            name: "n".into(),
+            cores: 1.0,
+            memory: 1.0,
+            slots: 1.0,
+        };
+        let att = Attempt::default();
+        let fig = StageFigure {
+            title: String::new(),
+            node: &node,
+            jobs: vec![(&att, &a), (&att, &b), (&att, &c)],
+            window: (0.0, 2.5),
+            step: 0.1,
+        };
+        let got = total(&fig, &|s| s.rss.clone());
+        assert_eq!(got.len(), 26);
+        for (t, v) in got {
+            let want: f64 = [&a, &b, &c].iter().map(|s| at(&s.t, &s.rss, t)).sum();
+            assert!((v - want).abs() < 1e-12, "t = {t}: {v} vs {want}");
+        }
+    }
+
+    #[test]
+    fn decimation_keeps_extremes_and_order() {
+        let pts: Vec<(f64, f64)> = (0..100_000)
+            .map(|i| {
+                let t = i as f64 * 0.01;
+                (t, (t * 7.3).sin() + if i == 54_321 { 9.0 } else { 0.0 })
+            })
+            .collect();
+        let thin = decimate(pts.clone(), 0.0, 1000.0, 500);
+        assert!(thin.len() <= 4 * 500 && thin.len() > 500, "{}", thin.len());
+        assert!(thin.windows(2).all(|w| w[0].0 < w[1].0));
+        let max = |p: &[(f64, f64)]| p.iter().map(|q| q.1).fold(f64::MIN, f64::max);
+        let min = |p: &[(f64, f64)]| p.iter().map(|q| q.1).fold(f64::MAX, f64::min);
+        assert_eq!(max(&thin), max(&pts));
+        assert_eq!(min(&thin), min(&pts));
+        assert_eq!(
+            (thin[0], thin[thin.len() - 1]),
+            (pts[0], pts[pts.len() - 1])
+        );
+        // Short traces are left alone.
+        assert_eq!(
+            decimate(pts[..100].to_vec(), 0.0, 1.0, 500),
+            pts[..100].to_vec()
+        );
     }
 }

@@ -10,7 +10,7 @@ use polars::prelude::*;
 use crate::{ReportError, Result};
 
 /// One job attempt (a row of `jobs`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Attempt {
     /// `<job>.<attempt>`.
     pub attempt_id: String,

@@ -422,6 +422,9 @@ pub fn render_sweep(
                 );
             }
         }
+        if series.iter().any(|s| s.points.len() == 2) {
+            md.push_str("\nA fit through two points is exact: its R² is 1 by construction, and only its slope or exponent says something.\n");
+        }
         if series.iter().all(|s| s.points.len() < 2) {
             continue;
         }
