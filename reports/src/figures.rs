@@ -50,15 +50,6 @@ pub struct StageFigure<'a> {
     pub step: f64,
 }
 
-/// The value of a step-function series at `t` (0 outside the attempt's samples).
-fn at(t_series: &[f64], values: &[f64], t: f64) -> f64 {
-    match t_series.partition_point(|&x| x <= t) {
-        0 => 0.0,
-        i if i == t_series.len() && t > t_series[i - 1] + 1e-9 => 0.0,
-        i => values[i - 1],
-    }
-}
-
 /// Rates (per second) of a cumulative series, at each sample (the rate since the previous).
 fn rates(t: &[f64], cum: &[f64]) -> Vec<f64> {
     (0..t.len())
@@ -78,7 +69,7 @@ fn rates(t: &[f64], cum: &[f64]) -> Vec<f64> {
 }
 
 /// The node total of a per-attempt quantity on a grid: at each grid time, the sum over the
-/// attempts of their last sample at or before it ([`at`]'s step function), in one pass per
+/// attempts of their last sample at or before it (the step function `tests::at` checks), in one pass per
 /// attempt over its own stretch of the grid.
 fn total(fig: &StageFigure<'_>, value: &dyn Fn(&Series) -> Vec<f64>) -> Vec<(f64, f64)> {
     let (w0, step) = (fig.window.0, fig.step);
@@ -452,6 +443,16 @@ fn cores_label(cores: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reference: the value of a step-function series at `t` (0 outside the attempt's
+    /// samples), found by binary search.
+    fn at(t_series: &[f64], values: &[f64], t: f64) -> f64 {
+        match t_series.partition_point(|&x| x <= t) {
+            0 => 0.0,
+            i if i == t_series.len() && t > t_series[i - 1] + 1e-9 => 0.0,
+            i => values[i - 1],
+        }
+    }
 
     fn series(t: Vec<f64>, v: Vec<f64>) -> Series {
         Series {
