@@ -88,7 +88,7 @@ pub fn drive<E: Executor + ?Sized>(
                 let job = &plan.jobs[l.job];
                 let attempt_id = format!("{}.{}", job.id, l.attempt);
                 let start_s = exec.now();
-                match exec.launch(job, l.node, &attempt_id) {
+                match exec.launch(job, l.node, &attempt_id, l.request) {
                     Ok(()) => {
                         on_event(Event::Launched {
                             job: l.job,
@@ -162,7 +162,7 @@ pub fn drive<E: Executor + ?Sized>(
                 eprintln!("{}: {m}", f.attempt_id);
             }
             let end_s = exec.now().max(l.start_s + f.totals.wall_s);
-            let record = record_of(
+            let mut record = record_of(
                 plan,
                 &f.attempt_id,
                 l.job,
@@ -174,6 +174,7 @@ pub fn drive<E: Executor + ?Sized>(
                 status,
                 f.totals,
             );
+            record.executor_job_id = f.executor_job_id;
             on_event(Event::Recorded {
                 job: l.job,
                 record: &record,
@@ -312,5 +313,6 @@ fn record_of(
         start_s,
         end_s,
         totals,
+        executor_job_id: None,
     }
 }

@@ -71,22 +71,33 @@ fn every_shipped_scenario_parses_and_plans() {
     for e in std::fs::read_dir(repo().join("scenarios")).unwrap() {
         let path = e.unwrap().path();
         if path.extension().is_some_and(|x| x == "toml") {
+            // Sweep files are validated point by point by `sweep --dry-run`.
+            let sweep = path
+                .file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with("sweep-"));
             let out = atlasperf()
-                .arg("run")
+                .arg(if sweep { "sweep" } else { "run" })
                 .arg(&path)
                 .arg("--dry-run")
                 .assert()
                 .success();
             let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
             assert!(
-                text.contains("registration jobs"),
+                text.contains(if sweep {
+                    "points over"
+                } else {
+                    "registration jobs"
+                }),
                 "{}: {text}",
                 path.display()
             );
             n += 1;
         }
     }
-    assert!(n >= 3, "expected quick, paper and oom scenarios");
+    assert!(
+        n >= 6,
+        "expected quick, paper, oom, quick-slurm and the two sweeps"
+    );
 }
 
 #[test]

@@ -94,6 +94,7 @@ pub(crate) fn run(a: &ProfileArgs) -> anyhow::Result<u8> {
         start_s: totals.start_unix - start_unix,
         end_s: totals.end_unix - start_unix,
         totals: totals.clone(),
+        executor_job_id: None,
     })?;
     info.status = if stop.load(Ordering::Relaxed) {
         RunStatus::Interrupted

@@ -14,6 +14,8 @@ use serde_json::json;
 use crate::cli::{RunArgs, UsageError};
 use crate::driver::{drive, Ending, Event};
 use crate::executor::local::{cpusets, LocalExecutor};
+use crate::executor::slurm::SlurmExecutor;
+use crate::executor::Executor;
 use crate::plan::{expand, DatasetPlan, Plan, Stage};
 use crate::sampler::{node::record_machine, unix_now};
 use crate::scenario::{self, ExecutorKind, Scenario};
@@ -50,15 +52,25 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
             (loaded.scenario, loaded.base, store, info, Vec::new())
         }
     };
-    if scenario.cluster.executor == ExecutorKind::Slurm {
-        return Err(UsageError(
-            "executor = \"slurm\" is not available in this version; use executor = \"local\""
-                .into(),
-        )
-        .into());
-    }
     let exe = std::env::current_exe().context("locating the atlasperf binary")?;
     let plan = expand(&scenario, &base, store.dir(), &exe).map_err(UsageError)?;
+    let slurm = match scenario.cluster.executor {
+        ExecutorKind::Local => None,
+        ExecutorKind::Slurm => {
+            match SlurmExecutor::connect(exe.clone(), store.clone(), scenario.interval_ms, &plan) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    info.status = RunStatus::Failed;
+                    info.end_unix = Some(unix_now());
+                    store.write_info(&info)?;
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "the Slurm cluster is not reachable for run {}",
+                        store.dir().display()
+                    )));
+                }
+            }
+        }
+    };
     prepare_inputs(&plan, &store)?;
     let models = crate::forecast::from_runs(
         &scenario
@@ -113,10 +125,15 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
     }
 
     let host = HostFacts::current();
-    let sets = cpusets(
-        &plan.nodes.iter().map(|n| n.cores).collect::<Vec<_>>(),
-        host.cpus,
-    );
+    // Slurm places and confines jobs itself; emulated nodes are pinned to their own CPUs.
+    let sets = if slurm.is_some() {
+        vec![None; plan.nodes.len()]
+    } else {
+        cpusets(
+            &plan.nodes.iter().map(|n| n.cores).collect::<Vec<_>>(),
+            host.cpus,
+        )
+    };
     info.nodes = json!(plan
         .nodes
         .iter()
@@ -126,7 +143,9 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
             "pinned_cpus": s,
         }))
         .collect::<Vec<_>>());
-    if sets.iter().any(Option::is_none) {
+    if slurm.is_some() {
+        info.notes.insert("executor".into(), json!("slurm"));
+    } else if sets.iter().any(Option::is_none) {
         info.notes.insert(
             "pinning".into(),
             json!(format!(
@@ -149,13 +168,17 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
         Arc::clone(&machine_stop),
     );
     let offset = unix_now() - info.start_unix;
-    let mut exec =
-        LocalExecutor::new(exe, store.clone(), scenario.interval_ms, sets).with_offset(offset);
+    let mut exec: Box<dyn Executor> = match slurm {
+        Some(s) => Box::new(s.with_offset(offset)),
+        None => Box::new(
+            LocalExecutor::new(exe, store.clone(), scenario.interval_ms, sets).with_offset(offset),
+        ),
+    };
     let mut progress = Progress::new(&plan, &done);
     let result = drive(
         &plan,
         &mut sched,
-        &mut exec,
+        exec.as_mut(),
         &stop,
         Duration::from_millis(200),
         &mut |e| progress.event(&plan, &store, e),

@@ -88,6 +88,7 @@ impl LocalExecutor {
                 totals,
                 oom_killed: p.oom,
                 launch_error: None,
+                executor_job_id: None,
             },
             None => Finished {
                 attempt_id: id.to_string(),
@@ -98,13 +99,20 @@ impl LocalExecutor {
                     path.display(),
                     self.store.log_path(id, "stderr").display()
                 )),
+                executor_job_id: None,
             },
         }
     }
 }
 
 impl Executor for LocalExecutor {
-    fn launch(&mut self, job: &PlannedJob, node: usize, attempt_id: &str) -> Result<(), String> {
+    fn launch(
+        &mut self,
+        job: &PlannedJob,
+        node: usize,
+        attempt_id: &str,
+        _request: Option<u64>,
+    ) -> Result<(), String> {
         let log = |stream: &str| {
             let path = self.store.log_path(attempt_id, stream);
             std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))

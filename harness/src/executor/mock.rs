@@ -59,7 +59,13 @@ impl MockExecutor {
 }
 
 impl Executor for MockExecutor {
-    fn launch(&mut self, job: &PlannedJob, node: usize, attempt_id: &str) -> Result<(), String> {
+    fn launch(
+        &mut self,
+        job: &PlannedJob,
+        node: usize,
+        attempt_id: &str,
+        _request: Option<u64>,
+    ) -> Result<(), String> {
         let (duration, peak, exit) = (self.profile)(job, attempt_id);
         self.launches
             .push((attempt_id.to_string(), node, self.clock));
@@ -98,6 +104,7 @@ impl Executor for MockExecutor {
                     attempt_id: id,
                     oom_killed: false,
                     launch_error: None,
+                    executor_job_id: None,
                 })
             })
             .collect()
@@ -121,6 +128,7 @@ impl Executor for MockExecutor {
                 attempt_id: attempt_id.to_string(),
                 oom_killed: true,
                 launch_error: None,
+                executor_job_id: None,
             });
         }
     }
@@ -136,6 +144,7 @@ impl Executor for MockExecutor {
                     attempt_id: id,
                     oom_killed: false,
                     launch_error: None,
+                    executor_job_id: None,
                 });
             }
         }

@@ -1,9 +1,10 @@
 //! Executors carry out the scheduler's launches: `local` (emulated nodes on this machine,
-//! each job under `atlasperf agent`), `mock` (virtual time, for tests and benches) and, in its
-//! own module, Slurm.
+//! each job under `atlasperf agent`), `slurm` (each attempt an `sbatch` job running the same
+//! agent on the chosen Slurm node) and `mock` (virtual time, for tests and benches).
 
 pub mod local;
 pub mod mock;
+pub mod slurm;
 
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ pub struct Finished {
     pub oom_killed: bool,
     /// Set when the executor could not run it at all (the agent never reported).
     pub launch_error: Option<String>,
+    /// The external scheduler's id of the attempt (the Slurm job id), if any.
+    pub executor_job_id: Option<String>,
 }
 
 /// Memory a running attempt holds now.
@@ -36,11 +39,18 @@ pub struct Usage {
 
 /// What the driver needs from an executor.
 pub trait Executor {
-    /// Starts one attempt of `job` on node `node`.
+    /// Starts one attempt of `job` on node `node`; `request` is the memory the scheduler
+    /// admitted it with (memory policy), bytes.
     ///
     /// # Errors
     /// When it cannot be started; the driver records a launch error.
-    fn launch(&mut self, job: &PlannedJob, node: usize, attempt_id: &str) -> Result<(), String>;
+    fn launch(
+        &mut self,
+        job: &PlannedJob,
+        node: usize,
+        attempt_id: &str,
+        request: Option<u64>,
+    ) -> Result<(), String>;
 
     /// Waits up to `max` for attempts to end and returns those that did (a mock executor
     /// advances its virtual clock to the next end instead).

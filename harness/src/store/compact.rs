@@ -196,6 +196,7 @@ fn jobs_frame(jobs: &[JobRecord]) -> PolarsResult<DataFrame> {
         "agent_cpu_s" => fl(&|j| j.totals.agent_cpu_s),
         "tick_late_p50_ms" => fl(&|j| j.totals.tick_late_p50_ms),
         "tick_late_p99_ms" => fl(&|j| j.totals.tick_late_p99_ms),
+        "executor_job_id" => jobs.iter().map(|j| j.executor_job_id.clone()).collect::<Vec<Option<String>>>(),
     )
 }
 

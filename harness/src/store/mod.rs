@@ -210,6 +210,9 @@ pub struct JobRecord {
     /// Totals measured by the agent.
     #[serde(flatten)]
     pub totals: JobTotals,
+    /// The external scheduler's id of the attempt (Slurm job id); none when run locally.
+    #[serde(default)]
+    pub executor_job_id: Option<String>,
 }
 
 /// Layout of one run folder.

@@ -1,0 +1,552 @@
+//! The Slurm executor: every attempt the scheduler launches is submitted with `sbatch` as a
+//! batch script that execs `atlasperf agent -- ARGV` on the node the scheduler chose
+//! (`--nodelist`), with `--cpus-per-task` = the job's threads, `--mem` = its memory request
+//! (memory policy) or the node's share per slot, `--dependency=afterok:` on the Slurm jobs of
+//! its dependencies, and stdout/stderr into the run directory — the shared storage the agents
+//! write their samples and totals to. States are polled with `squeue`/`scontrol`; a job Slurm
+//! killed for memory (`OUT_OF_MEMORY` with cgroups, or `FAILED` with "exceeded memory limit"
+//! from `OverMemoryKill`) is recorded as OOM-killed, its totals rebuilt from the samples the
+//! agent wrote before it died.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::agent::JobTotals;
+use crate::executor::{Executor, Finished, Usage};
+use crate::plan::{Plan, PlannedJob};
+use crate::store::RunStore;
+
+/// States after which a Slurm job will not run again.
+const FINAL: [&str; 10] = [
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "SPECIAL_EXIT",
+];
+
+/// How often Slurm is asked for states (slurmctld is shared; do not hammer it).
+const POLL: Duration = Duration::from_millis(500);
+
+/// A failed Slurm command, with what it printed.
+#[derive(Debug, thiserror::Error)]
+#[error("`{command}` failed{status}: {stderr}")]
+pub struct SlurmError {
+    /// The command line.
+    pub command: String,
+    /// ", exit code N" or empty.
+    pub status: String,
+    /// Its stderr (or why it could not start).
+    pub stderr: String,
+}
+
+/// Runs a Slurm command and returns its stdout.
+fn slurm(program: &str, args: &[String]) -> Result<String, SlurmError> {
+    let command = std::iter::once(program.to_string())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| SlurmError {
+            command: command.clone(),
+            status: String::new(),
+            stderr: format!("cannot start {program}: {e} (is Slurm installed and on PATH?)"),
+        })?;
+    if !out.status.success() {
+        return Err(SlurmError {
+            command,
+            status: out
+                .status
+                .code()
+                .map_or_else(String::new, |c| format!(", exit code {c}")),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `'…'` with embedded quotes escaped: safe for any path or argument in a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Key=value fields of `scontrol show job -o` output.
+fn fields(line: &str) -> HashMap<&str, &str> {
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect()
+}
+
+struct Submitted {
+    slurm_id: String,
+    job: String,
+    cancelled: bool,
+}
+
+/// Runs attempts as Slurm batch jobs.
+pub struct SlurmExecutor {
+    exe: PathBuf,
+    store: RunStore,
+    interval_ms: u64,
+    grace_s: f64,
+    start: Instant,
+    offset: f64,
+    nodes: Vec<(String, u64, usize)>,
+    job_ids: Vec<String>,
+    running: HashMap<String, Submitted>,
+    /// Slurm id of each plan job's successful attempt (for `afterok` dependencies).
+    succeeded: HashMap<String, String>,
+    last_poll: Option<Instant>,
+}
+
+impl SlurmExecutor {
+    /// Checks that Slurm answers and knows every node of the plan.
+    ///
+    /// # Errors
+    /// Which command failed and its stderr, or which nodes Slurm does not have.
+    pub fn connect(
+        exe: PathBuf,
+        store: RunStore,
+        interval_ms: u64,
+        plan: &Plan,
+    ) -> Result<Self, SlurmError> {
+        let listed = slurm(
+            "sinfo",
+            &["-h".into(), "-N".into(), "-o".into(), "%N".into()],
+        )?;
+        let known: Vec<&str> = listed.lines().map(str::trim).collect();
+        let missing: Vec<&str> = plan
+            .nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .filter(|n| !known.contains(n))
+            .collect();
+        if !missing.is_empty() {
+            return Err(SlurmError {
+                command: "sinfo -h -N -o %N".into(),
+                status: String::new(),
+                stderr: format!(
+                    "the scenario's node(s) {} are not in this Slurm cluster (it has: {}); name the scenario's nodes after Slurm's",
+                    missing.join(", "),
+                    known.join(", ")
+                ),
+            });
+        }
+        std::fs::create_dir_all(store.dir().join("slurm")).map_err(|e| SlurmError {
+            command: "mkdir".into(),
+            status: String::new(),
+            stderr: format!("{}: {e}", store.dir().join("slurm").display()),
+        })?;
+        Ok(Self {
+            exe,
+            store,
+            interval_ms,
+            grace_s: 5.0,
+            start: Instant::now(),
+            offset: 0.0,
+            nodes: plan
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), n.memory.0, n.slots.max(1)))
+                .collect(),
+            job_ids: plan.jobs.iter().map(|j| j.id.clone()).collect(),
+            running: HashMap::new(),
+            succeeded: HashMap::new(),
+            last_poll: None,
+        })
+    }
+
+    /// Reports times as `offset` seconds plus the time since creation.
+    pub fn with_offset(mut self, offset: f64) -> Self {
+        self.offset = offset;
+        self
+    }
+
+    /// The batch script of one attempt (every word single-quoted).
+    fn script(&self, job: &PlannedJob, attempt_id: &str) -> String {
+        let mut words: Vec<String> = vec![
+            self.exe.display().to_string(),
+            "agent".into(),
+            "--job".into(),
+            attempt_id.into(),
+            "--interval".into(),
+            self.interval_ms.to_string(),
+            "--samples".into(),
+            self.store.samples_path(attempt_id).display().to_string(),
+            "--result".into(),
+            self.store.result_path(attempt_id).display().to_string(),
+            "--grace".into(),
+            self.grace_s.to_string(),
+            "--".into(),
+        ];
+        words.extend(job.argv.iter().cloned());
+        format!(
+            "#!/bin/sh\n# atlasperf attempt {attempt_id}: the agent supervises and measures the job.\nexec {}\n",
+            words
+                .iter()
+                .map(|w| shell_quote(w))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    }
+
+    /// Final states of the submitted jobs that have ended, by Slurm id.
+    fn poll(&mut self) -> Result<HashMap<String, HashMap<String, String>>, SlurmError> {
+        let mut ended = HashMap::new();
+        if self.running.is_empty() {
+            return Ok(ended);
+        }
+        let ids: Vec<&str> = self.running.values().map(|s| s.slurm_id.as_str()).collect();
+        let out = slurm(
+            "squeue",
+            &[
+                "-h".into(),
+                "-t".into(),
+                "all".into(),
+                "-j".into(),
+                ids.join(","),
+                "-o".into(),
+                "%i %T".into(),
+            ],
+        )?;
+        let states: HashMap<&str, &str> = out
+            .lines()
+            .filter_map(|l| l.trim().split_once(' '))
+            .collect();
+        for id in ids {
+            let done = match states.get(id) {
+                Some(state) => FINAL.contains(state),
+                // Gone from the controller's memory: ended long enough ago.
+                None => true,
+            };
+            if done {
+                let line = slurm(
+                    "scontrol",
+                    &["show".into(), "job".into(), "-o".into(), id.to_string()],
+                )
+                .unwrap_or_default();
+                let f: HashMap<String, String> = fields(&line)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                ended.insert(id.to_string(), f);
+            }
+        }
+        Ok(ended)
+    }
+
+    fn finished(&self, attempt_id: &str, s: &Submitted, f: &HashMap<String, String>) -> Finished {
+        let state = f.get("JobState").map_or("UNKNOWN", String::as_str);
+        let stderr_path = self.store.log_path(attempt_id, "stderr");
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        let oom = state == "OUT_OF_MEMORY"
+            || stderr.contains("exceeded memory limit")
+            || stderr.contains("oom-kill event");
+        let parsed = std::fs::read_to_string(self.store.result_path(attempt_id))
+            .ok()
+            .and_then(|t| serde_json::from_str::<JobTotals>(&t).ok());
+        let executor_job_id = Some(s.slurm_id.clone());
+        if let Some(totals) = parsed {
+            return Finished {
+                attempt_id: attempt_id.to_string(),
+                totals,
+                oom_killed: oom,
+                launch_error: None,
+                executor_job_id,
+            };
+        }
+        // The agent did not finish: Slurm killed the whole step (memory, time, scancel).
+        let mut totals = totals_from_samples(&self.store.samples_path(attempt_id));
+        let signal = f
+            .get("ExitCode")
+            .and_then(|c| c.split_once(':'))
+            .and_then(|(_, sig)| sig.parse::<i32>().ok())
+            .filter(|s| *s > 0);
+        if oom || s.cancelled || matches!(state, "CANCELLED" | "TIMEOUT" | "FAILED") {
+            totals.signal = signal.or(Some(9));
+            totals.terminated = s.cancelled;
+            let never_ran = totals.samples == 0 && !oom && !s.cancelled;
+            return Finished {
+                attempt_id: attempt_id.to_string(),
+                totals,
+                oom_killed: oom,
+                launch_error: never_ran.then(|| {
+                    format!(
+                        "Slurm job {} ended {state} ({}) before the agent ran; see {}",
+                        s.slurm_id,
+                        f.get("Reason").map_or("no reason given", String::as_str),
+                        stderr_path.display()
+                    )
+                }),
+                executor_job_id,
+            };
+        }
+        Finished {
+            attempt_id: attempt_id.to_string(),
+            totals,
+            oom_killed: false,
+            launch_error: Some(format!(
+                "Slurm job {} ended {state} without the agent's result; see {}",
+                s.slurm_id,
+                stderr_path.display()
+            )),
+            executor_job_id,
+        }
+    }
+}
+
+/// Totals rebuilt from an attempt's samples file when its agent was killed: times, peak Σ RSS,
+/// CPU and I/O at the last sample.
+pub fn totals_from_samples(path: &Path) -> JobTotals {
+    let mut t = JobTotals::default();
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return t;
+    };
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return t;
+    };
+    let col: HashMap<&str, usize> = header.split(',').enumerate().map(|(i, h)| (h, i)).collect();
+    let n_cols = col.len();
+    let get = |fs: &[&str], name: &str| -> Option<f64> { fs.get(*col.get(name)?)?.parse().ok() };
+    for line in lines {
+        let fs: Vec<&str> = line.split(',').collect();
+        if fs.len() != n_cols {
+            continue; // torn last line
+        }
+        let (Some(unix), Some(rss)) = (get(&fs, "unix"), get(&fs, "rss")) else {
+            continue;
+        };
+        if t.samples == 0 {
+            t.start_unix = unix;
+        }
+        t.samples += 1;
+        t.end_unix = unix;
+        t.peak_rss = t.peak_rss.max(rss as u64);
+        t.peak_rss_anon = t
+            .peak_rss_anon
+            .max(get(&fs, "rss_anon").unwrap_or(0.0) as u64);
+        t.peak_hwm_sum = t
+            .peak_hwm_sum
+            .max(get(&fs, "hwm_sum").unwrap_or(0.0) as u64);
+        t.cpu_user_s = get(&fs, "cpu_s").unwrap_or(t.cpu_user_s);
+        for (name, slot) in [
+            ("rchar", &mut t.rchar),
+            ("wchar", &mut t.wchar),
+            ("read_bytes", &mut t.read_bytes),
+            ("write_bytes", &mut t.write_bytes),
+        ] {
+            *slot = get(&fs, name).map_or(*slot, |v| v as u64);
+        }
+    }
+    t.wall_s = (t.end_unix - t.start_unix).max(0.0);
+    t
+}
+
+impl Executor for SlurmExecutor {
+    fn launch(
+        &mut self,
+        job: &PlannedJob,
+        node: usize,
+        attempt_id: &str,
+        request: Option<u64>,
+    ) -> Result<(), String> {
+        let (name, memory, slots) = self
+            .nodes
+            .get(node)
+            .cloned()
+            .ok_or_else(|| format!("no node {node} in the plan"))?;
+        let script_path = self
+            .store
+            .dir()
+            .join("slurm")
+            .join(format!("{attempt_id}.sh"));
+        let mib = request
+            .unwrap_or(memory / slots as u64)
+            .div_ceil(1 << 20)
+            .max(1);
+        let mut args: Vec<String> = vec![
+            "--parsable".into(),
+            format!("--job-name=atlasperf-{attempt_id}"),
+            format!("--nodelist={name}"),
+            "--nodes=1".into(),
+            "--ntasks=1".into(),
+            format!("--cpus-per-task={}", job.threads.max(1)),
+            format!("--mem={mib}M"),
+            format!(
+                "--output={}",
+                self.store.log_path(attempt_id, "stdout").display()
+            ),
+            format!(
+                "--error={}",
+                self.store.log_path(attempt_id, "stderr").display()
+            ),
+            format!("--chdir={}", self.store.dir().display()),
+        ];
+        let deps: Vec<&str> = job
+            .deps
+            .iter()
+            .filter_map(|&d| self.succeeded.get(self.job_ids.get(d)?).map(String::as_str))
+            .collect();
+        if !deps.is_empty() {
+            args.push(format!("--dependency=afterok:{}", deps.join(":")));
+        }
+        let script = self.script(job, attempt_id).replacen(
+            '\n',
+            &format!(
+                "\n# submitted with: sbatch {}\n",
+                args.iter()
+                    .map(|a| shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            1,
+        );
+        std::fs::write(&script_path, script)
+            .map_err(|e| format!("{}: {e}", script_path.display()))?;
+        args.push(script_path.display().to_string());
+        let out = slurm("sbatch", &args).map_err(|e| e.to_string())?;
+        let slurm_id = out.trim().split(';').next().unwrap_or_default().to_string();
+        if slurm_id.is_empty() {
+            return Err(format!("sbatch printed no job id for {attempt_id}"));
+        }
+        self.running.insert(
+            attempt_id.to_string(),
+            Submitted {
+                slurm_id,
+                job: job.id.clone(),
+                cancelled: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn wait(&mut self, max: Duration) -> Vec<Finished> {
+        let until = Instant::now() + max;
+        loop {
+            if let Some(last) = self.last_poll {
+                let next = last + POLL;
+                let now = Instant::now();
+                if next > now {
+                    if next > until {
+                        std::thread::sleep(until.saturating_duration_since(now));
+                        return Vec::new();
+                    }
+                    std::thread::sleep(next - now);
+                }
+            }
+            self.last_poll = Some(Instant::now());
+            let ended = match self.poll() {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("warning: polling Slurm: {e}");
+                    HashMap::new()
+                }
+            };
+            if !ended.is_empty() {
+                let done: Vec<String> = self
+                    .running
+                    .iter()
+                    .filter(|(_, s)| ended.contains_key(&s.slurm_id))
+                    .map(|(a, _)| a.clone())
+                    .collect();
+                let mut out = Vec::new();
+                for a in done {
+                    if let Some(s) = self.running.remove(&a) {
+                        let f = self.finished(&a, &s, &ended[&s.slurm_id]);
+                        if f.launch_error.is_none() && f.totals.succeeded() && !f.oom_killed {
+                            self.succeeded.insert(s.job.clone(), s.slurm_id.clone());
+                        }
+                        out.push(f);
+                    }
+                }
+                return out;
+            }
+            if Instant::now() >= until || self.running.is_empty() {
+                return Vec::new();
+            }
+        }
+    }
+
+    fn usage(&mut self) -> Vec<Usage> {
+        // Slurm enforces each job's --mem itself.
+        Vec::new()
+    }
+
+    fn kill_oom(&mut self, _attempt_id: &str) {}
+
+    fn terminate_all(&mut self) {
+        let ids: Vec<String> = self
+            .running
+            .values_mut()
+            .map(|s| {
+                s.cancelled = true;
+                s.slurm_id.clone()
+            })
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        if let Err(e) = slurm("scancel", &ids) {
+            eprintln!("warning: {e}");
+        } else {
+            eprintln!("cancelled Slurm job(s) {}", ids.join(", "));
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.offset + self.start.elapsed().as_secs_f64()
+    }
+
+    fn running(&self) -> usize {
+        self.running.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_spaces_quotes_and_dollars() {
+        for s in ["plain", "with space", "it's", "$HOME `x` \"q\"", ""] {
+            let quoted = shell_quote(s);
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {quoted}"))
+                .output()
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(String::from_utf8_lossy(&out.stdout), s);
+        }
+    }
+
+    #[test]
+    fn totals_from_a_torn_samples_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.path().join("a.csv");
+        std::fs::write(
+            &p,
+            "job,t,unix,cpu_pct,cpu_s,rss,rss_anon,hwm_sum,rchar,wchar,read_bytes,write_bytes,threads,processes,late_ms\n\
+             a.1,0.0,100.0,0,0.0,1000,500,1000,10,0,0,0,1,1,0\n\
+             a.1,0.5,100.5,90,0.45,9000,8000,9000,20,5,0,0,1,1,0\n\
+             a.1,1.0,101.0,95,0.9,7000,6000,9000,30,6,0,4096,1,1,0\n\
+             a.1,1.5,10",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let t = totals_from_samples(&p);
+        assert_eq!(
+            (t.samples, t.peak_rss, t.rchar, t.wchar, t.write_bytes),
+            (3, 9000, 30, 6, 4096)
+        );
+        assert!((t.wall_s - 1.0).abs() < 1e-12 && (t.cpu_s() - 0.9).abs() < 1e-12);
+    }
+}

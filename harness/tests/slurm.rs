@@ -1,0 +1,228 @@
+//! The Slurm executor against a real Slurm cluster: the local two-node cluster of
+//! `scripts/slurm-local.sh up` (nodea, nodeb; 1 CPU and 2048 MB each). The tests that need it
+//! are `#[ignore]`d so a plain `cargo test` does not depend on it; `.ci/run` starts the cluster
+//! and runs them with `--ignored`, where a missing cluster fails them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// SLURM_CONF of the environment, else the local cluster's.
+fn slurm_conf() -> String {
+    std::env::var("SLURM_CONF")
+        .unwrap_or_else(|_| "/var/tmp/atlasperf-slurm/slurm.conf".to_string())
+}
+
+fn records(run: &Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("jobs.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Slurm jobs of this run still queued or running (their batch scripts live in the run).
+fn our_slurm_jobs(run: &Path) -> Vec<String> {
+    let out = std::process::Command::new("squeue")
+        .env("SLURM_CONF", slurm_conf())
+        .args(["-h", "-o", "%i %T %o"])
+        .output()
+        .unwrap();
+    let scripts = run.join("slurm").display().to_string();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&scripts))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the local Slurm cluster: scripts/slurm-local.sh up"]
+fn quick_scenario_runs_on_both_slurm_nodes_with_fusion_after_registration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run with space");
+    Command::cargo_bin("atlasperf")
+        .unwrap()
+        .env("SLURM_CONF", slurm_conf())
+        .arg("run")
+        .arg(repo().join("scenarios/quick-slurm.toml"))
+        .arg("--out")
+        .arg(&run)
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("complete: 8 jobs (8 done"));
+    let recs = records(&run);
+    assert_eq!(recs.len(), 8);
+    assert!(recs.iter().all(|r| r["status"] == "ok"), "{recs:?}");
+    let nodes: HashSet<&str> = recs.iter().map(|r| r["node"].as_str().unwrap()).collect();
+    assert_eq!(nodes, HashSet::from(["nodea", "nodeb"]));
+    let slurm_ids: HashSet<&str> = recs
+        .iter()
+        .map(|r| r["executor_job_id"].as_str().expect("a Slurm job id"))
+        .collect();
+    assert_eq!(slurm_ids.len(), 8);
+    // Each fusion's agent started after every registration of its target had ended.
+    let mut reg_end: HashMap<&str, f64> = HashMap::new();
+    for r in recs.iter().filter(|r| r["stage"] == "registration") {
+        let e = reg_end.entry(r["target"].as_str().unwrap()).or_insert(0.0);
+        *e = e.max(r["end_unix"].as_f64().unwrap());
+    }
+    for f in recs.iter().filter(|r| r["stage"] == "fusion") {
+        let target = f["target"].as_str().unwrap();
+        assert!(
+            f["start_unix"].as_f64().unwrap() >= reg_end[target],
+            "fusion of {target} started before its registrations ended"
+        );
+        let script = std::fs::read_to_string(
+            run.join("slurm")
+                .join(format!("{}.sh", f["attempt_id"].as_str().unwrap())),
+        )
+        .unwrap();
+        assert!(script.contains("'--dependency=afterok:"), "{script}");
+    }
+    // The report renders per-node figures for both Slurm nodes.
+    for fig in [
+        "fig2-registration-nodea.png",
+        "fig2-registration-nodeb.png",
+        "fig3-fusion-nodea.png",
+        "fig3-fusion-nodeb.png",
+    ] {
+        let len = std::fs::metadata(run.join("report").join(fig))
+            .unwrap()
+            .len();
+        assert!(len > 20_000, "{fig}: {len} bytes");
+    }
+}
+
+#[test]
+#[ignore = "needs the local Slurm cluster: scripts/slurm-local.sh up"]
+fn a_job_over_its_mem_is_recorded_as_killed_for_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    // Registration takes ~21 MiB here; an 8 MiB request makes Slurm kill it. The paper
+    // preset runs long enough for Slurm's once-a-second memory accounting to see it.
+    Command::cargo_bin("atlasperf")
+        .unwrap()
+        .env("SLURM_CONF", slurm_conf())
+        .arg("run")
+        .arg(repo().join("scenarios/quick-slurm.toml"))
+        .arg("--out")
+        .arg(&run)
+        .args([
+            "--set",
+            "workload.targets=1",
+            "--set",
+            "workload.atlases=2",
+            "--set",
+            "scheduling.policy=memory",
+            "--set",
+            "stages.registration.memory=\"8 MiB\"",
+            "--set",
+            "stages.fusion.memory=\"64 MiB\"",
+            "--set",
+            "stages.registration.preset=\"paper\"",
+            "--set",
+            "scheduling.retries=0",
+        ])
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .code(1);
+    let recs = records(&run);
+    let killed: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["status"] == "oom_killed")
+        .collect();
+    assert_eq!(killed.len(), 2, "{recs:?}");
+    for k in &killed {
+        assert_eq!(k["signal"], 9);
+        assert_eq!(k["mem_request"], 8 * 1024 * 1024);
+        let stderr = std::fs::read_to_string(
+            run.join("logs")
+                .join(format!("{}.stderr", k["attempt_id"].as_str().unwrap())),
+        )
+        .unwrap();
+        assert!(stderr.contains("exceeded memory limit"), "{stderr}");
+        assert!(k["peak_rss"].as_u64().unwrap() > 0, "peak from the samples");
+    }
+    let fusion: Vec<&Value> = recs.iter().filter(|r| r["stage"] == "fusion").collect();
+    assert!(
+        fusion.iter().all(|r| r["status"] == "skipped"),
+        "{fusion:?}"
+    );
+    // The report shows the kills.
+    let table = std::fs::read_to_string(run.join("report/table1.md")).unwrap();
+    assert!(table.contains("| 2 / 2 |"), "{table}");
+}
+
+#[test]
+#[ignore = "needs the local Slurm cluster: scripts/slurm-local.sh up"]
+fn interrupting_cancels_the_slurm_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("atlasperf"))
+        .env("SLURM_CONF", slurm_conf())
+        .arg("run")
+        .arg(repo().join("scenarios/quick-slurm.toml"))
+        .arg("--out")
+        .arg(&run)
+        .args(["--set", "stages.registration.preset=\"paper\""])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until jobs are running under Slurm.
+    let t0 = Instant::now();
+    while our_slurm_jobs(&run).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no Slurm job appeared"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe {
+        libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["status"], "interrupted");
+    let recs = records(&run);
+    assert!(recs.iter().any(|r| r["status"] == "terminated"), "{recs:?}");
+    let left = our_slurm_jobs(&run);
+    assert!(left.is_empty(), "still queued or running: {left:?}");
+}
+
+#[test]
+fn an_unreachable_slurm_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    Command::cargo_bin("atlasperf")
+        .unwrap()
+        .env("SLURM_CONF", tmp.path().join("no-such-slurm.conf"))
+        .arg("run")
+        .arg(repo().join("scenarios/quick-slurm.toml"))
+        .arg("--out")
+        .arg(&run)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("the Slurm cluster is not reachable")
+                .and(predicate::str::contains("sinfo")),
+        );
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["status"], "failed");
+}
