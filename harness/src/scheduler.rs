@@ -244,9 +244,13 @@ impl Scheduler {
         if j.reserved > 0 {
             return j.reserved;
         }
-        j.oom_peak
-            .unwrap_or(0)
-            .max(self.stage_peak[j.stage.index()])
+        // A stage that has not finished a job yet is assumed as large as the largest job
+        // seen, so an OOM retry does not start beside it on a node it would overfill.
+        let stage = match self.stage_peak[j.stage.index()] {
+            0 => self.stage_peak.iter().copied().max().unwrap_or(0),
+            p => p,
+        };
+        j.oom_peak.unwrap_or(0).max(stage)
     }
 
     /// Per node, Σ of the running jobs' expected memory.
