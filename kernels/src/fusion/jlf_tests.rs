@@ -40,7 +40,7 @@ fn random_case(
 }
 
 #[test]
-fn masked_parallel_version_equals_reference() {
+fn parallel_box_sum_version_equals_reference() {
     let seed = 17;
     let dims = [14, 12, 10];
     let (target, images, labels) = random_case(seed, dims, 3);
@@ -106,4 +106,84 @@ fn fusion_beats_single_noisy_atlases() {
         acc(&fused)
     );
     assert!(acc(&fused) > best_single);
+}
+
+#[test]
+fn valid_box_sums_equal_brute_force() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let d = [9, 7, 6];
+    let src: Vec<f64> = (0..d.iter().product::<usize>())
+        .map(|_| rng.random_range(-3.0..3.0))
+        .collect();
+    for w in [1, 3, 5] {
+        let (mut t1, mut t2, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        valid_box(&src, d, w, &mut t1, &mut t2, &mut out);
+        let o = d.map(|v| v + 1 - w);
+        assert_eq!(out.len(), o.iter().product::<usize>());
+        for k in 0..o[2] {
+            for j in 0..o[1] {
+                for i in 0..o[0] {
+                    let mut s = 0.0;
+                    for c in 0..w {
+                        for b in 0..w {
+                            for a in 0..w {
+                                s += src[(i + a) + d[0] * ((j + b) + d[1] * (k + c))];
+                            }
+                        }
+                    }
+                    let got = out[i + o[0] * (j + o[1] * k)];
+                    assert!((got - s).abs() < 1e-9, "w {w} at {i},{j},{k}: {got} vs {s}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn box_sum_version_equals_reference_at_the_default_radii() {
+    // Patch radius 2 and search radius 3 on a grid smaller than the search window in z:
+    // every border path (clamped patches, candidates past the edge) is exercised.
+    let dims = [12, 10, 5];
+    let (target, images, labels) = random_case(29, dims, 4);
+    let inp = JlfInputs {
+        dims,
+        target: &target,
+        images: images.iter().map(Vec::as_slice).collect(),
+        labels: labels.iter().map(Vec::as_slice).collect(),
+    };
+    let p = JlfParams::default();
+    let want = jlf_reference(&inp, &p).unwrap();
+    let got = joint_label_fusion(&inp, &p).unwrap();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn flat_regions_and_negative_weights_are_handled() {
+    // Constant images (every patch flat) fall back to uniform weights: the result is the
+    // majority vote of the atlases at each voxel's patch.
+    let dims = [6, 5, 4];
+    let n = dims.iter().product::<usize>();
+    let target = vec![7.0f32; n];
+    let imgs = [vec![7.0f32; n], vec![7.0f32; n], vec![7.0f32; n]];
+    let labs = [vec![1u16; n], vec![2u16; n], vec![2u16; n]];
+    let inp = JlfInputs {
+        dims,
+        target: &target,
+        images: imgs.iter().map(Vec::as_slice).collect(),
+        labels: labs.iter().map(Vec::as_slice).collect(),
+    };
+    assert_eq!(
+        joint_label_fusion(&inp, &JlfParams::default()).unwrap(),
+        vec![2u16; n]
+    );
+    // Strongly correlated errors can make the solved weights negative; they are clipped.
+    let d: Vec<f64> = (0..2 * 27)
+        .map(|k| if k < 27 { 1.0 } else { 1.2 })
+        .collect();
+    let w = weights(&d, 2, 0.01, 1.0);
+    assert_eq!(w[1], 0.0, "{w:?}");
+    assert!(
+        w.iter().all(|v| *v >= 0.0) && (w.iter().sum::<f64>() - 1.0).abs() < 1e-12,
+        "{w:?}"
+    );
 }
