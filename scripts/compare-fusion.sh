@@ -30,14 +30,13 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$ap" phantom --out "$work/c" --subjects $((atlases + 1)) --shape "$shape" --spacing "$spacing" --seed "$seed" >/dev/null
 target="$work/c/sub01_t1.nii.gz" truth="$work/c/sub01_labels.nii.gz"
-pairs=() images=() labels=()
+images=() labels=()
 for n in $(seq 2 $((atlases + 1))); do
   s=$(printf 'sub%02d' "$n")
   echo "registering $s to sub01 (atlasperf, fast preset) ..." >&2
   "$ap" kernel register --preset fast --threads "$threads" --fixed "$target" --moving "$work/c/${s}_t1.nii.gz" \
     --moving-labels "$work/c/${s}_labels.nii.gz" --out "$work/${s}_" >/dev/null
   images+=("$work/${s}_warped.nii.gz"); labels+=("$work/${s}_warped_labels.nii.gz")
-  pairs+=("$work/${s}_warped.nii.gz" "$work/${s}_warped_labels.nii.gz")
 done
 
 dice_of() { "$ap" eval dice --json "$truth" "$1" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["mean_dice"])'; }
@@ -53,7 +52,7 @@ measure() { # name, output, command...
 }
 best=0
 for l in "${labels[@]}"; do best=$("$py" -c "print(max($best, $(dice_of "$l")))"); done
-measure antsJointFusion "$work/ants_seg.nii.gz" "$py" "$here/anchors/ants_fuse.py" "$target" "$work/ants_seg.nii.gz" "${pairs[@]}"
+measure antsJointFusion "$work/ants_seg.nii.gz" "$py" "$here/anchors/ants_fuse.py" "$target" "$work/ants_seg.nii.gz" --images "${images[@]}" --labels "${labels[@]}"
 measure atlasperf-jlf "$work/jlf.nii.gz" "$ap" kernel fuse --threads "$threads" --target "$target" \
   --atlas-images "${images[@]}" --atlas-labels "${labels[@]}" --out "$work/jlf.nii.gz"
 measure atlasperf-majority "$work/mv.nii.gz" "$ap" kernel fuse --method majority --threads "$threads" --target "$target" \

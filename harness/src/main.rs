@@ -8,6 +8,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Like other command-line tools, end quietly when the reader of our output goes away
+    // (`atlasperf … | head`) instead of failing on the next print.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = atlasperf_harness::cli::Cli::parse();
     match atlasperf_harness::commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code),

@@ -149,6 +149,7 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
         return Err(format!("atlas `{}` has no label map in the dataset", a.id));
     }
     let exe = exe.to_string_lossy().into_owned();
+    let scenario_dir = scenario_dir(base);
     let outputs = run_dir.join("outputs");
     let mut jobs = Vec::new();
     for rep in 1..=s.repetitions {
@@ -191,6 +192,7 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
                             "warped_labels" => Some(vec![w_lab.clone()]),
                             "threads" => Some(vec![r.threads.to_string()]),
                             "atlasperf" => Some(vec![exe.clone()]),
+                            "scenario_dir" => Some(vec![scenario_dir.clone()]),
                             _ => None,
                         }
                     };
@@ -230,6 +232,7 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
                         "out" => Some(vec![seg_s.clone()]),
                         "threads" => Some(vec![f.threads.to_string()]),
                         "atlasperf" => Some(vec![exe.clone()]),
+                        "scenario_dir" => Some(vec![scenario_dir.clone()]),
                         _ => None,
                     }
                 };
@@ -391,6 +394,29 @@ fn builtin_fusion(
 
 /// Fills an argv template. An argument that is exactly one placeholder may expand to several
 /// arguments; inside a longer argument a placeholder must have exactly one value.
+/// The scenario's folder as an absolute path (`{scenario_dir}` in command templates).
+fn scenario_dir(base: &Path) -> String {
+    std::path::absolute(base)
+        .unwrap_or_else(|_| base.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The scenario's preflight command with its placeholders filled in (empty when it has none).
+///
+/// # Errors
+/// A placeholder other than `{scenario_dir}` and `{atlasperf}`.
+pub fn preflight_argv(s: &Scenario, base: &Path, exe: &Path) -> Result<Vec<String>, String> {
+    let dir = scenario_dir(base);
+    let exe = exe.to_string_lossy().into_owned();
+    fill_template(&s.preflight, &|name: &str| match name {
+        "scenario_dir" => Some(vec![dir.clone()]),
+        "atlasperf" => Some(vec![exe.clone()]),
+        _ => None,
+    })
+    .map_err(|m| format!("preflight: {m}"))
+}
+
 fn fill_template(
     template: &[String],
     vars: &dyn Fn(&str) -> Option<Vec<String>>,

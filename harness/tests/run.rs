@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use serde_json::Value;
 
 fn repo() -> PathBuf {
@@ -477,4 +478,26 @@ fn auto_memory_requests_come_from_a_calibration_job_or_earlier_runs() {
         .filter(|r| r["stage"] == "registration" && r["mem_request"].as_u64().is_some())
         .count();
     assert_eq!(requests, 4);
+}
+
+#[test]
+fn a_failing_preflight_stops_the_run_before_anything_is_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    atlasperf()
+        .env("ATLASPERF_ANCHORS", tmp.path().join("no-venv"))
+        .arg("run")
+        .arg(repo().join("scenarios/paper-ants.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("paper-ants.toml: preflight")
+                .and(predicate::str::contains(
+                    "the ANTs anchors are not installed",
+                ))
+                .and(predicate::str::contains("scripts/install-anchors.sh")),
+        );
+    assert!(!out.exists(), "no run folder for a run that cannot start");
 }

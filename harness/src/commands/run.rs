@@ -32,7 +32,11 @@ const INTERRUPTED: u8 = 130;
 
 pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
     let (scenario, base, store, mut info, resumed) = match &a.resume {
-        Some(dir) => open_for_resume(dir)?,
+        Some(dir) => {
+            let opened = open_for_resume(dir)?;
+            preflight(&opened.0, &opened.1, &dir.join("run.json"))?;
+            opened
+        }
         None => {
             let file = a
                 .scenario
@@ -43,6 +47,7 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
             if a.dry_run {
                 return dry_run(&loaded.scenario, &loaded.base);
             }
+            preflight(&loaded.scenario, &loaded.base, &loaded.file)?;
             let dir = super::run_folder(a.out.as_deref(), &loaded.scenario.name)?;
             let store = RunStore::create(&dir)?;
             let dir = std::path::absolute(&dir).unwrap_or(dir);
@@ -356,6 +361,43 @@ fn new_info(s: &Scenario, file: &Path, base: &Path, dir: &Path) -> anyhow::Resul
     })
 }
 
+/// Runs the scenario's preflight command, if any; a failure is a usage error carrying its
+/// output, before anything is created or launched.
+fn preflight(s: &Scenario, base: &Path, file: &Path) -> anyhow::Result<()> {
+    if s.preflight.is_empty() {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().context("locating the atlasperf binary")?;
+    let argv = crate::plan::preflight_argv(s, base, &exe)
+        .map_err(|m| UsageError(format!("{}: {m}", file.display())))?;
+    let shown = argv.join(" ");
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            UsageError(format!(
+                "{}: preflight `{shown}` could not start: {e}",
+                file.display()
+            ))
+        })?;
+    if !out.status.success() {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        return Err(UsageError(format!(
+            "{}: preflight `{shown}` failed ({}):\n{}",
+            file.display(),
+            out.status,
+            text.trim_end()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 fn dry_run(s: &Scenario, base: &Path) -> anyhow::Result<u8> {
     let exe = std::env::current_exe().context("locating the atlasperf binary")?;
     let plan = expand(s, base, Path::new("<run>"), &exe).map_err(UsageError)?;
@@ -375,6 +417,10 @@ fn dry_run(s: &Scenario, base: &Path) -> anyhow::Result<u8> {
             "  node {}: {} cores, {}, {} slots",
             n.name, n.cores, n.memory, n.slots
         );
+    }
+    if !s.preflight.is_empty() {
+        let argv = crate::plan::preflight_argv(s, base, &exe).map_err(UsageError)?;
+        println!("  preflight (not run by --dry-run): {}", argv.join(" "));
     }
     for j in &plan.jobs {
         println!(

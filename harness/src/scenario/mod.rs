@@ -45,6 +45,11 @@ pub struct Scenario {
     /// Admission and placement.
     #[serde(default)]
     pub scheduling: Scheduling,
+    /// A command run once before anything else (argv; `{scenario_dir}` and `{atlasperf}` are
+    /// filled in). A non-zero exit stops the run with its output: a scenario that needs
+    /// external tools checks for them here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<String>,
 }
 
 fn default_seed() -> u64 {
@@ -620,6 +625,7 @@ pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
         check_template(&f.command, FUSION_PLACEHOLDERS)
             .or_else(|m| bad("stages.fusion.command", m))?;
     }
+    check_template(&s.preflight, PREFLIGHT_PLACEHOLDERS).or_else(|m| bad("preflight", m))?;
     let sc = &s.scheduling;
     if !(sc.forecast_margin.is_finite() && (0.0..=10.0).contains(&sc.forecast_margin)) {
         return bad(
@@ -681,6 +687,7 @@ pub const REGISTRATION_PLACEHOLDERS: &[&str] = &[
     "warped_labels",
     "threads",
     "atlasperf",
+    "scenario_dir",
 ];
 /// Placeholders a fusion command may use.
 pub const FUSION_PLACEHOLDERS: &[&str] = &[
@@ -691,7 +698,10 @@ pub const FUSION_PLACEHOLDERS: &[&str] = &[
     "out",
     "threads",
     "atlasperf",
+    "scenario_dir",
 ];
+/// Placeholders the preflight command may use.
+pub const PREFLIGHT_PLACEHOLDERS: &[&str] = &["scenario_dir", "atlasperf"];
 
 /// Every `{name}` in the template must be known; braces must balance.
 fn check_template(argv: &[String], known: &[&str]) -> Result<(), String> {
