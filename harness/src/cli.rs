@@ -61,7 +61,7 @@ pub enum KernelCommand {
     /// the paper; writes the warped image, warped labels, transforms and a JSON summary.
     Register(Box<RegisterArgs>),
     /// Fuse warped atlas label maps into one segmentation (joint label fusion or majority vote).
-    Fuse(FuseArgs),
+    Fuse(Box<FuseArgs>),
 }
 
 /// `atlasperf run`.
@@ -286,6 +286,13 @@ pub struct FuseArgs {
     /// Kernel threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Label map on the target's grid: voxels where it is 0 take label 0 and cast no votes
+    /// (JLF).
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
+    /// Write each label's posterior probability as DIR/posterior_<label>.nii.gz (JLF).
+    #[arg(long, value_name = "DIR")]
+    pub posteriors: Option<PathBuf>,
 }
 
 /// Label fusion methods.

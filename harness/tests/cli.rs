@@ -237,6 +237,38 @@ fn kernel_fuse_majority_vote() {
         .stdout(predicate::str::contains("joint label fusion"));
     let fused = std::fs::read(&out).unwrap();
     assert!(!fused.is_empty());
+    // A mask and the posteriors: one probability image per label.
+    let post = dir.path().join("post");
+    atlasperf()
+        .args(["kernel", "fuse", "--search-radius", "1", "--target"])
+        .arg(&i1)
+        .arg("--atlas-images")
+        .args([&i1, &i2])
+        .arg("--atlas-labels")
+        .args([&l1, &l2])
+        .arg("--mask")
+        .arg(&l1)
+        .arg("--posteriors")
+        .arg(&post)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let written = std::fs::read_dir(&post).unwrap().count();
+    assert!(written >= 2, "{written} posterior images");
+    assert!(post.join("posterior_0.nii.gz").is_file());
+    atlasperf()
+        .args(["kernel", "fuse", "--method", "majority", "--target"])
+        .arg(&i1)
+        .arg("--atlas-labels")
+        .args([&l1, &l2])
+        .arg("--mask")
+        .arg(&l1)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("joint label fusion only"));
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! `atlasperf kernel fuse`: one label-fusion job, the paper's stage 2.
 
 use atlasperf_kernels::eval::dice;
-use atlasperf_kernels::fusion::{joint_label_fusion, majority_vote, JlfInputs, JlfParams};
-use atlasperf_kernels::volume::{read_image, read_labels, write_labels};
+use atlasperf_kernels::fusion::{
+    joint_label_fusion_with, majority_vote, JlfInputs, JlfOptions, JlfParams,
+};
+use atlasperf_kernels::volume::{read_image, read_labels, write_image, write_labels};
 use std::path::{Path, PathBuf};
 
 use atlasperf_kernels::{LabelVolume, Volume};
@@ -51,6 +53,11 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    if !jlf && (a.mask.is_some() || a.posteriors.is_some()) {
+        return Err(
+            UsageError("--mask and --posteriors apply to joint label fusion only".into()).into(),
+        );
+    }
     let started = std::time::Instant::now();
     let target = read_image(&a.target)?;
     let labels = read_on_grid(&a.atlas_labels, read_labels, target.dims())?;
@@ -69,7 +76,32 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
             alpha: a.alpha,
             beta: a.beta,
         };
-        let data = pool.install(|| joint_label_fusion(&inputs, &params))?;
+        let mask = match &a.mask {
+            Some(m) => {
+                Some(read_on_grid(std::slice::from_ref(m), read_labels, target.dims())?.remove(0))
+            }
+            None => None,
+        };
+        if let Some(dir) = &a.posteriors {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
+        }
+        let geometry = target.geometry().clone();
+        let mut write_posterior = |label: u16, p: Vec<f32>| -> atlasperf_kernels::Result<()> {
+            if let Some(dir) = &a.posteriors {
+                let v = Volume::from_vec(target.dims(), p, geometry.clone())?;
+                write_image(&dir.join(format!("posterior_{label}.nii.gz")), &v)?;
+            }
+            Ok(())
+        };
+        let opts = JlfOptions {
+            mask: mask.as_ref().map(|m| m.as_slice()),
+            posteriors: a.posteriors.is_some().then_some(
+                &mut write_posterior
+                    as &mut (dyn FnMut(u16, Vec<f32>) -> atlasperf_kernels::Result<()> + Send),
+            ),
+        };
+        let data = pool.install(|| joint_label_fusion_with(&inputs, &params, opts))?;
         LabelVolume::from_vec(target.dims(), data, target.geometry().clone())?
     } else {
         let refs: Vec<_> = labels.iter().collect();

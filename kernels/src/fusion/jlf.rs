@@ -470,6 +470,16 @@ fn voxel_weights(
     weights(d, offsets.len(), p.alpha, p.beta)
 }
 
+/// Optional parts of a fusion: a mask and the label posteriors.
+#[derive(Default)]
+pub struct JlfOptions<'a> {
+    /// Voxels where the mask is 0 take label 0 and cast no votes (antsJointFusion's `-x`).
+    pub mask: Option<&'a [u16]>,
+    /// Called once per label, in increasing order, with that label's posterior probability
+    /// at every voxel (its votes over all votes); one image at a time is alive.
+    pub posteriors: Option<&'a mut (dyn FnMut(u16, Vec<f32>) -> Result<()> + Send)>,
+}
+
 /// Joint label fusion over all voxels: best offsets per atlas by box sums (search offsets
 /// spread over the rayon pool), weights per voxel, then patch votes gathered per voxel, in
 /// slabs in parallel. Agrees with [`jlf_reference`] up to rounding between near-tied
@@ -478,10 +488,28 @@ fn voxel_weights(
 /// # Errors
 /// Inconsistent inputs.
 pub fn joint_label_fusion(inp: &JlfInputs<'_>, p: &JlfParams) -> Result<Vec<u16>> {
+    joint_label_fusion_with(inp, p, JlfOptions::default())
+}
+
+/// [`joint_label_fusion`] with a mask and/or the label posteriors.
+///
+/// # Errors
+/// Inconsistent inputs, or what the posterior callback returns.
+pub fn joint_label_fusion_with(
+    inp: &JlfInputs<'_>,
+    p: &JlfParams,
+    opts: JlfOptions<'_>,
+) -> Result<Vec<u16>> {
     inp.check()?;
     let dims = inp.dims;
     let [nx, ny, nz] = dims;
     let nvox = nx * ny * nz;
+    if opts.mask.is_some_and(|m| m.len() != nvox) {
+        return Err(Error::InvalidParameter(format!(
+            "the mask must have {nvox} voxels like the target"
+        )));
+    }
+    let inside = |v: usize| opts.mask.is_none_or(|m| m[v] != 0);
     let (r, big_r) = (p.patch_radius, p.search_radius);
     let patch = cube(r);
     let search = cube(big_r);
@@ -536,7 +564,7 @@ pub fn joint_label_fusion(inp: &JlfInputs<'_>, p: &JlfParams) -> Result<Vec<u16>
         best.push(found);
         atlases.push(a);
     }
-    // Weights per voxel, atlas-minor.
+    // Weights per voxel, atlas-minor; masked-out voxels keep zero weights (no votes).
     let mut w = vec![0.0f64; nvox * n];
     w.par_chunks_mut(nx * ny * n).enumerate().for_each_init(
         || Scratch::new(patch.len(), n),
@@ -545,6 +573,9 @@ pub fn joint_label_fusion(inp: &JlfInputs<'_>, p: &JlfParams) -> Result<Vec<u16>
                 for i in 0..nx {
                     let x = [i, j, k];
                     let v = i + nx * (j + ny * k);
+                    if !inside(v) {
+                        continue;
+                    }
                     let offsets: Vec<[isize; 3]> =
                         best.iter().map(|b| search[b[v] as usize]).collect();
                     let read = |a: usize, o: [isize; 3]| atlases[a].at(x, o);
@@ -554,6 +585,7 @@ pub fn joint_label_fusion(inp: &JlfInputs<'_>, p: &JlfParams) -> Result<Vec<u16>
             }
         },
     );
+    let of = |xv: usize, a: usize| (search[best[a][xv] as usize], w[xv * n + a]);
     // Votes gathered at each voxel from the patches that cover it.
     let mut out = vec![0u16; nvox];
     out.par_chunks_mut(nx * ny)
@@ -562,18 +594,42 @@ pub fn joint_label_fusion(inp: &JlfInputs<'_>, p: &JlfParams) -> Result<Vec<u16>
             let mut votes = Vec::new();
             for j in 0..ny {
                 for i in 0..nx {
+                    if !inside(i + nx * (j + ny * k)) {
+                        continue;
+                    }
                     votes.clear();
-                    gather(
-                        inp,
-                        &patch,
-                        [i, j, k],
-                        |xv, a| (search[best[a][xv] as usize], w[xv * n + a]),
-                        &mut votes,
-                    );
+                    gather(inp, &patch, [i, j, k], of, &mut votes);
                     slab[i + nx * j] = argmax(&votes);
                 }
             }
         });
+    if let Some(emit) = opts.posteriors {
+        let mut set: Vec<u16> = inp.labels.iter().flat_map(|l| l.iter().copied()).collect();
+        set.sort_unstable();
+        set.dedup();
+        for label in set {
+            let mut post = vec![0f32; nvox];
+            post.par_chunks_mut(nx * ny)
+                .enumerate()
+                .for_each(|(k, slab)| {
+                    let mut votes = Vec::new();
+                    for j in 0..ny {
+                        for i in 0..nx {
+                            votes.clear();
+                            gather(inp, &patch, [i, j, k], of, &mut votes);
+                            let total: f64 = votes.iter().map(|v| v.1).sum();
+                            let mine = votes.iter().find(|v| v.0 == label).map_or(0.0, |v| v.1);
+                            slab[i + nx * j] = if total > 0.0 {
+                                (mine / total) as f32
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                });
+            emit(label, post)?;
+        }
+    }
     Ok(out)
 }
 

@@ -187,3 +187,76 @@ fn flat_regions_and_negative_weights_are_handled() {
         "{w:?}"
     );
 }
+
+#[test]
+fn mask_and_posteriors() {
+    let dims = [12, 10, 8];
+    let (target, images, labels) = random_case(41, dims, 3);
+    let inp = JlfInputs {
+        dims,
+        target: &target,
+        images: images.iter().map(Vec::as_slice).collect(),
+        labels: labels.iter().map(Vec::as_slice).collect(),
+    };
+    let p = JlfParams {
+        patch_radius: 1,
+        search_radius: 1,
+        ..JlfParams::default()
+    };
+    let plain = joint_label_fusion(&inp, &p).unwrap();
+    // A mask of ones changes nothing.
+    let ones = vec![1u16; plain.len()];
+    let opts = JlfOptions {
+        mask: Some(&ones),
+        posteriors: None,
+    };
+    assert_eq!(joint_label_fusion_with(&inp, &p, opts).unwrap(), plain);
+    // Posteriors: one image per label present, summing to 1 at every voxel, whose argmax
+    // (ties to the smaller label) is the fused label.
+    let mut post: Vec<(u16, Vec<f32>)> = Vec::new();
+    let mut keep = |l: u16, v: Vec<f32>| -> crate::Result<()> {
+        post.push((l, v));
+        Ok(())
+    };
+    let opts = JlfOptions {
+        mask: None,
+        posteriors: Some(&mut keep),
+    };
+    assert_eq!(joint_label_fusion_with(&inp, &p, opts).unwrap(), plain);
+    assert_eq!(post.iter().map(|p| p.0).collect::<Vec<_>>(), vec![0, 1, 2]);
+    for v in 0..plain.len() {
+        let sum: f32 = post.iter().map(|p| p.1[v]).sum();
+        assert!((sum - 1.0).abs() < 1e-5, "voxel {v}: {sum}");
+        let best = post.iter().fold((0u16, -1.0f32), |b, p| {
+            if p.1[v] > b.1 + 1e-6 {
+                (p.0, p.1[v])
+            } else {
+                b
+            }
+        });
+        assert_eq!(best.0, plain[v], "voxel {v}");
+    }
+    // Outside a half mask: label 0; inside, voxels far from the mask's edge keep their label.
+    let half: Vec<u16> = (0..plain.len())
+        .map(|v| u16::from(v % dims[0] < dims[0] / 2))
+        .collect();
+    let opts = JlfOptions {
+        mask: Some(&half),
+        posteriors: None,
+    };
+    let masked = joint_label_fusion_with(&inp, &p, opts).unwrap();
+    for v in 0..plain.len() {
+        let i = v % dims[0];
+        if half[v] == 0 {
+            assert_eq!(masked[v], 0);
+        } else if i + 2 < dims[0] / 2 {
+            assert_eq!(masked[v], plain[v], "voxel {v}");
+        }
+    }
+    let bad = vec![1u16; 3];
+    let opts = JlfOptions {
+        mask: Some(&bad),
+        posteriors: None,
+    };
+    assert!(joint_label_fusion_with(&inp, &p, opts).is_err());
+}

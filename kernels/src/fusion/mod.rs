@@ -7,7 +7,7 @@
 pub mod jlf;
 mod majority;
 
-pub use jlf::{joint_label_fusion, JlfInputs, JlfParams};
+pub use jlf::{joint_label_fusion, joint_label_fusion_with, JlfInputs, JlfOptions, JlfParams};
 pub use majority::majority_vote;
 
 use crate::volume::LabelVolume;
