@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -201,7 +202,20 @@ fn ymax(series: &[&[(f64, f64)]], floor: f64) -> f64 {
     m * 1.08
 }
 
-type DrawResult<DB> =
+/// The legend box every figure uses, at `pos`.
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a>(
+    c: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    pos: SeriesLabelPosition,
+) -> DrawResult<DB> {
+    c.configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+}
+
+pub(crate) type DrawResult<DB> =
     std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Draws the figure on any plotters backend (the HTML report draws into an SVG string).
@@ -275,12 +289,7 @@ pub fn draw_into<DB: DrawingBackend>(
     }
     let legend_rows = fig.jobs.len() + 2;
     if legend_rows <= 16 {
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()?;
+        legend(&mut c, SeriesLabelPosition::UpperRight)?;
     }
 
     // CPU.
@@ -341,12 +350,7 @@ pub fn draw_into<DB: DrawingBackend>(
     ))?
     .label("node written")
     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(3)));
-    c.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()?;
+    legend(&mut c, SeriesLabelPosition::UpperRight)?;
     root.present()?;
     Ok(())
 }

@@ -75,7 +75,8 @@ pub struct Rendered {
     pub summary: String,
 }
 
-fn write(path: PathBuf, text: &str, files: &mut Vec<PathBuf>) -> Result<()> {
+/// Writes `text` to `path` and records it in `files`.
+pub(crate) fn write(path: PathBuf, text: &str, files: &mut Vec<PathBuf>) -> Result<()> {
     std::fs::write(&path, text).map_err(|source| ReportError::Io {
         path: path.clone(),
         source,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::render::{fusion_dice, Formats};
+use crate::render::{fusion_dice, write, Formats};
 use crate::run::RunData;
 use crate::table::{bytes, duration, table_one};
 use crate::{ReportError, Result};
@@ -456,20 +456,11 @@ pub fn render_sweep(
             let _ = writeln!(md, "\n![sweep-{0}.png](sweep-{0}.png)", axis.name);
         }
     }
-    let write = |name: &str, text: &str, files: &mut Vec<PathBuf>| -> Result<()> {
-        let path = out.join(name);
-        std::fs::write(&path, text).map_err(|source| ReportError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        files.push(path);
-        Ok(())
-    };
     if formats.md {
-        write("sweep.md", &md, &mut files)?;
+        write(out.join("sweep.md"), &md, &mut files)?;
     }
     if formats.csv {
-        write("sweep.csv", &csv, &mut files)?;
+        write(out.join("sweep.csv"), &csv, &mut files)?;
     }
     Ok(SweepReport { files, summary: md })
 }
@@ -573,12 +564,7 @@ fn draw_axis<DB: DrawingBackend>(
                 });
             }
         }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()?;
+        crate::figures::legend(&mut c, SeriesLabelPosition::UpperLeft)?;
     }
     root.present()?;
     Ok(())
