@@ -255,6 +255,9 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             }
         }
         let final_metric = b.measure([&imgs[0], &imgs[1]], ldims, [&u1, &u2], p.metric);
+        // The level's work buffers (about 70 B per voxel) go before the inversion allocates
+        // its own: otherwise both are alive at the finest level's end, the run's peak.
+        drop(b);
         levels.push(LevelStats {
             shrink: f,
             dims: ldims,
