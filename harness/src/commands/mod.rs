@@ -38,18 +38,23 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// The run folder: `out` if given, else `runs/<UTC timestamp>-<name>`. Refuses a folder that
-/// already holds a run, so no results are overwritten.
-pub(crate) fn run_folder(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
-    let dir = match out {
-        Some(d) => d.to_path_buf(),
-        None => {
+/// `out` if given, else `runs/<UTC timestamp>-<name>` (runs and sweeps alike).
+pub(crate) fn out_or_default(out: Option<&Path>, name: &str) -> PathBuf {
+    out.map_or_else(
+        || {
             let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
                 .to_string()
                 .replace(['-', ':'], "");
             PathBuf::from("runs").join(format!("{stamp}-{name}"))
-        }
-    };
+        },
+        Path::to_path_buf,
+    )
+}
+
+/// The run folder: `out` if given, else `runs/<UTC timestamp>-<name>`. Refuses a folder that
+/// already holds a run, so no results are overwritten.
+pub(crate) fn run_folder(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
+    let dir = out_or_default(out, name);
     if dir.join("run.json").exists() {
         return Err(UsageError(format!(
             "{} already holds a run; choose another --out or use --resume",

@@ -120,15 +120,7 @@ fn run_status(dir: &Path) -> Option<String> {
 /// The sweep folder: created with a `sweep.json` describing the points, or — when it exists —
 /// checked to hold the same sweep, so resuming never mixes two grids.
 fn folder(out: Option<&Path>, s: &Sweep) -> anyhow::Result<PathBuf> {
-    let dir = match out {
-        Some(d) => d.to_path_buf(),
-        None => {
-            let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                .to_string()
-                .replace(['-', ':'], "");
-            PathBuf::from("runs").join(format!("{stamp}-{}", s.name))
-        }
-    };
+    let dir = super::out_or_default(out, &s.name);
     let dir = std::path::absolute(&dir).unwrap_or(dir);
     let manifest = dir.join("sweep.json");
     let points: Vec<Value> = s

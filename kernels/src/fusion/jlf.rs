@@ -429,6 +429,8 @@ fn patch_stats(img: &Padded, r: usize, keep: usize) -> Vec<(f64, Option<f64>)> {
 struct Scratch {
     t: Vec<f64>,
     d: Vec<f64>,
+    /// The voxel's best offset per atlas (kept to avoid an allocation per voxel).
+    offsets: Vec<[isize; 3]>,
 }
 
 impl Scratch {
@@ -436,6 +438,7 @@ impl Scratch {
         Scratch {
             t: vec![0.0; patch],
             d: vec![0.0; patch * atlases],
+            offsets: Vec::with_capacity(atlases),
         }
     }
 }
@@ -451,7 +454,7 @@ fn voxel_weights(
     read: &dyn Fn(usize, [isize; 3]) -> f64,
     sc: &mut Scratch,
 ) -> Vec<f64> {
-    let Scratch { t, d } = sc;
+    let Scratch { t, d, .. } = sc;
     let pn = patch.len();
     for (tv, o) in t.iter_mut().zip(patch) {
         *tv = f64::from(inp.target[clamped(inp.dims, x, *o)]);
@@ -576,10 +579,12 @@ pub fn joint_label_fusion_with(
                     if !inside(v) {
                         continue;
                     }
-                    let offsets: Vec<[isize; 3]> =
-                        best.iter().map(|b| search[b[v] as usize]).collect();
+                    let mut offsets = std::mem::take(&mut sc.offsets);
+                    offsets.clear();
+                    offsets.extend(best.iter().map(|b| search[b[v] as usize]));
                     let read = |a: usize, o: [isize; 3]| atlases[a].at(x, o);
                     let wv = voxel_weights(inp, p, x, &patch, &offsets, &read, sc);
+                    sc.offsets = offsets;
                     slab[(i + nx * j) * n..(i + nx * j + 1) * n].copy_from_slice(&wv);
                 }
             }
