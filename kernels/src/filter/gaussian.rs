@@ -34,12 +34,13 @@ pub fn convolve_axis(src: &[f32], dst: &mut [f32], dims: [usize; 3], axis: usize
                 pad[..r].fill(row[0]);
                 pad[r..r + nx].copy_from_slice(row);
                 pad[r + nx..].fill(row[nx - 1]);
-                for (i, o) in out.iter_mut().enumerate() {
-                    let mut acc = 0.0f32;
-                    for (w, v) in kernel.iter().zip(&pad[i..i + kernel.len()]) {
-                        acc += w * v;
-                    }
-                    *o = acc;
+                // Taps outside, voxels inside: the inner loop runs over contiguous voxels
+                // and vectorises.
+                out.fill(0.0);
+                for (t, w) in kernel.iter().enumerate() {
+                    out.iter_mut()
+                        .zip(&pad[t..t + nx])
+                        .for_each(|(o, v)| *o += w * v);
                 }
             },
         ),
@@ -76,12 +77,22 @@ pub fn convolve_axis(src: &[f32], dst: &mut [f32], dims: [usize; 3], axis: usize
 /// `scratch` (resized as needed) as the only extra buffer.
 pub fn smooth(data: &mut [f32], dims: [usize; 3], sigma: [f32; 3], scratch: &mut Vec<f32>) {
     scratch.resize(data.len(), 0.0);
+    // Passes alternate between `data` and `scratch`; one copy at the end when an odd number
+    // of passes left the result in `scratch`.
+    let mut in_scratch = false;
     for (axis, s) in sigma.iter().enumerate() {
         if *s <= 0.0 || dims[axis] < 2 {
             continue;
         }
         let kernel = gaussian_kernel(*s);
-        convolve_axis(data, scratch, dims, axis, &kernel);
+        if in_scratch {
+            convolve_axis(scratch, data, dims, axis, &kernel);
+        } else {
+            convolve_axis(data, scratch, dims, axis, &kernel);
+        }
+        in_scratch = !in_scratch;
+    }
+    if in_scratch {
         data.copy_from_slice(scratch);
     }
 }

@@ -51,7 +51,7 @@ impl Field {
     }
 
     /// Displacement at continuous index `p` (trilinear, clamped).
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, p: [f32; 3]) -> [f32; 3] {
         let c = Corners::new(self.dims, p);
         [
@@ -122,9 +122,15 @@ impl Field {
     /// Compositive update `self ← self ∘ (id + update)`:
     /// `u'(x) = w(x) + u(x + w(x))`, written into `out` (same grid).
     pub fn compose_into(&self, update: &Field, out: &mut Field) {
+        self.compose_scaled_into(update, 1.0, out);
+    }
+
+    /// [`Field::compose_into`] with the update multiplied by `scale` on the fly (no pass over
+    /// the update to scale it first).
+    pub fn compose_scaled_into(&self, update: &Field, scale: f32, out: &mut Field) {
         let [nx, ny, _] = self.dims;
         out.fill_with(|i, j, k| {
-            let w = update.at(i + nx * (j + ny * k));
+            let w = update.at(i + nx * (j + ny * k)).map(|v| v * scale);
             let u = self.sample([i as f32 + w[0], j as f32 + w[1], k as f32 + w[2]]);
             [w[0] + u[0], w[1] + u[1], w[2] + u[2]]
         });
@@ -151,21 +157,25 @@ impl Field {
             });
     }
 
-    /// One Newton step for `v + u(x + v) = 0` at `p = x + v` with residual `r`: solves
-    /// `(I + ∇u(p)) δ = r` (central differences of the field) and returns `v − δ`; where that
-    /// system is ill-conditioned (a fold), falls back to the fixed-point step `−u(p)`.
+    /// Displacement at continuous index `p` and its Jacobian `∂u_row/∂p_col` (the exact
+    /// derivative of the trilinear interpolant in the cell holding `p`).
+    #[inline(always)]
+    pub fn sample_with_jacobian(&self, p: [f32; 3]) -> ([f32; 3], [[f32; 3]; 3]) {
+        let c = Corners::new(self.dims, p);
+        let (u0, g0) = c.interpolate_with_gradient(&self.c[0]);
+        let (u1, g1) = c.interpolate_with_gradient(&self.c[1]);
+        let (u2, g2) = c.interpolate_with_gradient(&self.c[2]);
+        ([u0, u1, u2], [g0, g1, g2])
+    }
+
+    /// One Newton step for `v + u(x + v) = 0` with residual `r` and `∇u` at `x + v`: solves
+    /// `(I + ∇u) δ = r` and returns `v − δ`; where that system is ill-conditioned (a fold),
+    /// falls back to the fixed-point step `−u(x + v)`.
     #[inline]
-    fn newton_step(&self, p: [f32; 3], v: [f32; 3], u: [f32; 3], r: [f32; 3]) -> [f32; 3] {
-        let h = 0.5f32;
-        let mut a = [[0.0f32; 3]; 3];
-        for c in 0..3 {
-            let (mut hi, mut lo) = (p, p);
-            hi[c] += h;
-            lo[c] -= h;
-            let (uh, ul) = (self.sample(hi), self.sample(lo));
-            for row in 0..3 {
-                a[row][c] = (uh[row] - ul[row]) / (2.0 * h) + if row == c { 1.0 } else { 0.0 };
-            }
+    fn newton_step(v: [f32; 3], u: [f32; 3], grad: [[f32; 3]; 3], r: [f32; 3]) -> [f32; 3] {
+        let mut a = grad;
+        for (d, row) in a.iter_mut().enumerate() {
+            row[d] += 1.0;
         }
         let det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
             - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
@@ -188,16 +198,11 @@ impl Field {
     }
 
     /// Inverts the map `x ↦ x + u(x)`: finds `v` with `v(x) + u(x + v(x)) = 0` by Newton
-    /// iteration (fixed-point `v ← −u(x + v)` where the map folds), starting from the
-    /// current contents of `inv` (a warm start), for at most `max_passes` passes or until the
-    /// residual's maximum is below `max_tol` or its mean below `mean_tol` (voxels).
-    pub fn invert_into(
-        &self,
-        inv: &mut Field,
-        max_passes: usize,
-        max_tol: f32,
-        mean_tol: f32,
-    ) -> InversionStats {
+    /// iteration with the trilinear interpolant's exact Jacobian (fixed-point `v ← −u(x + v)`
+    /// where the map folds), starting from the current contents of `inv` (a warm start), for
+    /// at most `max_passes` passes or until the largest residual is below `max_tol` (voxels).
+    /// Each pass costs about 1.5 field samples per voxel.
+    pub fn invert_into(&self, inv: &mut Field, max_passes: usize, max_tol: f32) -> InversionStats {
         let dims = self.dims;
         let [nx, ny, _] = dims;
         let mut stats = InversionStats {
@@ -219,17 +224,16 @@ impl Field {
                             for i in 0..nx {
                                 let n = i + nx * (j + ny * k);
                                 let v = inv.at(n);
-                                let u = self.sample([
+                                let (u, grad) = self.sample_with_jacobian([
                                     i as f32 + v[0],
                                     j as f32 + v[1],
                                     k as f32 + v[2],
                                 ]);
-                                let p = [i as f32 + v[0], j as f32 + v[1], k as f32 + v[2]];
                                 let r = [v[0] + u[0], v[1] + u[1], v[2] + u[2]];
                                 let e = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
                                 max_e = max_e.max(e);
                                 sum_e += f64::from(e);
-                                let next_v = self.newton_step(p, v, u, r);
+                                let next_v = Self::newton_step(v, u, grad, r);
                                 let o = i + nx * j;
                                 sx[o] = next_v[0];
                                 sy[o] = next_v[1];
@@ -248,7 +252,7 @@ impl Field {
                 max_error: max_e,
                 mean_error: (sum_e / self.len() as f64) as f32,
             };
-            if max_e < max_tol || stats.mean_error < mean_tol {
+            if max_e < max_tol {
                 break;
             }
             std::mem::swap(inv, &mut next);
@@ -378,7 +382,7 @@ mod tests {
         let dims = [24, 22, 20];
         let u = smooth_field(dims, 1.5);
         let mut inv = Field::zeros(dims);
-        let stats = u.invert_into(&mut inv, 20, 0.01, 1e-4);
+        let stats = u.invert_into(&mut inv, 20, 0.01);
         assert!(stats.max_error < 0.05, "{stats:?}");
         let mut id = Field::zeros(dims);
         u.compose_into(&inv, &mut id);
@@ -413,7 +417,7 @@ mod tests {
                 let mut out = Field::zeros(dims);
                 u.compose_into(&w, &mut out);
                 let mut inv = Field::zeros(dims);
-                u.invert_into(&mut inv, 5, 0.0, 0.0);
+                u.invert_into(&mut inv, 5, 0.0);
                 (out, inv, u.min_jacobian(), u.resample_to([30, 27, 24]))
             })
         };

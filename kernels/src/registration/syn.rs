@@ -121,6 +121,10 @@ pub fn warp(img: &[f32], dims: [usize; 3], u: &Field, out: &mut [f32]) {
         });
 }
 
+/// Largest residual of the inverse fields, voxels of the level: the inversion runs until
+/// every voxel's `|v(x) + u(x + v(x))|` is below it (or 20 passes).
+const INVERSION_TOLERANCE: f32 = 0.1;
+
 /// Scratch buffers of one level, allocated once per level (never inside the iteration loop).
 struct Buffers {
     warped: [Vec<f32>; 2],
@@ -195,10 +199,8 @@ fn iterate(
         weighted_gradient(&b.warped[s], Some(&b.deriv[s]), dims, [fx, fy, fz]);
         b.update.smooth(p.update_variance.sqrt(), &mut b.scratch);
         let max = b.update.max_norm();
-        if max > 0.0 {
-            b.update.scale(p.step / max);
-        }
-        u.compose_into(&b.update, &mut b.composed);
+        let scale = if max > 0.0 { p.step / max } else { 0.0 };
+        u.compose_scaled_into(&b.update, scale, &mut b.composed);
         std::mem::swap(u, &mut b.composed);
         u.smooth(p.total_variance.sqrt(), &mut b.scratch);
         u.zero_boundary();
@@ -272,8 +274,8 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             Some([a, b]) => [a.resample_to(ldims), b.resample_to(ldims)],
             None => [Field::zeros(ldims), Field::zeros(ldims)],
         };
-        inversion = Some(u1.invert_into(&mut v1, 20, 0.1, 0.001));
-        u2.invert_into(&mut v2, 20, 0.1, 0.001);
+        inversion = Some(u1.invert_into(&mut v1, 20, INVERSION_TOLERANCE));
+        u2.invert_into(&mut v2, 20, INVERSION_TOLERANCE);
         inverses = Some([v1, v2]);
         fields = Some([u1, u2]);
     }
@@ -282,8 +284,8 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
         (Some([a, b]), Some([c, d])) => {
             let (mut c, mut d) = (c.resample_to(dims), d.resample_to(dims));
             let (a, b) = (a.resample_to(dims), b.resample_to(dims));
-            inversion = Some(a.invert_into(&mut c, 20, 0.1, 0.001));
-            b.invert_into(&mut d, 20, 0.1, 0.001);
+            inversion = Some(a.invert_into(&mut c, 20, INVERSION_TOLERANCE));
+            b.invert_into(&mut d, 20, INVERSION_TOLERANCE);
             ([a, b], [c, d])
         }
         _ => (
