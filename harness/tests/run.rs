@@ -315,6 +315,14 @@ fn an_interrupted_run_is_kept_and_resume_completes_it() {
         .spawn()
         .unwrap();
     wait_for_records(&dir, 2, Duration::from_secs(60));
+    // Interrupt while later jobs run (on a loaded machine the next jobs may not have been
+    // launched the moment the first two records appear).
+    let scratch = tmp.path().join("scratch").display().to_string();
+    let until = Instant::now() + Duration::from_secs(60);
+    while processes_mentioning(&scratch) == 0 {
+        assert!(Instant::now() < until, "no job started after the first two");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // SAFETY: kill only sends a signal to our own child.
     unsafe {
         libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM);

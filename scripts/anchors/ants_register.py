@@ -3,7 +3,7 @@
 centre-of-mass initialisation; Affine[0.1] with Mattes MI (32 bins) then SyN[0.1, 3, 0] with
 Mattes MI; 3 levels 200x100x50, shrink 4x2x1, smoothing 2x1x0 voxels, convergence 1e-6 over
 10 iterations. All parameters are passed explicitly (antspyx's "SyN" defaults differ). Then
-warps MOVING_LABELS with nearest neighbour.
+warps MOVING_LABELS with genericLabel (linear interpolation of each label).
 
 usage: ants_register.py FIXED MOVING MOVING_LABELS PREFIX
 """
@@ -28,7 +28,7 @@ def main():
     warped = ants.apply_transforms(
         fixed=ants.image_read(fixed), moving=ants.image_read(labels),
         transformlist=[f"{prefix}1Warp.nii.gz", f"{prefix}0GenericAffine.mat"],
-        interpolator="nearestNeighbor")
+        interpolator="genericLabel")
     ants.image_write(warped, f"{prefix}warped_labels.nii.gz")
 
 

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use atlasperf_kernels::eval::dice;
 use atlasperf_kernels::registration::affine::AffineParams;
-use atlasperf_kernels::registration::pipeline::{register, Registration, RegistrationParams};
+use atlasperf_kernels::registration::pipeline::{
+    register, LabelInterpolation, Registration, RegistrationParams,
+};
 use atlasperf_kernels::registration::syn::{SynMetric, SynParams};
 use atlasperf_kernels::registration::Schedule;
 use atlasperf_kernels::volume::{
@@ -13,13 +15,16 @@ use atlasperf_kernels::volume::{
 };
 use serde_json::json;
 
-use crate::cli::{MetricArg, PresetArg, RegisterArgs, UsageError};
+use crate::cli::{LabelInterpolationArg, MetricArg, PresetArg, RegisterArgs, UsageError};
 
 fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
-    let (default_iters, default_step) = match a.preset {
-        PresetArg::Paper => (vec![200, 100, 50], 0.1),
-        PresetArg::Fast => (vec![100, 50, 10], 0.2),
+    // (iterations, step, update variance, total variance)
+    let (default_iters, default_step, default_uv, default_tv) = match a.preset {
+        PresetArg::Paper => (vec![200, 100, 50], 0.1, 3.0, 0.0),
+        PresetArg::Fast => (vec![100, 50, 10], 1.0, 1.5, 0.25),
     };
+    let update_variance = a.update_variance.unwrap_or(default_uv);
+    let total_variance = a.total_variance.unwrap_or(default_tv);
     let iterations = a.iterations.clone().map(|l| l.0).unwrap_or(default_iters);
     let levels = iterations.len();
     if levels == 0 || a.shrink.0.len() != levels || a.smooth.0.len() != levels {
@@ -37,7 +42,7 @@ fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
         );
     }
     let step = a.step.unwrap_or(default_step);
-    if !(step.is_finite() && step > 0.0) || a.update_variance < 0.0 || a.total_variance < 0.0 {
+    if !(step.is_finite() && step > 0.0) || !(update_variance >= 0.0 && total_variance >= 0.0) {
         return Err(UsageError("--step must be > 0 and the variances >= 0".into()).into());
     }
     let metric = match a.metric {
@@ -60,8 +65,8 @@ fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
         syn: (!a.affine_only).then_some(SynParams {
             schedule,
             step,
-            update_variance: a.update_variance,
-            total_variance: a.total_variance,
+            update_variance,
+            total_variance,
             metric,
         }),
     })
@@ -100,7 +105,11 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
     write_image(&output(&a.out, "warped.nii.gz"), &warped)?;
     let mut dice_report = serde_json::Value::Null;
     if let Some(labels) = &moving_labels {
-        let warped_labels = pool.install(|| reg.warp_labels(labels))?;
+        let interpolation = match a.label_interpolation {
+            LabelInterpolationArg::Linear => LabelInterpolation::Linear,
+            LabelInterpolationArg::Nearest => LabelInterpolation::Nearest,
+        };
+        let warped_labels = pool.install(|| reg.warp_labels(labels, interpolation))?;
         write_labels(&output(&a.out, "warped_labels.nii.gz"), &warped_labels)?;
         if let Some(truth) = &fixed_labels {
             if truth.dims() == labels.dims() {

@@ -114,6 +114,47 @@ pub fn nearest<T: Copy>(data: &[T], dims: [usize; 3], p: [f32; 3]) -> Option<T> 
     Some(data[idx[0] + dims[0] * (idx[1] + dims[1] * idx[2])])
 }
 
+/// Label at continuous index `p` by linear interpolation of each label's indicator function
+/// (ANTs' `GenericLabel` with its default linear interpolator): the label whose corners carry
+/// the largest trilinear weight; ties go to the first corner in i, j, k order. `None`
+/// outside the grid (beyond half a voxel from the border centres, as [`nearest`]).
+#[inline]
+pub fn label_vote<T: Copy + PartialEq>(data: &[T], dims: [usize; 3], p: [f32; 3]) -> Option<T> {
+    for a in 0..3 {
+        if !(p[a] >= -0.5 && p[a] <= dims[a] as f32 - 0.5) {
+            return None;
+        }
+    }
+    let c = Corners::new(dims, p);
+    let [fx, fy, fz] = c.f;
+    let wx = [1.0 - fx, fx];
+    let wy = [1.0 - fy, fy];
+    let wz = [1.0 - fz, fz];
+    // At most eight distinct labels: accumulate each one's weight in corner order.
+    let mut labels = [data[c.o[0]]; 8];
+    let mut weights = [0.0f32; 8];
+    let mut distinct = 0;
+    for (k, &o) in c.o.iter().enumerate() {
+        let w = wx[k & 1] * wy[(k >> 1) & 1] * wz[k >> 2];
+        let label = data[o];
+        match labels[..distinct].iter().position(|&l| l == label) {
+            Some(slot) => weights[slot] += w,
+            None => {
+                labels[distinct] = label;
+                weights[distinct] = w;
+                distinct += 1;
+            }
+        }
+    }
+    let mut best = 0;
+    for slot in 1..distinct {
+        if weights[slot] > weights[best] {
+            best = slot;
+        }
+    }
+    Some(labels[best])
+}
+
 /// Central-difference gradient of a volume in voxel units (one-sided at the border).
 pub fn gradient(data: &[f32], dims: [usize; 3], out: [&mut [f32]; 3]) {
     weighted_gradient(data, None, dims, out);
@@ -208,6 +249,53 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Plain reference: each label's indicator interpolated on its own, then the argmax;
+    /// also the runner-up's weight, to skip near-ties (broken differently on purpose).
+    fn label_vote_reference(data: &[u16], dims: [usize; 3], p: [f32; 3]) -> (u16, f32, f32) {
+        let mut labels: Vec<u16> = data.to_vec();
+        labels.sort_unstable();
+        labels.dedup();
+        let mut weights: Vec<(f32, u16)> = labels
+            .iter()
+            .map(|&l| {
+                let indicator: Vec<f32> =
+                    data.iter().map(|&v| f32::from(u8::from(v == l))).collect();
+                (trilinear(&indicator, dims, p), l)
+            })
+            .collect();
+        weights.sort_by(|a, b| b.0.total_cmp(&a.0));
+        (weights[0].1, weights[0].0, weights[1].0)
+    }
+
+    #[test]
+    fn label_vote_matches_per_label_interpolation() {
+        let dims = [6, 5, 4];
+        let data: Vec<u16> = (0..120).map(|n| ((n * 7919) % 13 % 5) as u16).collect();
+        let mut checked = 0;
+        for t in 0..400 {
+            let t = t as f32;
+            let p = [
+                (t * 0.731).fract() * 5.0,
+                (t * 0.377).fract() * 4.0,
+                (t * 0.913).fract() * 3.0,
+            ];
+            let (want, first, second) = label_vote_reference(&data, dims, p);
+            if first - second < 1e-4 {
+                continue;
+            }
+            assert_eq!(label_vote(&data, dims, p).unwrap(), want, "at {p:?}");
+            checked += 1;
+        }
+        assert!(checked > 300, "only {checked} points without a tie");
+        // On grid points the vote is the voxel's own label; outside it is None.
+        assert_eq!(
+            label_vote(&data, dims, [2.0, 3.0, 1.0]),
+            Some(data[2 + 6 * (3 + 5)])
+        );
+        assert_eq!(label_vote(&data, dims, [-0.6, 0.0, 0.0]), None);
+        assert_eq!(label_vote(&data, dims, [5.4, 4.4, 3.4]), Some(data[119]));
     }
 
     #[test]
