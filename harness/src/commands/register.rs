@@ -42,7 +42,7 @@ fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
         );
     }
     let step = a.step.unwrap_or(default_step);
-    if !(step.is_finite() && step > 0.0) || !(update_variance >= 0.0 && total_variance >= 0.0) {
+    if !(step.is_finite() && step > 0.0 && update_variance >= 0.0 && total_variance >= 0.0) {
         return Err(UsageError("--step must be > 0 and the variances >= 0".into()).into());
     }
     let metric = match a.metric {
