@@ -222,10 +222,10 @@ pub struct RegisterArgs {
     /// Kernel threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// SyN metric. The affine stage always uses Mattes MI (32 bins) as in the paper; SyN uses
-    /// neighbourhood CC by default until dense MI forces improve overlap.
-    #[arg(long, value_enum, default_value_t = MetricArg::Cc)]
-    pub metric: MetricArg,
+    /// SyN metric (default: the preset's, Mattes MI for `paper` as the paper ran it,
+    /// neighbourhood CC for `fast`). The affine stage always uses Mattes MI (32 bins).
+    #[arg(long, value_enum)]
+    pub metric: Option<MetricArg>,
     /// CC window radius (voxels).
     #[arg(long, default_value_t = 2)]
     pub radius: usize,
@@ -250,8 +250,8 @@ pub struct RegisterArgs {
     /// Run the affine stage only.
     #[arg(long)]
     pub affine_only: bool,
-    /// `paper` (200x100x50, step 0.1, variances 3 and 0) or `fast` (100x50x10, step 1,
-    /// variances 1.5 and 0.25: greedy-like).
+    /// `paper` (Mattes MI, 200x100x50, step 0.1, variances 3 and 0) or `fast` (CC,
+    /// 100x50x10, step 1, variances 1.5 and 0.25: greedy-like).
     #[arg(long, value_enum, default_value_t = PresetArg::Paper)]
     pub preset: PresetArg,
 }
@@ -331,10 +331,11 @@ pub enum LabelInterpolationArg {
 /// Parameter presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PresetArg {
-    /// The paper's settings.
+    /// The paper's settings: SyN on Mattes MI, 200x100x50, step 0.1, variances 3 and 0.
     Paper,
-    /// Fewer iterations (100x50x10), a larger step (1 voxel), update variance 1.5 and total
-    /// variance 0.25 (greedy-like: the total smoothing keeps the large steps diffeomorphic).
+    /// SyN on neighbourhood CC with fewer iterations (100x50x10), a larger step (1 voxel),
+    /// update variance 1.5 and total variance 0.25 (greedy-like: the total smoothing keeps
+    /// the large steps diffeomorphic).
     Fast,
 }
 

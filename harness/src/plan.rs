@@ -345,9 +345,10 @@ fn builtin_registration(exe: &str, s: &Scenario, t: &Files, a: &Files, out: &str
         r.threads.to_string(),
         "--preset".into(),
         r.preset.clone(),
-        "--metric".into(),
-        r.metric.clone(),
     ]);
+    if let Some(metric) = &r.metric {
+        argv.extend(["--metric".into(), metric.clone()]);
+    }
     if let Some(it) = &r.iterations {
         argv.extend(["--iterations".into(), it.clone()]);
     }

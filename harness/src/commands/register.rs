@@ -45,7 +45,10 @@ fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
     if !(step.is_finite() && step > 0.0 && update_variance >= 0.0 && total_variance >= 0.0) {
         return Err(UsageError("--step must be > 0 and the variances >= 0".into()).into());
     }
-    let metric = match a.metric {
+    let metric = match a.metric.unwrap_or(match a.preset {
+        PresetArg::Paper => MetricArg::Mattes,
+        PresetArg::Fast => MetricArg::Cc,
+    }) {
         MetricArg::Mattes => SynMetric::Mattes { bins: 32 },
         MetricArg::Cc => SynMetric::Cc {
             radius: a.radius.max(1),

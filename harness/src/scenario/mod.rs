@@ -229,9 +229,10 @@ pub struct Registration {
     /// Built-in kernel preset: `paper` (200x100x50, step 0.1) or `fast`.
     #[serde(default = "default_preset")]
     pub preset: String,
-    /// SyN metric of the built-in kernel: `cc` or `mattes`.
-    #[serde(default = "default_metric")]
-    pub metric: String,
+    /// SyN metric of the built-in kernel: `mattes` or `cc` (default: the preset's, Mattes MI
+    /// for `paper` and CC for `fast`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
     /// Iterations per level (e.g. `"200x100x50"`), overriding the preset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<String>,
@@ -248,7 +249,7 @@ impl Default for Registration {
             threads: default_threads(),
             memory: None,
             preset: default_preset(),
-            metric: default_metric(),
+            metric: None,
             iterations: None,
             command: Vec::new(),
         }
@@ -260,9 +261,6 @@ fn default_threads() -> usize {
 }
 fn default_preset() -> String {
     "paper".into()
-}
-fn default_metric() -> String {
-    "cc".into()
 }
 
 /// Fusion stage: the built-in kernel's parameters, or an external argv template.
@@ -592,10 +590,14 @@ pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
                 format!("`{}`: expected paper or fast", r.preset),
             );
         }
-        if !["cc", "mattes"].contains(&r.metric.as_str()) {
+        if let Some(metric) = r
+            .metric
+            .as_deref()
+            .filter(|m| !["cc", "mattes"].contains(m))
+        {
             return bad(
                 "stages.registration.metric",
-                format!("`{}`: expected cc or mattes", r.metric),
+                format!("`{metric}`: expected cc or mattes"),
             );
         }
         if let Some(it) = &r.iterations {

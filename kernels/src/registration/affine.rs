@@ -239,11 +239,9 @@ fn optimise_level(
                 Some((trilinear(&ml.data, ml.dims, q), gw))
             })
             .collect();
-        let value = metric.evaluate(
-            samples
-                .iter()
-                .zip(&mapped)
-                .filter_map(|(s, m)| m.map(|(mv, _)| (s.value, mv))),
+        let value = metric.evaluate_par(
+            samples.len(),
+            |s| mapped[s].map(|(mv, _)| (samples[s].value, mv)),
             fr,
             mr,
         );

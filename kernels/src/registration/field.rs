@@ -24,7 +24,7 @@ pub struct Field {
 pub struct InversionStats {
     /// Fixed-point passes run.
     pub passes: usize,
-    /// Largest residual |x + u(x + v(x)) + v(x) − x| after the last pass, voxels.
+    /// Largest residual |v(x) + u(x + v(x))| of the inverse returned, voxels.
     pub max_error: f32,
     /// Mean residual, voxels.
     pub mean_error: f32,
@@ -197,14 +197,21 @@ impl Field {
         [v[0] - solve(0), v[1] - solve(1), v[2] - solve(2)]
     }
 
-    /// Inverts the map `x ↦ x + u(x)`: finds `v` with `v(x) + u(x + v(x)) = 0` by Newton
-    /// iteration with the trilinear interpolant's exact Jacobian (fixed-point `v ← −u(x + v)`
-    /// where the map folds), starting from the current contents of `inv` (a warm start), for
-    /// at most `max_passes` passes or until the largest residual is below `max_tol` (voxels).
-    /// Each pass costs about 1.5 field samples per voxel.
+    /// Inverts the map `x ↦ x + u(x)`: finds `v` with `v(x) + u(x + v(x)) = 0`, starting
+    /// from the current contents of `inv` (a warm start), for at most `max_passes` passes or
+    /// until the largest residual is below `max_tol` (voxels).
+    ///
+    /// Each pass takes, per voxel, a Newton step with the trilinear interpolant's exact
+    /// Jacobian (the fixed-point step `v ← −u(x + v)` where that system is ill-conditioned)
+    /// and backtracks (halving the step, at most three times) until the residual shrinks; a
+    /// voxel whose residual does not shrink keeps its estimate. The statistics are the
+    /// residuals of the field returned. A pass costs 1.5–2.5 field samples per voxel.
     pub fn invert_into(&self, inv: &mut Field, max_passes: usize, max_tol: f32) -> InversionStats {
         let dims = self.dims;
         let [nx, ny, _] = dims;
+        let norm = |r: [f32; 3]| (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
+        // Voxels this close to their inverse are left alone.
+        let settled = max_tol * 0.1;
         let mut stats = InversionStats {
             passes: 0,
             max_error: f32::MAX,
@@ -214,6 +221,7 @@ impl Field {
         for pass in 1..=max_passes {
             let (max_e, sum_e) = {
                 let [ox, oy, oz] = &mut next.c;
+                let current = &*inv;
                 ox.par_chunks_mut(nx * ny)
                     .zip(oy.par_chunks_mut(nx * ny))
                     .zip(oz.par_chunks_mut(nx * ny))
@@ -222,22 +230,38 @@ impl Field {
                         let (mut max_e, mut sum_e) = (0.0f32, 0.0f64);
                         for j in 0..ny {
                             for i in 0..nx {
-                                let n = i + nx * (j + ny * k);
-                                let v = inv.at(n);
-                                let (u, grad) = self.sample_with_jacobian([
-                                    i as f32 + v[0],
-                                    j as f32 + v[1],
-                                    k as f32 + v[2],
-                                ]);
+                                let x = [i as f32, j as f32, k as f32];
+                                let v = current.at(i + nx * (j + ny * k));
+                                let at = |v: [f32; 3]| [x[0] + v[0], x[1] + v[1], x[2] + v[2]];
+                                let (u, grad) = self.sample_with_jacobian(at(v));
                                 let r = [v[0] + u[0], v[1] + u[1], v[2] + u[2]];
-                                let e = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
+                                let (mut best, mut e) = (v, norm(r));
+                                if e > settled {
+                                    let target = Self::newton_step(v, u, grad, r);
+                                    let delta: [f32; 3] = std::array::from_fn(|a| v[a] - target[a]);
+                                    let mut t = 1.0f32;
+                                    for _ in 0..4 {
+                                        let cand: [f32; 3] =
+                                            std::array::from_fn(|a| v[a] - t * delta[a]);
+                                        let uc = self.sample(at(cand));
+                                        let ec = norm([
+                                            cand[0] + uc[0],
+                                            cand[1] + uc[1],
+                                            cand[2] + uc[2],
+                                        ]);
+                                        if ec < e {
+                                            (best, e) = (cand, ec);
+                                            break;
+                                        }
+                                        t *= 0.5;
+                                    }
+                                }
                                 max_e = max_e.max(e);
                                 sum_e += f64::from(e);
-                                let next_v = Self::newton_step(v, u, grad, r);
                                 let o = i + nx * j;
-                                sx[o] = next_v[0];
-                                sy[o] = next_v[1];
-                                sz[o] = next_v[2];
+                                sx[o] = best[0];
+                                sy[o] = best[1];
+                                sz[o] = best[2];
                             }
                         }
                         (max_e, sum_e)
@@ -246,7 +270,7 @@ impl Field {
                     .into_iter()
                     .fold((0.0f32, 0.0f64), |a, b| (a.0.max(b.0), a.1 + b.1))
             };
-            // The residual measured was that of the previous estimate.
+            std::mem::swap(inv, &mut next);
             stats = InversionStats {
                 passes: pass,
                 max_error: max_e,
@@ -255,7 +279,6 @@ impl Field {
             if max_e < max_tol {
                 break;
             }
-            std::mem::swap(inv, &mut next);
         }
         stats
     }

@@ -80,8 +80,7 @@ fn recovers_phantom_deformation() {
 }
 
 #[test]
-#[ignore = "dense Mattes MI forces lower the phantom Dice (0.511 -> 0.459); open work in issue 3"]
-fn mattes_syn_improves_overlap() {
+fn mattes_syn_improves_overlap_and_stays_diffeomorphic() {
     let spec = PhantomSpec {
         subjects: 2,
         shape: [40, 48, 40],
@@ -97,6 +96,7 @@ fn mattes_syn_improves_overlap() {
     let p = SynParams {
         schedule: Schedule::with_iterations(vec![30, 15, 8]),
         step: 0.25,
+        metric: SynMetric::Mattes { bins: 32 },
         ..SynParams::default()
     };
     let r = syn(f.image.as_slice(), m.image.as_slice(), spec.shape, &p);
@@ -112,6 +112,10 @@ fn mattes_syn_improves_overlap() {
         );
     }
     assert!(after > before + 0.1, "Dice {before:.3} -> {after:.3}");
+    let jmin = r.forward.min_jacobian();
+    println!("min Jacobian {jmin:.3}, inversion {:?}", r.inversion);
+    assert!(jmin > 0.0, "folded: min Jacobian {jmin}");
+    assert!(r.inversion.max_error < 0.1, "{:?}", r.inversion);
 }
 
 #[test]
