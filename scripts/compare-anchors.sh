@@ -34,33 +34,45 @@ export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="$threads" OMP_NUM_THREADS="$threads
 
 results="$work/results.tsv"
 : > "$results"
-measure() { # name, output prefix, command...
-  local name="$1" prefix="$2"; shift 2
+# Smallest Jacobian determinant of a deformable map: from atlasperf's summary, or computed
+# by ANTs from an ITK displacement field (ANTs' and greedy's warps).
+min_jacobian() { # output prefix, warp file or "summary"
+  if [ "$2" = summary ]; then
+    "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["stages"]["min_jacobian"])' "${1}summary.json"
+  else
+    "$py" -c 'import sys, ants; f = ants.image_read(sys.argv[1]); print(ants.create_jacobian_determinant_image(f, sys.argv[2]).numpy().min())' "$fixed" "$2"
+  fi
+}
+
+measure() { # name, output prefix, warp file or "summary", command...
+  local name="$1" prefix="$2" warp="$3"; shift 3
   echo "running $name ..." >&2
   /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$work/$name.log" 2>&1 \
     || { echo "$name failed; log:" >&2; tail -20 "$work/$name.log" >&2; return 1; }
-  local dice
+  local dice jac
   dice=$("$ap" eval dice --json "$truth" "${prefix}warped_labels.nii.gz" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["mean_dice"])')
+  jac=$(min_jacobian "$prefix" "$warp")
   read -r wall rss_kb < "$work/$name.time"
-  printf '%s\t%s\t%s\t%s\n' "$name" "$dice" "$wall" "$rss_kb" >> "$results"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$dice" "$wall" "$rss_kb" "$jac" >> "$results"
 }
 
 unreg=$("$ap" eval dice --json "$truth" "$labels" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["mean_dice"])')
-[ "$skip_ants" = 1 ] || measure ants "$work/ants_" "$py" "$here/anchors/ants_register.py" "$fixed" "$moving" "$labels" "$work/ants_"
-measure greedy "$work/greedy_" "$py" "$here/anchors/greedy_register.py" "$fixed" "$moving" "$labels" "$work/greedy_" "$threads"
-measure atlasperf-paper "$work/ap_" "$ap" kernel register --threads "$threads" --fixed "$fixed" --moving "$moving" --moving-labels "$labels" --out "$work/ap_"
-measure atlasperf-fast "$work/apf_" "$ap" kernel register --preset fast --threads "$threads" --fixed "$fixed" --moving "$moving" --moving-labels "$labels" --out "$work/apf_"
+[ "$skip_ants" = 1 ] || measure ants "$work/ants_" "$work/ants_1Warp.nii.gz" "$py" "$here/anchors/ants_register.py" "$fixed" "$moving" "$labels" "$work/ants_"
+measure greedy "$work/greedy_" "$work/greedy_warp.nii.gz" "$py" "$here/anchors/greedy_register.py" "$fixed" "$moving" "$labels" "$work/greedy_" "$threads"
+measure atlasperf-paper "$work/ap_" summary "$ap" kernel register --threads "$threads" --fixed "$fixed" --moving "$moving" --moving-labels "$labels" --out "$work/ap_"
+measure atlasperf-fast "$work/apf_" summary "$ap" kernel register --preset fast --threads "$threads" --fixed "$fixed" --moving "$moving" --moving-labels "$labels" --out "$work/apf_"
 
 voxels=$("$py" -c "import math, sys; print(math.prod(int(v) for v in sys.argv[1].split(',')))" "$shape")
 "$py" - "$results" "$unreg" "$voxels" "$shape" "$spacing" "$threads" <<'PY'
 import sys
 path, unreg, voxels, shape, spacing, threads = sys.argv[1:7]
 rows = [l.split("\t") for l in open(path).read().splitlines() if l]
-data = {r[0]: (float(r[1]), float(r[2]), int(r[3]) * 1024) for r in rows}
+data = {r[0]: (float(r[1]), float(r[2]), int(r[3]) * 1024, float(r[4])) for r in rows}
 print(f"phantom pair {shape} voxels at {spacing} mm, {threads} threads; unregistered mean Dice {float(unreg):.4f}")
-print(f"{'method':<16} {'Dice':>7} {'wall s':>8} {'peak MB':>8} {'B/voxel':>8} {'time vs ANTs':>12} {'time vs greedy':>14} {'Dice-ANTs':>9}")
-for name, (dice, wall, rss) in data.items():
+print("labels: ANTs genericLabel, greedy LABEL 0.2vox, atlasperf linear (per-label interpolation)")
+print(f"{'method':<16} {'Dice':>7} {'wall s':>8} {'peak MB':>8} {'B/voxel':>8} {'min Jac':>8} {'time vs ANTs':>12} {'time vs greedy':>14} {'Dice-ANTs':>9}")
+for name, (dice, wall, rss, jac) in data.items():
     vs = lambda ref: f"{data[ref][1] / wall:.2f}x faster" if ref in data else "-"
     dd = f"{dice - data['ants'][0]:+.4f}" if "ants" in data else "-"
-    print(f"{name:<16} {dice:7.4f} {wall:8.1f} {rss / 1e6:8.0f} {rss / int(voxels):8.0f} {vs('ants'):>12} {vs('greedy'):>14} {dd:>9}")
+    print(f"{name:<16} {dice:7.4f} {wall:8.1f} {rss / 1e6:8.0f} {rss / int(voxels):8.0f} {jac:8.3f} {vs('ants'):>12} {vs('greedy'):>14} {dd:>9}")
 PY

@@ -8,6 +8,7 @@ use atlasperf_kernels::filter::smooth;
 use atlasperf_kernels::phantom::{generate_subject, PhantomSpec};
 use atlasperf_kernels::registration::cc::{cc_derivatives, CcWorkspace};
 use atlasperf_kernels::registration::field::Field;
+use atlasperf_kernels::registration::mattes::{BinRange, SymmetricMattes};
 use atlasperf_kernels::registration::syn::{syn, SynParams};
 use atlasperf_kernels::registration::Schedule;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -44,6 +45,25 @@ fn building_blocks(c: &mut Criterion) {
                     dims,
                     2,
                     &mut ws,
+                    &mut df,
+                    &mut dm,
+                )
+            })
+        });
+    });
+    g.bench_function("mattes MI derivatives both ways (32 bins)", |bench| {
+        let ranges = [
+            BinRange::of(a.image.as_slice(), 32),
+            BinRange::of(b.image.as_slice(), 32),
+        ];
+        let mut mi = SymmetricMattes::new(32);
+        let (mut df, mut dm) = (vec![0.0; n], vec![0.0; n]);
+        bench.iter(|| {
+            pool.install(|| {
+                mi.derivatives(
+                    a.image.as_slice(),
+                    b.image.as_slice(),
+                    ranges,
                     &mut df,
                     &mut dm,
                 )
