@@ -103,13 +103,6 @@ impl Field {
         }
     }
 
-    /// Multiplies every displacement by `s`.
-    pub fn scale(&mut self, s: f32) {
-        for comp in &mut self.c {
-            comp.par_iter_mut().for_each(|v| *v *= s);
-        }
-    }
-
     /// Gaussian smoothing of each component, σ in voxels.
     pub fn smooth(&mut self, sigma: f32, scratch: &mut Vec<f32>) {
         if sigma > 0.0 {
@@ -168,20 +161,23 @@ impl Field {
         ([u0, u1, u2], [g0, g1, g2])
     }
 
-    /// One Newton step for `v + u(x + v) = 0` with residual `r` and `∇u` at `x + v`: solves
-    /// `(I + ∇u) δ = r` and returns `v − δ`; where that system is ill-conditioned (a fold),
-    /// falls back to the fixed-point step `−u(x + v)`.
+    /// The Newton step `δ` for `v + u(x + v) = 0` with residual `r` and `∇u` at `x + v`: the
+    /// solution of `(I + ∇u) δ = r` (the next estimate is `v − δ`); where that system is
+    /// ill-conditioned (a fold), `δ = r`, the fixed-point step to `−u(x + v)`.
     #[inline]
-    fn newton_step(v: [f32; 3], u: [f32; 3], grad: [[f32; 3]; 3], r: [f32; 3]) -> [f32; 3] {
+    fn newton_delta(grad: [[f32; 3]; 3], r: [f32; 3]) -> [f32; 3] {
         let mut a = grad;
         for (d, row) in a.iter_mut().enumerate() {
             row[d] += 1.0;
         }
-        let det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
-            - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
-            + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+        let det3 = |m: [[f32; 3]; 3]| {
+            m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+        };
+        let det = det3(a);
         if det < 0.05 {
-            return [-u[0], -u[1], -u[2]];
+            return r;
         }
         // Cramer's rule.
         let solve = |col: usize| {
@@ -189,12 +185,9 @@ impl Field {
             for row in 0..3 {
                 m[row][col] = r[row];
             }
-            (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
-                / det
+            det3(m) / det
         };
-        [v[0] - solve(0), v[1] - solve(1), v[2] - solve(2)]
+        [solve(0), solve(1), solve(2)]
     }
 
     /// Inverts the map `x ↦ x + u(x)`: finds `v` with `v(x) + u(x + v(x)) = 0`, starting
@@ -237,8 +230,7 @@ impl Field {
                                 let r = [v[0] + u[0], v[1] + u[1], v[2] + u[2]];
                                 let (mut best, mut e) = (v, norm(r));
                                 if e > settled {
-                                    let target = Self::newton_step(v, u, grad, r);
-                                    let delta: [f32; 3] = std::array::from_fn(|a| v[a] - target[a]);
+                                    let delta = Self::newton_delta(grad, r);
                                     let mut t = 1.0f32;
                                     for _ in 0..4 {
                                         let cand: [f32; 3] =

@@ -113,14 +113,6 @@ impl Mattes {
         }
     }
 
-    /// Adds one sample pair to a joint histogram (unnormalised): a box window on the
-    /// reference, a cubic B-spline window on the moving value.
-    #[inline(always)]
-    fn accumulate(&self, joint: &mut [f64], rv: f32, mv: f32, r: BinRange, m: BinRange) {
-        let b = self.bins;
-        add_taps(joint, b, r.pos(rv, b).k0, m.pos(mv, b));
-    }
-
     /// `−Σ β³'(κ − η) · log(p(row, κ) / p_M(κ))` over the cubic taps of `moving` (zero when the
     /// moving value was clamped to the histogram's range or nothing was evaluated).
     #[inline(always)]
@@ -145,14 +137,13 @@ impl Mattes {
         r: BinRange,
         m: BinRange,
     ) -> f64 {
-        let mut joint = std::mem::take(&mut self.joint);
-        joint.iter_mut().for_each(|v| *v = 0.0);
+        let b = self.bins;
+        self.joint.iter_mut().for_each(|v| *v = 0.0);
         let mut n = 0usize;
         for (rv, mv) in pairs {
-            self.accumulate(&mut joint, rv, mv, r, m);
+            add_taps(&mut self.joint, b, r.pos(rv, b).k0, m.pos(mv, b));
             n += 1;
         }
-        self.joint = joint;
         self.finish(n)
     }
 
@@ -169,7 +160,6 @@ impl Mattes {
         use rayon::prelude::*;
         const CHUNK: usize = 16_384;
         let b = self.bins;
-        let this = &*self;
         let partial: Vec<(Vec<f64>, usize)> = (0..n.div_ceil(CHUNK))
             .into_par_iter()
             .map(|c| {
@@ -177,7 +167,7 @@ impl Mattes {
                 let mut count = 0;
                 for s in c * CHUNK..((c + 1) * CHUNK).min(n) {
                     if let Some((rv, mv)) = pair(s) {
-                        this.accumulate(&mut joint, rv, mv, r, m);
+                        add_taps(&mut joint, b, r.pos(rv, b).k0, m.pos(mv, b));
                         count += 1;
                     }
                 }
@@ -307,7 +297,8 @@ impl SymmetricMattes {
     }
 }
 
-/// Adds the cubic window of `moving` to row `row` of an unnormalised joint histogram.
+/// Adds one sample to an unnormalised joint histogram: row `row` (the reference's bin: a box
+/// window) and the cubic B-spline window of the `moving` value.
 #[inline(always)]
 fn add_taps(joint: &mut [f64], bins: usize, row: usize, moving: BinPos) {
     let (w, _) = cubic_taps(moving.t);

@@ -211,25 +211,17 @@ impl Registration {
     ) -> Result<LabelVolume> {
         let map = to_moving(&self.fixed_geometry, labels.geometry(), &self.affine)?;
         let (data, mdims) = (labels.as_slice(), labels.dims());
-        let offset = |n| self.forward.at(n);
-        Ok(match interpolation {
-            LabelInterpolation::Nearest => resample(
-                &self.fixed_geometry,
-                self.forward.dims,
-                &map,
-                offset,
-                |q| nearest(data, mdims, q),
-                0,
-            ),
-            LabelInterpolation::Linear => resample(
-                &self.fixed_geometry,
-                self.forward.dims,
-                &map,
-                offset,
-                |q| label_vote(data, mdims, q),
-                0,
-            ),
-        })
+        Ok(resample(
+            &self.fixed_geometry,
+            self.forward.dims,
+            &map,
+            |n| self.forward.at(n),
+            |q| match interpolation {
+                LabelInterpolation::Nearest => nearest(data, mdims, q),
+                LabelInterpolation::Linear => label_vote(data, mdims, q),
+            },
+            0,
+        ))
     }
 
     /// The deformable part as world-space displacement vectors (mm, NIfTI RAS axes), one

@@ -131,45 +131,42 @@ struct Buffers {
     update: Field,
     composed: Field,
     scratch: Vec<f32>,
-    cc: CcWorkspace,
-    /// Histogram ranges of the fixed and moving level images (Mattes only).
-    ranges: [BinRange; 2],
-    /// Both Mattes histograms (Mattes only).
-    mattes: Option<SymmetricMattes>,
+    metric: MetricState,
+}
+
+/// The metric's own state for one level.
+enum MetricState {
+    /// Window sums, with the window radius.
+    Cc(CcWorkspace, usize),
+    /// Both histograms, with the fixed and moving level images' intensity ranges: warped
+    /// intensities are convex combinations of the level image's, so these ranges hold them.
+    Mattes(SymmetricMattes, [BinRange; 2]),
+}
+
+impl MetricState {
+    fn new(metric: SynMetric, fixed: &[f32], moving: &[f32]) -> Self {
+        match metric {
+            SynMetric::Cc { radius } => MetricState::Cc(CcWorkspace::default(), radius),
+            SynMetric::Mattes { bins } => MetricState::Mattes(
+                SymmetricMattes::new(bins),
+                [BinRange::of(fixed, bins), BinRange::of(moving, bins)],
+            ),
+        }
+    }
 }
 
 impl Buffers {
     /// Warps both images into the middle space and computes the metric value (larger is
     /// better) and its derivatives with respect to each warped image (left in `warped` and
     /// `deriv`).
-    fn measure(
-        &mut self,
-        images: [&[f32]; 2],
-        dims: [usize; 3],
-        fields: [&Field; 2],
-        metric: SynMetric,
-    ) -> f64 {
+    fn measure(&mut self, images: [&[f32]; 2], dims: [usize; 3], fields: [&Field; 2]) -> f64 {
         warp(images[0], dims, fields[0], &mut self.warped[0]);
         warp(images[1], dims, fields[1], &mut self.warped[1]);
         let [d_f, d_m] = &mut self.deriv;
-        match metric {
-            SynMetric::Cc { radius } => cc_derivatives(
-                &self.warped[0],
-                &self.warped[1],
-                dims,
-                radius,
-                &mut self.cc,
-                d_f,
-                d_m,
-            ),
-            SynMetric::Mattes { bins } => {
-                let [w0, w1] = &self.warped;
-                // Warped intensities are convex combinations of the level image's, so the
-                // level images' ranges hold them all.
-                self.mattes
-                    .get_or_insert_with(|| SymmetricMattes::new(bins))
-                    .derivatives(w0, w1, self.ranges, d_f, d_m)
-            }
+        let [w0, w1] = &self.warped;
+        match &mut self.metric {
+            MetricState::Cc(ws, radius) => cc_derivatives(w0, w1, dims, *radius, ws, d_f, d_m),
+            MetricState::Mattes(mi, ranges) => mi.derivatives(w0, w1, *ranges, d_f, d_m),
         }
     }
 }
@@ -183,7 +180,7 @@ fn iterate(
     b: &mut Buffers,
 ) -> f64 {
     let [u1, u2] = fields;
-    let metric = b.measure(images, dims, [u1, u2], p.metric);
+    let metric = b.measure(images, dims, [u1, u2]);
     for (s, u) in [u1, u2].into_iter().enumerate() {
         let [fx, fy, fz] = &mut b.update.c;
         weighted_gradient(&b.warped[s], Some(&b.deriv[s]), dims, [fx, fy, fz]);
@@ -231,14 +228,7 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             update: Field::zeros(ldims),
             composed: Field::zeros(ldims),
             scratch: Vec::with_capacity(n),
-            cc: CcWorkspace::default(),
-            ranges: match p.metric {
-                SynMetric::Mattes { bins } => {
-                    [BinRange::of(&imgs[0], bins), BinRange::of(&imgs[1], bins)]
-                }
-                SynMetric::Cc { .. } => [BinRange::new(0.0, 1.0, 8); 2],
-            },
-            mattes: None,
+            metric: MetricState::new(p.metric, &imgs[0], &imgs[1]),
         };
         let mut history = Vec::with_capacity(iters);
         for _ in 0..iters {
@@ -253,7 +243,7 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
                 break;
             }
         }
-        let final_metric = b.measure([&imgs[0], &imgs[1]], ldims, [&u1, &u2], p.metric);
+        let final_metric = b.measure([&imgs[0], &imgs[1]], ldims, [&u1, &u2]);
         // The level's work buffers (about 70 B per voxel) go before the inversion allocates
         // its own: otherwise both are alive at the finest level's end, the run's peak.
         drop(b);
