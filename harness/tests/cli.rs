@@ -177,6 +177,49 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
     assert_eq!(s["stages"]["syn_levels"].as_array().unwrap().len(), 3);
     assert!(s["stages"]["min_jacobian"].as_f64().unwrap() > 0.0);
     assert!(s["peak_rss_bytes"].as_u64().unwrap() > 1_000_000);
+    // The paper preset's SyN: Mattes MI, variances 3 and 0; the step given on the line.
+    let syn = &s["parameters"]["syn"];
+    assert_eq!(syn["metric"]["Mattes"]["bins"], 32, "{syn}");
+    assert_eq!(syn["step"], 0.25);
+    assert_eq!(syn["update_variance"], 3.0);
+    assert_eq!(syn["total_variance"], 0.0);
+    assert_eq!(
+        syn["schedule"]["iterations"],
+        serde_json::json!([40, 20, 10])
+    );
+    assert_eq!(s["label_interpolation"], "linear");
+
+    // The fast preset: CC, step 1, variances 1.5 and 0.25; nearest-neighbour labels on request.
+    let fast = dir.path().join("fast_");
+    atlasperf()
+        .args([
+            "kernel",
+            "register",
+            "--preset",
+            "fast",
+            "--iterations",
+            "10x5x2",
+        ])
+        .args(["--label-interpolation", "nearest"])
+        .arg("--fixed")
+        .arg(c.join("sub01_t1.nii.gz"))
+        .arg("--moving")
+        .arg(c.join("sub02_t1.nii.gz"))
+        .arg("--moving-labels")
+        .arg(c.join("sub02_labels.nii.gz"))
+        .arg("--out")
+        .arg(&fast)
+        .assert()
+        .success();
+    let mut summary = fast.as_os_str().to_owned();
+    summary.push("summary.json");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+    let syn = &s["parameters"]["syn"];
+    assert_eq!(syn["metric"]["Cc"]["radius"], 2, "{syn}");
+    assert_eq!(syn["step"], 1.0);
+    assert_eq!(syn["update_variance"], 1.5);
+    assert_eq!(syn["total_variance"], 0.25);
+    assert_eq!(s["label_interpolation"], "nearest");
 
     atlasperf()
         .args(["kernel", "register", "--iterations", "10x5", "--out", "x"])

@@ -101,6 +101,10 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
+    let interpolation = match a.label_interpolation {
+        LabelInterpolationArg::Linear => LabelInterpolation::Linear,
+        LabelInterpolationArg::Nearest => LabelInterpolation::Nearest,
+    };
     let pool = super::pool(a.threads)?;
     let threads = pool.current_num_threads();
     let reg: Registration = pool.install(|| register(&fixed, &moving, &p))?;
@@ -108,10 +112,6 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
     write_image(&output(&a.out, "warped.nii.gz"), &warped)?;
     let mut dice_report = serde_json::Value::Null;
     if let Some(labels) = &moving_labels {
-        let interpolation = match a.label_interpolation {
-            LabelInterpolationArg::Linear => LabelInterpolation::Linear,
-            LabelInterpolationArg::Nearest => LabelInterpolation::Nearest,
-        };
         let warped_labels = pool.install(|| reg.warp_labels(labels, interpolation))?;
         write_labels(&output(&a.out, "warped_labels.nii.gz"), &warped_labels)?;
         if let Some(truth) = &fixed_labels {
@@ -145,6 +145,8 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
         "wall_seconds": started.elapsed().as_secs_f64(),
         "peak_rss_bytes": peak_rss(),
         "dice": dice_report,
+        "parameters": p,
+        "label_interpolation": interpolation,
         "stages": reg.summary,
     });
     let summary_path = output(&a.out, "summary.json");

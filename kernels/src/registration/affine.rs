@@ -62,7 +62,7 @@ impl AffineTransform {
 }
 
 /// Parameters of the affine stage; defaults are the paper's schedule.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AffineParams {
     /// Levels, iterations and convergence.
     pub schedule: Schedule,

@@ -31,7 +31,7 @@ pub enum LabelInterpolation {
 }
 
 /// Parameters of both stages.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RegistrationParams {
     /// Affine stage.
     pub affine: AffineParams,

@@ -45,7 +45,7 @@ pub enum SynMetric {
 
 /// SyN parameters; defaults are the paper's (antsRegistration as Zhang et al. ran it:
 /// `SyN[0.1,3,0]` on Mattes MI with 32 bins).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SynParams {
     /// Levels, iterations and convergence.
     pub schedule: Schedule,
