@@ -57,10 +57,10 @@ measure() { # name, output prefix, warp file or "summary", command...
 }
 
 unreg=$("$ap" eval dice --json "$truth" "$labels" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["mean_dice"])')
-[ "$skip_ants" = 1 ] || measure ants "$work/ants_" "$work/ants_1Warp.nii.gz" "$py" "$here/anchors/ants_register.py" "$fixed" "$moving" "$labels" "$work/ants_"
+[ "$skip_ants" = 1 ] || measure ants "$work/ants_" "$work/ants_1Warp.nii.gz" "$py" "$here/anchors/ants_register.py" "$fixed" "$moving" "$labels" "$work/ants_" genericLabel
 measure greedy "$work/greedy_" "$work/greedy_warp.nii.gz" "$py" "$here/anchors/greedy_register.py" "$fixed" "$moving" "$labels" "$work/greedy_" "$threads"
-measure atlasperf-paper "$work/ap_" summary "$ap" kernel register --threads "$threads" --fixed "$fixed" --moving "$moving" --moving-labels "$labels" --out "$work/ap_"
-measure atlasperf-fast "$work/apf_" summary "$ap" kernel register --preset fast --threads "$threads" --fixed "$fixed" --moving "$moving" --moving-labels "$labels" --out "$work/apf_"
+measure atlasperf-paper "$work/ap_" summary "$ap" kernel register --label-interpolation linear --threads "$threads" --fixed "$fixed" --moving "$moving" --moving-labels "$labels" --out "$work/ap_"
+measure atlasperf-fast "$work/apf_" summary "$ap" kernel register --label-interpolation linear --preset fast --threads "$threads" --fixed "$fixed" --moving "$moving" --moving-labels "$labels" --out "$work/apf_"
 
 voxels=$("$py" -c "import math, sys; print(math.prod(int(v) for v in sys.argv[1].split(',')))" "$shape")
 "$py" - "$results" "$unreg" "$voxels" "$shape" "$spacing" "$threads" <<'PY'

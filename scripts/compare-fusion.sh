@@ -33,8 +33,8 @@ target="$work/c/sub01_t1.nii.gz" truth="$work/c/sub01_labels.nii.gz"
 images=() labels=()
 for n in $(seq 2 $((atlases + 1))); do
   s=$(printf 'sub%02d' "$n")
-  echo "registering $s to sub01 (atlasperf, fast preset) ..." >&2
-  "$ap" kernel register --preset fast --threads "$threads" --fixed "$target" --moving "$work/c/${s}_t1.nii.gz" \
+  echo "registering $s to sub01 (atlasperf, fast preset, labels interpolated per label) ..." >&2
+  "$ap" kernel register --preset fast --label-interpolation linear --threads "$threads" --fixed "$target" --moving "$work/c/${s}_t1.nii.gz" \
     --moving-labels "$work/c/${s}_labels.nii.gz" --out "$work/${s}_" >/dev/null
   images+=("$work/${s}_warped.nii.gz"); labels+=("$work/${s}_warped_labels.nii.gz")
 done

@@ -207,10 +207,10 @@ pub struct RegisterArgs {
     /// Moving labels, warped into the fixed space (see --label-interpolation).
     #[arg(long)]
     pub moving_labels: Option<PathBuf>,
-    /// How the labels are resampled: `linear` interpolates each label's indicator and keeps
-    /// the largest (ANTs' GenericLabel; smoother boundaries), `nearest` takes the nearest
-    /// voxel's label.
-    #[arg(long, value_enum, default_value_t = LabelInterpolationArg::Linear)]
+    /// How the labels are resampled: `nearest` takes the nearest voxel's label; `linear`
+    /// interpolates each label's indicator and keeps the largest (ANTs' GenericLabel;
+    /// smoother boundaries).
+    #[arg(long, value_enum, default_value_t = LabelInterpolationArg::Nearest)]
     pub label_interpolation: LabelInterpolationArg,
     /// Fixed labels (ground truth): the summary then reports Dice before and after.
     #[arg(long)]
@@ -322,10 +322,10 @@ pub enum MetricArg {
 /// Label resampling choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LabelInterpolationArg {
-    /// Per-label linear interpolation, largest wins (ANTs' GenericLabel).
-    Linear,
     /// Nearest neighbour.
     Nearest,
+    /// Per-label linear interpolation, largest wins (ANTs' GenericLabel).
+    Linear,
 }
 
 /// Parameter presets.

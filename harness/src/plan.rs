@@ -349,6 +349,9 @@ fn builtin_registration(exe: &str, s: &Scenario, t: &Files, a: &Files, out: &str
     if let Some(metric) = &r.metric {
         argv.extend(["--metric".into(), metric.clone()]);
     }
+    if let Some(l) = &r.label_interpolation {
+        argv.extend(["--label-interpolation".into(), l.clone()]);
+    }
     if let Some(it) = &r.iterations {
         argv.extend(["--iterations".into(), it.clone()]);
     }

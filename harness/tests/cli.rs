@@ -187,9 +187,10 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
         syn["schedule"]["iterations"],
         serde_json::json!([40, 20, 10])
     );
-    assert_eq!(s["label_interpolation"], "linear");
+    assert_eq!(s["label_interpolation"], "nearest");
 
-    // The fast preset: CC, step 1, variances 1.5 and 0.25; nearest-neighbour labels on request.
+    // The fast preset: CC, step 1, variances 1.5 and 0.25; per-label linear interpolation on
+    // request.
     let fast = dir.path().join("fast_");
     atlasperf()
         .args([
@@ -200,7 +201,7 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
             "--iterations",
             "10x5x2",
         ])
-        .args(["--label-interpolation", "nearest"])
+        .args(["--label-interpolation", "linear"])
         .arg("--fixed")
         .arg(c.join("sub01_t1.nii.gz"))
         .arg("--moving")
@@ -219,7 +220,7 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
     assert_eq!(syn["step"], 1.0);
     assert_eq!(syn["update_variance"], 1.5);
     assert_eq!(syn["total_variance"], 0.25);
-    assert_eq!(s["label_interpolation"], "nearest");
+    assert_eq!(s["label_interpolation"], "linear");
 
     atlasperf()
         .args(["kernel", "register", "--iterations", "10x5", "--out", "x"])

@@ -53,6 +53,8 @@ fn jlf_beats_the_best_atlas_and_matches_majority_vote_on_a_registered_cohort() {
                 "register",
                 "--preset",
                 "fast",
+                "--label-interpolation",
+                "linear",
                 "--threads",
                 "2",
                 "--fixed",

@@ -233,6 +233,10 @@ pub struct Registration {
     /// for `paper` and CC for `fast`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<String>,
+    /// Label resampling of the built-in kernel: `nearest` (default) or `linear` (per-label
+    /// interpolation, like ANTs' GenericLabel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_interpolation: Option<String>,
     /// Iterations per level (e.g. `"200x100x50"`), overriding the preset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<String>,
@@ -250,6 +254,7 @@ impl Default for Registration {
             memory: None,
             preset: default_preset(),
             metric: None,
+            label_interpolation: None,
             iterations: None,
             command: Vec::new(),
         }
@@ -598,6 +603,16 @@ pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
             return bad(
                 "stages.registration.metric",
                 format!("`{metric}`: expected cc or mattes"),
+            );
+        }
+        if let Some(l) = r
+            .label_interpolation
+            .as_deref()
+            .filter(|l| !["nearest", "linear"].contains(l))
+        {
+            return bad(
+                "stages.registration.label_interpolation",
+                format!("`{l}`: expected nearest or linear"),
             );
         }
         if let Some(it) = &r.iterations {

@@ -22,11 +22,11 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LabelInterpolation {
-    /// The nearest voxel's label.
+    /// The nearest voxel's label (the faithful default).
+    #[default]
     Nearest,
     /// Each label's indicator interpolated trilinearly, the largest wins (ANTs'
     /// `GenericLabel`): smoother boundaries than nearest neighbour.
-    #[default]
     Linear,
 }
 
