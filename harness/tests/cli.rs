@@ -335,3 +335,32 @@ fn missing_run_stores_and_scenarios_exit_2() {
             "no/such/scenario.toml: cannot read",
         ));
 }
+
+#[test]
+fn kernel_register_refuses_an_image_with_nan_voxels() {
+    use atlasperf_kernels::volume::{write_image, Geometry, Volume};
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("c");
+    phantom(&c, "16,16,16", "4", "3");
+    let mut data = vec![1.0f32; 16 * 16 * 16];
+    data[17] = f32::NAN;
+    let bad = dir.path().join("masked.nii.gz");
+    let volume = Volume::from_vec(
+        [16, 16, 16],
+        data,
+        Geometry::centered([16, 16, 16], [4.0; 3]),
+    )
+    .unwrap();
+    write_image(&bad, &volume).unwrap();
+    atlasperf()
+        .args(["kernel", "register", "--out"])
+        .arg(dir.path().join("r_"))
+        .arg("--fixed")
+        .arg(&bad)
+        .arg("--moving")
+        .arg(c.join("sub02_t1.nii.gz"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("masked.nii.gz"))
+        .stderr(predicate::str::contains("1 voxels are not finite"));
+}

@@ -53,6 +53,16 @@ pub enum Error {
         /// Offending value.
         value: f64,
     },
+    /// An image holds NaN or infinite voxels, which no metric can use.
+    #[error("{}: {count} voxels are not finite (NaN or infinite), the first at voxel {first:?}; replace them (for example with 0) first", path.display())]
+    NotFinite {
+        /// The image file.
+        path: PathBuf,
+        /// How many voxels are not finite.
+        count: usize,
+        /// Index `[i, j, k]` of the first one.
+        first: [usize; 3],
+    },
     /// Two volumes that must share a grid do not.
     #[error("{what}: shapes differ: {a:?} vs {b:?}")]
     ShapeMismatch {

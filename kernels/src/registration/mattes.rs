@@ -79,7 +79,12 @@ impl BinRange {
     fn pos(&self, v: f32, bins: usize) -> BinPos {
         let raw = self.eta(v);
         let top = bins as f64 - PADDING - 1.0;
-        let eta = raw.clamp(PADDING, top);
+        // A NaN (never produced from finite images) lands in the lowest bin as clamped.
+        let eta = if raw.is_nan() {
+            PADDING
+        } else {
+            raw.clamp(PADDING, top)
+        };
         let k0 = (eta as usize).min(bins - 3);
         BinPos {
             k0,

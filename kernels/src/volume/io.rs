@@ -78,6 +78,20 @@ const READABLE: &[(i16, &str)] = &[
 pub fn read_image(path: &Path) -> Result<Volume<f32>> {
     let (header, data) = read_raw::<f32>(path)?;
     let geometry = geometry_from_header(path, &header)?;
+    let count = data.iter().filter(|v| !v.is_finite()).count();
+    if count > 0 {
+        // The first in file order (i fastest).
+        let [nx, ny, nz] = [data.dim().0, data.dim().1, data.dim().2];
+        let first = (0..nz)
+            .flat_map(|k| (0..ny).flat_map(move |j| (0..nx).map(move |i| [i, j, k])))
+            .find(|&[i, j, k]| !data[[i, j, k]].is_finite())
+            .unwrap_or([0; 3]);
+        return Err(Error::NotFinite {
+            path: path.to_owned(),
+            count,
+            first,
+        });
+    }
     Ok(Volume::from_array(data, geometry))
 }
 

@@ -84,6 +84,31 @@ fn labels_round_trip_and_reject_non_labels() {
 }
 
 #[test]
+fn images_with_nan_or_infinite_voxels_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let vol = sample([3, 4, 5], |n| match n {
+        7 => f32::NAN,
+        30 => f32::INFINITY,
+        _ => n as f32,
+    });
+    let p = dir.path().join("nan.nii");
+    write_image(&p, &vol).unwrap();
+    let e = read_image(&p).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::NotFinite {
+                count: 2,
+                first: [1, 2, 0],
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("nan.nii"), "{e}");
+}
+
+#[test]
 fn qform_is_written_and_used_without_sform() {
     let dir = tempfile::tempdir().unwrap();
     let vol = sample([3, 4, 5], |n| n as f32);
