@@ -69,13 +69,20 @@ impl Field {
 
     /// Largest displacement norm, voxels.
     pub fn max_norm(&self) -> f32 {
-        (0..self.len())
-            .into_par_iter()
-            .map(|n| {
-                let u = self.at(n);
-                (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt()
+        const CHUNK: usize = 8192;
+        let [x, y, z] = &self.c;
+        x.par_chunks(CHUNK)
+            .zip(y.par_chunks(CHUNK))
+            .zip(z.par_chunks(CHUNK))
+            .map(|((x, y), z)| {
+                x.iter()
+                    .zip(y)
+                    .zip(z)
+                    .map(|((a, b), c)| a * a + b * b + c * c)
+                    .fold(0.0f32, f32::max)
             })
             .reduce(|| 0.0, f32::max)
+            .sqrt()
     }
 
     /// Sets the displacement of the outermost voxel layer to zero, so the map keeps the grid's
