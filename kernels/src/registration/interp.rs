@@ -63,9 +63,7 @@ impl Corners {
         let c1 = c01 + fy * (c11 - c01);
         c0 + fz * (c1 - c0)
     }
-}
 
-impl Corners {
     /// Interpolated value and its derivative along i, j and k: the exact gradient of the
     /// trilinear interpolant inside the cell (points clamped to the border take the border
     /// cell's gradient).
