@@ -374,10 +374,11 @@ impl Search<'_> {
             for j in 0..ny {
                 for i in 0..nx {
                     let v = i + nx * (j + ny * k);
+                    // Offsets may be negative; the margin big_r keeps the sum ≥ 0.
                     let c = [
-                        (i as isize + s[0]) as usize + big_r,
-                        (j as isize + s[1]) as usize + big_r,
-                        (k as isize + s[2]) as usize + big_r,
+                        (i as isize + s[0] + big_r as isize) as usize,
+                        (j as isize + s[1] + big_r as isize) as usize,
+                        (k as isize + s[2] + big_r as isize) as usize,
                     ];
                     let (am, asd) = a_stats[c[0] + ad[0] * (c[1] + ad[1] * c[2])];
                     let (tm, tsd) = self.t_stats[v];
