@@ -154,7 +154,11 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
         .arg(&prefix)
         .assert()
         .success()
-        .stdout(predicate::str::contains("mean Dice"));
+        .stdout(predicate::str::contains("mean Dice"))
+        // 40×48×40 shrunk by 4 is 10×12×10: too small for SyN on MI, and said so.
+        .stderr(predicate::str::contains(
+            "the coarsest level is 10×12×10 voxels",
+        ));
     for f in [
         "warped.nii.gz",
         "warped_labels.nii.gz",
@@ -188,6 +192,14 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
         serde_json::json!([40, 20, 10])
     );
     assert_eq!(s["label_interpolation"], "nearest");
+    assert!(
+        s["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("coarsest level"),
+        "{}",
+        s["warnings"]
+    );
 
     // The fast preset: CC, step 1, variances 1.5 and 0.25; per-label linear interpolation on
     // request.
@@ -221,6 +233,8 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
     assert_eq!(syn["update_variance"], 1.5);
     assert_eq!(syn["total_variance"], 0.25);
     assert_eq!(s["label_interpolation"], "linear");
+    // CC on the same grid: no small-grid warning.
+    assert_eq!(s["warnings"], serde_json::json!([]));
 
     atlasperf()
         .args(["kernel", "register", "--iterations", "10x5", "--out", "x"])
