@@ -247,6 +247,11 @@ pub struct RegisterArgs {
     /// Smoothing sigmas per level, voxels.
     #[arg(long, value_parser = parse_levels::<f32>, default_value = "2x1x0")]
     pub smooth: Levels<f32>,
+    /// On SyN levels with fewer than N voxels along some axis, give both fields an inverse
+    /// round trip after every update (u → u⁻¹ → u, as antsRegistration's SyN does on every
+    /// level); 0 = never. 30 keeps SyN on Mattes MI from over-deforming on small images.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reinvert_below: usize,
     /// Run the affine stage only.
     #[arg(long)]
     pub affine_only: bool,

@@ -72,6 +72,7 @@ fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
             update_variance,
             total_variance,
             metric,
+            reinvert_below: a.reinvert_below,
         }),
     })
 }
@@ -91,11 +92,16 @@ fn small_grid_warning(p: &RegistrationParams, dims: [usize; 3]) -> Option<String
     }
     let shrink = syn.schedule.shrink.iter().copied().max().unwrap_or(1);
     let coarse = level_dims(dims, shrink);
+    if coarse.iter().min().copied().unwrap_or(0) < syn.reinvert_below {
+        // The coarse levels take the inverse round trip that prevents it.
+        return None;
+    }
     (coarse.iter().min().copied().unwrap_or(0) < MI_MIN_COARSE_VOXELS).then(|| {
         format!(
             "the coarsest level is {}×{}×{} voxels; SyN on Mattes MI tends to over-deform and fold \
-             on grids this small (fewer than {MI_MIN_COARSE_VOXELS} voxels along an axis): use \
-             --metric cc, or smaller shrink factors (e.g. --shrink 2x1x1)",
+             on grids this small (fewer than {MI_MIN_COARSE_VOXELS} voxels along an axis): add \
+             --reinvert-below 30 (inverse round trips on the coarse levels, as ANTs does), or \
+             use --metric cc",
             coarse[0], coarse[1], coarse[2]
         )
     })

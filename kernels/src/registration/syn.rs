@@ -57,6 +57,11 @@ pub struct SynParams {
     pub total_variance: f32,
     /// Similarity metric.
     pub metric: SynMetric,
+    /// On levels with fewer than this many voxels along some axis, both fields take an
+    /// inverse round trip after every update (`v = u⁻¹`, then `u = v⁻¹`, one warm-started
+    /// pass each), as antsRegistration's SyN does on every level; 0 = never. It keeps SyN on
+    /// Mattes MI from over-deforming on coarse grids a dozen voxels across.
+    pub reinvert_below: usize,
 }
 
 impl Default for SynParams {
@@ -67,6 +72,7 @@ impl Default for SynParams {
             update_variance: 3.0,
             total_variance: 0.0,
             metric: SynMetric::Mattes { bins: 32 },
+            reinvert_below: 0,
         }
     }
 }
@@ -132,6 +138,8 @@ struct Buffers {
     composed: Field,
     scratch: Vec<f32>,
     metric: MetricState,
+    /// Each field's inverse, when this level takes the inverse round trip.
+    round_trip: Option<[Field; 2]>,
 }
 
 /// The metric's own state for one level.
@@ -191,6 +199,11 @@ fn iterate(
         std::mem::swap(u, &mut b.composed);
         u.smooth(p.total_variance.sqrt(), &mut b.scratch);
         u.zero_boundary();
+        if let Some(inverses) = &mut b.round_trip {
+            let v = &mut inverses[s];
+            u.invert_into(v, 1, INVERSION_TOLERANCE);
+            v.invert_into(u, 1, INVERSION_TOLERANCE);
+        }
     }
     metric
 }
@@ -229,6 +242,8 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             composed: Field::zeros(ldims),
             scratch: Vec::with_capacity(n),
             metric: MetricState::new(p.metric, &imgs[0], &imgs[1]),
+            round_trip: (ldims.iter().min().copied().unwrap_or(0) < p.reinvert_below)
+                .then(|| [Field::zeros(ldims), Field::zeros(ldims)]),
         };
         let mut history = Vec::with_capacity(iters);
         for _ in 0..iters {
