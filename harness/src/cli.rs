@@ -249,14 +249,15 @@ pub struct RegisterArgs {
     pub smooth: Levels<f32>,
     /// On SyN levels with fewer than N voxels along some axis, give both fields an inverse
     /// round trip after every update (u → u⁻¹ → u, as antsRegistration's SyN does on every
-    /// level); 0 = never. 30 keeps SyN on Mattes MI from over-deforming on small images.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub reinvert_below: usize,
+    /// level); 0 = never (default: 30 for `paper`, which keeps SyN on Mattes MI from
+    /// over-deforming on coarse grids; 0 for `fast`).
+    #[arg(long, value_name = "N")]
+    pub reinvert_below: Option<usize>,
     /// Run the affine stage only.
     #[arg(long)]
     pub affine_only: bool,
-    /// `paper` (Mattes MI, 200x100x50, step 0.1, variances 3 and 0) or `fast` (CC,
-    /// 100x50x10, step 1, variances 1.5 and 0.25: greedy-like).
+    /// `paper` (Mattes MI, 200x100x50, step 0.1, variances 3 and 0, round trips below 30
+    /// voxels) or `fast` (CC, 100x50x10, step 1, variances 1.5 and 0.25: greedy-like).
     #[arg(long, value_enum, default_value_t = PresetArg::Paper)]
     pub preset: PresetArg,
 }

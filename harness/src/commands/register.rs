@@ -19,10 +19,10 @@ use serde_json::json;
 use crate::cli::{LabelInterpolationArg, MetricArg, PresetArg, RegisterArgs, UsageError};
 
 fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
-    // (iterations, step, update variance, total variance)
-    let (default_iters, default_step, default_uv, default_tv) = match a.preset {
-        PresetArg::Paper => (vec![200, 100, 50], 0.1, 3.0, 0.0),
-        PresetArg::Fast => (vec![100, 50, 10], 1.0, 1.5, 0.25),
+    // (iterations, step, update variance, total variance, inverse round trips below)
+    let (default_iters, default_step, default_uv, default_tv, default_rt) = match a.preset {
+        PresetArg::Paper => (vec![200, 100, 50], 0.1, 3.0, 0.0, 30),
+        PresetArg::Fast => (vec![100, 50, 10], 1.0, 1.5, 0.25, 0),
     };
     let update_variance = a.update_variance.unwrap_or(default_uv);
     let total_variance = a.total_variance.unwrap_or(default_tv);
@@ -72,7 +72,7 @@ fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
             update_variance,
             total_variance,
             metric,
-            reinvert_below: a.reinvert_below,
+            reinvert_below: a.reinvert_below.unwrap_or(default_rt),
         }),
     })
 }

@@ -60,7 +60,8 @@ pub struct SynParams {
     /// On levels with fewer than this many voxels along some axis, both fields take an
     /// inverse round trip after every update (`v = u⁻¹`, then `u = v⁻¹`, one warm-started
     /// pass each), as antsRegistration's SyN does on every level; 0 = never. It keeps SyN on
-    /// Mattes MI from over-deforming on coarse grids a dozen voxels across.
+    /// Mattes MI from over-deforming on coarse grids a dozen voxels across; the default, 30,
+    /// covers the coarse levels only, where it costs little.
     pub reinvert_below: usize,
 }
 
@@ -72,7 +73,7 @@ impl Default for SynParams {
             update_variance: 3.0,
             total_variance: 0.0,
             metric: SynMetric::Mattes { bins: 32 },
-            reinvert_below: 0,
+            reinvert_below: 30,
         }
     }
 }
