@@ -207,6 +207,18 @@ impl Field {
     /// voxel whose residual does not shrink keeps its estimate. The statistics are the
     /// residuals of the field returned. A pass costs 1.5–2.5 field samples per voxel.
     pub fn invert_into(&self, inv: &mut Field, max_passes: usize, max_tol: f32) -> InversionStats {
+        self.invert_with(inv, &mut Field::zeros(self.dims), max_passes, max_tol)
+    }
+
+    /// [`Field::invert_into`] with `next` (same grid) as the work buffer, for callers that
+    /// invert inside a loop and must not allocate a field per call.
+    pub fn invert_with(
+        &self,
+        inv: &mut Field,
+        next: &mut Field,
+        max_passes: usize,
+        max_tol: f32,
+    ) -> InversionStats {
         let dims = self.dims;
         let [nx, ny, _] = dims;
         let norm = |r: [f32; 3]| (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
@@ -217,7 +229,6 @@ impl Field {
             max_error: f32::MAX,
             mean_error: f32::MAX,
         };
-        let mut next = Field::zeros(dims);
         for pass in 1..=max_passes {
             let (max_e, sum_e) = {
                 let [ox, oy, oz] = &mut next.c;
@@ -269,7 +280,7 @@ impl Field {
                     .into_iter()
                     .fold((0.0f32, 0.0f64), |a, b| (a.0.max(b.0), a.1 + b.1))
             };
-            std::mem::swap(inv, &mut next);
+            std::mem::swap(inv, next);
             stats = InversionStats {
                 passes: pass,
                 max_error: max_e,

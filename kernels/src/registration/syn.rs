@@ -201,9 +201,10 @@ fn iterate(
         u.smooth(p.total_variance.sqrt(), &mut b.scratch);
         u.zero_boundary();
         if let Some(inverses) = &mut b.round_trip {
+            // `composed` holds the field before this update: free as the work buffer.
             let v = &mut inverses[s];
-            u.invert_into(v, 1, INVERSION_TOLERANCE);
-            v.invert_into(u, 1, INVERSION_TOLERANCE);
+            u.invert_with(v, &mut b.composed, 1, INVERSION_TOLERANCE);
+            v.invert_with(u, &mut b.composed, 1, INVERSION_TOLERANCE);
         }
     }
     metric
