@@ -10,7 +10,10 @@
 //! smoothing sigmas in full-resolution voxels); fields are carried up by resampling. At the
 //! end the inverses are found by fixed-point iteration and composed into the forward map
 //! (fixed → moving) and the inverse map (moving → fixed); the inverses are updated at the end
-//! of every level, warm-started from the coarser level's.
+//! of every level, warm-started from the coarser level's. On levels with fewer than
+//! `reinvert_below` voxels along an axis each field also takes an inverse round trip after
+//! every update (`v = u⁻¹`, `u = v⁻¹`, as antsRegistration does on every level), which keeps
+//! Mattes MI from over-deforming on coarse grids.
 //!
 //! The moving image must already be on the fixed grid (the pipeline resamples it through the
 //! affine stage's transform first).
