@@ -131,33 +131,11 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
     let c = dir.path().join("c");
     phantom(&c, "40,48,40", "4", "9");
     let prefix = dir.path().join("out").join("r_");
-    atlasperf()
-        .args([
-            "kernel",
-            "register",
-            "--threads",
-            "2",
-            "--iterations",
-            "40x20x10",
-            "--step",
-            "0.25",
-        ])
-        .arg("--fixed")
-        .arg(c.join("sub01_t1.nii.gz"))
-        .arg("--moving")
-        .arg(c.join("sub02_t1.nii.gz"))
-        .arg("--moving-labels")
-        .arg(c.join("sub02_labels.nii.gz"))
-        .arg("--fixed-labels")
-        .arg(c.join("sub01_labels.nii.gz"))
-        .arg("--out")
-        .arg(&prefix)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("mean Dice"))
-        // 40×48×40 shrunk by 4 is 10×12×10: small for SyN on MI, but the paper preset's
-        // inverse round trips on levels under 30 voxels cover it, so no warning.
-        .stderr(predicate::str::contains("warning").not());
+    let run = register_pair(&c, &prefix, &["--iterations", "40x20x10", "--step", "0.25"]);
+    assert!(run.stdout.contains("mean Dice"), "{}", run.stdout);
+    // 40×48×40 shrunk by 4 is 10×12×10: small for SyN on MI, but the paper preset's inverse
+    // round trips on levels under 30 voxels cover it, so no warning.
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
     for f in [
         "warped.nii.gz",
         "warped_labels.nii.gz",
@@ -169,9 +147,7 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
         name.push(f);
         assert!(std::path::Path::new(&name).is_file(), "{f} missing");
     }
-    let mut summary = prefix.as_os_str().to_owned();
-    summary.push("summary.json");
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+    let s = &run.summary;
     let (before, after) = (
         s["dice"]["before"].as_f64().unwrap(),
         s["dice"]["after"].as_f64().unwrap(),
@@ -196,30 +172,19 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
 
     // The fast preset: CC, step 1, variances 1.5 and 0.25; per-label linear interpolation on
     // request.
-    let fast = dir.path().join("fast_");
-    atlasperf()
-        .args([
-            "kernel",
-            "register",
+    let fast = register_pair(
+        &c,
+        &dir.path().join("fast_"),
+        &[
             "--preset",
             "fast",
             "--iterations",
             "10x5x2",
-        ])
-        .args(["--label-interpolation", "linear"])
-        .arg("--fixed")
-        .arg(c.join("sub01_t1.nii.gz"))
-        .arg("--moving")
-        .arg(c.join("sub02_t1.nii.gz"))
-        .arg("--moving-labels")
-        .arg(c.join("sub02_labels.nii.gz"))
-        .arg("--out")
-        .arg(&fast)
-        .assert()
-        .success();
-    let mut summary = fast.as_os_str().to_owned();
-    summary.push("summary.json");
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+            "--label-interpolation",
+            "linear",
+        ],
+    );
+    let s = &fast.summary;
     let syn = &s["parameters"]["syn"];
     assert_eq!(syn["metric"]["Cc"]["radius"], 2, "{syn}");
     assert_eq!(syn["step"], 1.0);
@@ -344,11 +309,7 @@ fn missing_run_stores_and_scenarios_exit_2() {
 }
 
 /// Runs `kernel register` (paper preset) on a cohort's pair; returns the summary and stderr.
-fn register_pair(
-    c: &std::path::Path,
-    out: &std::path::Path,
-    extra: &[&str],
-) -> (serde_json::Value, String) {
+fn register_pair(c: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> Registered {
     let done = atlasperf()
         .args(["kernel", "register", "--threads", "2"])
         .args(extra)
@@ -366,10 +327,19 @@ fn register_pair(
         .success();
     let mut summary = out.as_os_str().to_owned();
     summary.push("summary.json");
-    (
-        serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap(),
-        String::from_utf8_lossy(&done.get_output().stderr).into_owned(),
-    )
+    let output = done.get_output();
+    Registered {
+        summary: serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// What one `kernel register` run left: its summary and what it printed.
+struct Registered {
+    summary: serde_json::Value,
+    stdout: String,
+    stderr: String,
 }
 
 #[test]
@@ -378,11 +348,16 @@ fn inverse_round_trips_keep_mi_syn_from_folding_on_a_small_grid() {
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path().join("c");
     phantom(&c, "40,50,40", "2", "1");
-    let (plain, warned) = register_pair(&c, &dir.path().join("plain_"), &["--reinvert-below", "0"]);
-    assert!(warned.contains("--reinvert-below 30"), "{warned}");
+    let plain = register_pair(&c, &dir.path().join("plain_"), &["--reinvert-below", "0"]);
+    assert!(
+        plain.stderr.contains("--reinvert-below 30"),
+        "{}",
+        plain.stderr
+    );
     // The paper preset's default.
-    let (fixed, quiet) = register_pair(&c, &dir.path().join("rt_"), &[]);
-    assert!(!quiet.contains("warning"), "{quiet}");
+    let fixed = register_pair(&c, &dir.path().join("rt_"), &[]);
+    assert!(!fixed.stderr.contains("warning"), "{}", fixed.stderr);
+    let (plain, fixed) = (plain.summary, fixed.summary);
     let dice = |s: &serde_json::Value| s["dice"]["after"].as_f64().unwrap();
     let jac = |s: &serde_json::Value| s["stages"]["min_jacobian"].as_f64().unwrap();
     println!(
@@ -429,4 +404,32 @@ fn kernel_register_refuses_an_image_with_nan_voxels() {
         .code(2)
         .stderr(predicate::str::contains("masked.nii.gz"))
         .stderr(predicate::str::contains("1 voxels are not finite"));
+}
+
+#[test]
+fn unknown_registration_choices_in_a_scenario_are_usage_errors() {
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/quick.toml");
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value, expected) in [
+        ("preset", "slow", "expected paper or fast"),
+        ("metric", "mi", "expected cc or mattes"),
+        ("label_interpolation", "cubic", "expected nearest or linear"),
+    ] {
+        let out = dir.path().join(key);
+        atlasperf()
+            .arg("run")
+            .arg(scenario)
+            .args(["--set", &format!("stages.registration.{key}=\"{value}\"")])
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "stages.registration.{key} (set by --set): `{value}`: {expected}"
+            )));
+        assert!(
+            !out.exists(),
+            "a run folder was made for a refused scenario"
+        );
+    }
 }

@@ -589,31 +589,21 @@ pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
         return bad("stages.registration.threads", "must be at least 1".into());
     }
     if r.command.is_empty() {
-        if !["paper", "fast"].contains(&r.preset.as_str()) {
-            return bad(
-                "stages.registration.preset",
-                format!("`{}`: expected paper or fast", r.preset),
-            );
-        }
-        if let Some(metric) = r
-            .metric
-            .as_deref()
-            .filter(|m| !["cc", "mattes"].contains(m))
-        {
-            return bad(
-                "stages.registration.metric",
-                format!("`{metric}`: expected cc or mattes"),
-            );
-        }
-        if let Some(l) = r
-            .label_interpolation
-            .as_deref()
-            .filter(|l| !["nearest", "linear"].contains(l))
-        {
-            return bad(
-                "stages.registration.label_interpolation",
-                format!("`{l}`: expected nearest or linear"),
-            );
+        for (field, value, allowed) in [
+            ("preset", Some(r.preset.as_str()), &["paper", "fast"]),
+            ("metric", r.metric.as_deref(), &["cc", "mattes"]),
+            (
+                "label_interpolation",
+                r.label_interpolation.as_deref(),
+                &["nearest", "linear"],
+            ),
+        ] {
+            if let Some(v) = value.filter(|v| !allowed.contains(v)) {
+                return bad(
+                    &format!("stages.registration.{field}"),
+                    format!("`{v}`: expected {}", allowed.join(" or ")),
+                );
+            }
         }
         if let Some(it) = &r.iterations {
             if it.split('x').any(|v| v.trim().parse::<usize>().is_err()) {
