@@ -12,17 +12,14 @@
 //! but labelled for what it is: the peak of the largest single process.
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::sampler::{unix_now, Sample, TreeSampler};
+use crate::store::{percentile, SampleRow, SampleWriter, StoreError, Totals};
 
 /// What the agent runs and where it writes.
 #[derive(Debug, Clone)]
@@ -37,64 +34,6 @@ pub struct AgentOptions {
     pub samples: Option<PathBuf>,
     /// How long a terminated job gets between SIGTERM and SIGKILL.
     pub grace: Duration,
-}
-
-/// Exact totals of one supervised job, plus the sampler's own cost.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct JobTotals {
-    /// Exit code when the job exited normally.
-    pub exit_code: Option<i32>,
-    /// Signal number when the job was killed by a signal.
-    pub signal: Option<i32>,
-    /// True when the agent itself was asked to stop and terminated the job.
-    pub terminated: bool,
-    /// Start, seconds since the Unix epoch.
-    pub start_unix: f64,
-    /// End (after reaping), seconds since the Unix epoch.
-    pub end_unix: f64,
-    /// Wall time from spawn to reap, seconds.
-    pub wall_s: f64,
-    /// User CPU seconds of the job and all its reaped descendants (rusage).
-    pub cpu_user_s: f64,
-    /// System CPU seconds of the job and all its reaped descendants (rusage).
-    pub cpu_sys_s: f64,
-    /// Largest sampled sum of VmRSS over the job's processes (at least the largest single
-    /// process's peak), bytes.
-    pub peak_rss: u64,
-    /// Largest sampled sum of RssAnon over the job's processes, bytes.
-    pub peak_rss_anon: u64,
-    /// Largest sampled sum of VmHWM over the job's processes (overstates the simultaneous
-    /// peak), bytes.
-    pub peak_hwm_sum: u64,
-    /// Peak RSS of the largest single process (children's `ru_maxrss`), bytes.
-    pub max_rss_largest_process: u64,
-    /// Syscall bytes read by the job tree (`rchar`).
-    pub rchar: u64,
-    /// Syscall bytes written (`wchar`).
-    pub wchar: u64,
-    /// Bytes read from storage (`read_bytes`).
-    pub read_bytes: u64,
-    /// Bytes written to storage (`write_bytes`).
-    pub write_bytes: u64,
-    /// Number of samples taken.
-    pub samples: u64,
-    /// CPU seconds the agent itself used (the measurement's cost).
-    pub agent_cpu_s: f64,
-    /// Median lateness of sampling ticks behind their deadlines, milliseconds.
-    pub tick_late_p50_ms: f64,
-    /// 99th-percentile tick lateness, milliseconds.
-    pub tick_late_p99_ms: f64,
-}
-
-impl JobTotals {
-    /// Total CPU seconds (user + system).
-    pub fn cpu_s(&self) -> f64 {
-        self.cpu_user_s + self.cpu_sys_s
-    }
-    /// True when the job exited with code 0.
-    pub fn succeeded(&self) -> bool {
-        self.exit_code == Some(0)
-    }
 }
 
 /// Errors of the agent.
@@ -112,31 +51,27 @@ pub enum AgentError {
         #[source]
         source: std::io::Error,
     },
-    /// The samples file could not be written.
-    #[error("writing samples to {path}")]
-    Samples {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The samples file could not be opened.
+    #[error("opening the samples file")]
+    Samples(#[source] StoreError),
     /// Waiting for the child failed.
     #[error("waiting for the job")]
     Wait(#[source] std::io::Error),
 }
 
-/// Header of the samples CSV (the run-store `samples` table before compaction).
-pub const SAMPLE_HEADER: &str = "job,t,unix,cpu_pct,cpu_s,rss,rss_anon,hwm_sum,rchar,wchar,read_bytes,write_bytes,threads,processes,late_ms";
-
 /// Supervises one job to completion. When `stop` becomes true the job's process group gets
-/// SIGTERM, then SIGKILL after the grace period; the totals are still recorded.
+/// SIGTERM, then SIGKILL after the grace period; the totals are still recorded. When a sample
+/// cannot be written (a full disk) the agent says so once, stops writing samples and keeps
+/// supervising: the job's exact totals are still recorded at its end.
 ///
 /// # Errors
-/// When the command cannot be started or the samples cannot be written.
-pub fn supervise(opts: &AgentOptions, stop: &AtomicBool) -> Result<JobTotals, AgentError> {
+/// When the command cannot be started or the samples file cannot be opened.
+pub fn supervise(opts: &AgentOptions, stop: &AtomicBool) -> Result<Totals, AgentError> {
     let (program, args) = opts.argv.split_first().ok_or(AgentError::NoCommand)?;
-    let mut out = open_samples(opts)?;
+    let mut out = match &opts.samples {
+        Some(p) => Some(SampleWriter::open(p).map_err(AgentError::Samples)?),
+        None => None,
+    };
     set_child_subreaper();
     let io_before = reaped_io();
     let start = Instant::now();
@@ -158,9 +93,9 @@ pub fn supervise(opts: &AgentOptions, stop: &AtomicBool) -> Result<JobTotals, Ag
     let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
     let exit_watch = PidFd::open(pid);
     let mut sampler = TreeSampler::with_start(pid, start);
-    let mut totals = JobTotals {
+    let mut totals = Totals {
         start_unix,
-        ..JobTotals::default()
+        ..Totals::default()
     };
     let mut lateness = Vec::new();
     let mut tick: u32 = 0;
@@ -173,13 +108,12 @@ pub fn supervise(opts: &AgentOptions, stop: &AtomicBool) -> Result<JobTotals, Ag
         lateness.push(start.elapsed().saturating_sub(deadline).as_secs_f64() * 1e3);
         if let Some(s) = sampler.sample() {
             record(&mut totals, &s);
-            if let Some((path, file)) = out.as_mut() {
-                write_row(file, &opts.job, &s, *lateness.last().unwrap_or(&0.0)).map_err(
-                    |source| AgentError::Samples {
-                        path: path.clone(),
-                        source,
-                    },
-                )?;
+            let late_ms = *lateness.last().unwrap_or(&0.0);
+            if let Some(w) = out.as_mut() {
+                if let Err(e) = w.write(&row(&opts.job, &s, late_ms)) {
+                    eprintln!("agent: {e}; no further samples are written for this job");
+                    out = None;
+                }
             }
         }
         if stop.load(Ordering::Relaxed) {
@@ -210,60 +144,43 @@ pub fn supervise(opts: &AgentOptions, stop: &AtomicBool) -> Result<JobTotals, Ag
     totals.exit_code = status.code();
     totals.signal = status.signal();
     finish(&mut totals, io_before, &mut lateness);
+    if let Some(w) = &out {
+        if let Err(e) = w.sync() {
+            eprintln!("agent: {e}");
+        }
+    }
     Ok(totals)
 }
 
-fn open_samples(opts: &AgentOptions) -> Result<Option<(PathBuf, File)>, AgentError> {
-    let Some(path) = &opts.samples else {
-        return Ok(None);
-    };
-    let err = |source| AgentError::Samples {
-        path: path.clone(),
-        source,
-    };
-    let fresh = !path.exists();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(err)?;
-    if fresh {
-        writeln!(f, "{SAMPLE_HEADER}").map_err(err)?;
-    }
-    Ok(Some((path.clone(), f)))
-}
-
-fn write_row(f: &mut File, job: &str, s: &Sample, late_ms: f64) -> std::io::Result<()> {
+fn row(attempt_id: &str, s: &Sample, late_ms: f64) -> SampleRow {
     let c = &s.counters;
-    // One write per row, so a killed run keeps every complete row.
-    let row = format!(
-        "{job},{:.4},{:.4},{:.2},{:.3},{},{},{},{},{},{},{},{},{},{:.3}\n",
-        s.t,
-        s.unix,
-        s.cpu_pct,
-        s.cpu_s,
-        c.rss,
-        c.rss_anon,
-        c.hwm_sum,
-        c.rchar,
-        c.wchar,
-        c.read_bytes,
-        c.write_bytes,
-        c.threads,
-        c.processes,
-        late_ms
-    );
-    f.write_all(row.as_bytes())
+    SampleRow {
+        attempt_id: attempt_id.to_string(),
+        t: s.t,
+        unix: s.unix,
+        cpu_pct: s.cpu_pct,
+        cpu_s: s.cpu_s,
+        rss: c.rss,
+        rss_anon: c.rss_anon,
+        hwm_sum: c.hwm_sum,
+        rchar: c.rchar,
+        wchar: c.wchar,
+        read_bytes: c.read_bytes,
+        write_bytes: c.write_bytes,
+        threads: c.threads,
+        processes: c.processes,
+        late_ms,
+    }
 }
 
-fn record(t: &mut JobTotals, s: &Sample) {
+fn record(t: &mut Totals, s: &Sample) {
     t.samples += 1;
     t.peak_rss = t.peak_rss.max(s.counters.rss);
     t.peak_rss_anon = t.peak_rss_anon.max(s.counters.rss_anon);
     t.peak_hwm_sum = t.peak_hwm_sum.max(s.counters.hwm_sum);
 }
 
-fn finish(t: &mut JobTotals, io_before: IoCounters, lateness: &mut [f64]) {
+fn finish(t: &mut Totals, io_before: IoCounters, lateness: &mut [f64]) {
     let children = rusage(libc::RUSAGE_CHILDREN);
     let me = rusage(libc::RUSAGE_SELF);
     t.cpu_user_s = tv(children.ru_utime);
@@ -281,15 +198,6 @@ fn finish(t: &mut JobTotals, io_before: IoCounters, lateness: &mut [f64]) {
     lateness.sort_by(f64::total_cmp);
     t.tick_late_p50_ms = percentile(lateness, 0.50);
     t.tick_late_p99_ms = percentile(lateness, 0.99);
-}
-
-/// The `q` quantile of sorted values (nearest rank); 0 when empty.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 /// rchar, wchar, read_bytes, write_bytes.

@@ -432,6 +432,13 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if cause.is::<UsageError>() {
             return 2;
         }
+        let store = match cause.downcast_ref::<atlasperf_reports::ReportError>() {
+            Some(atlasperf_reports::ReportError::Store(s)) => Some(s),
+            _ => cause.downcast_ref::<crate::store::StoreError>(),
+        };
+        if store.is_some_and(crate::store::StoreError::is_usage) {
+            return 2;
+        }
         if let Some(k) = cause.downcast_ref::<K>() {
             return match k {
                 K::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => 1,

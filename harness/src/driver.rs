@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::agent::JobTotals;
+use crate::store::Totals;
 use crate::executor::{Executor, Finished};
 use crate::plan::Plan;
 use crate::scheduler::{Outcome, Scheduler};
@@ -15,6 +15,14 @@ use crate::store::{AttemptStatus, JobRecord};
 /// What happened, for progress display and recording.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
+    /// An attempt is about to start: its record so far (status `terminated` until it ends),
+    /// written down first so a harness killed from here on leaves what a resume needs.
+    Launching {
+        /// Job index.
+        job: usize,
+        /// The record so far.
+        record: &'a JobRecord,
+    },
     /// An attempt started.
     Launched {
         /// Job index.
@@ -88,6 +96,22 @@ pub fn drive<E: Executor + ?Sized>(
                 let job = &plan.jobs[l.job];
                 let attempt_id = format!("{}.{}", job.id, l.attempt);
                 let start_s = exec.now();
+                let launching = record_of(
+                    plan,
+                    &attempt_id,
+                    l.job,
+                    l.node,
+                    l.attempt,
+                    l.request,
+                    start_s,
+                    start_s,
+                    AttemptStatus::Terminated,
+                    Totals::default(),
+                );
+                on_event(Event::Launching {
+                    job: l.job,
+                    record: &launching,
+                })?;
                 match exec.launch(job, l.node, &attempt_id, l.request) {
                     Ok(()) => {
                         on_event(Event::Launched {
@@ -107,10 +131,10 @@ pub fn drive<E: Executor + ?Sized>(
                         );
                     }
                     Err(message) => {
-                        let totals = JobTotals {
+                        let totals = Totals {
                             start_unix: start_s,
                             end_unix: start_s,
-                            ..JobTotals::default()
+                            ..Totals::default()
                         };
                         let record = record_of(
                             plan,
@@ -273,7 +297,7 @@ fn skipped(
         now,
         now,
         AttemptStatus::Skipped,
-        JobTotals::default(),
+        Totals::default(),
     );
     on_event(Event::Recorded {
         job,
@@ -292,7 +316,7 @@ fn record_of(
     start_s: f64,
     end_s: f64,
     status: AttemptStatus,
-    totals: JobTotals,
+    totals: Totals,
 ) -> JobRecord {
     let j = &plan.jobs[job];
     JobRecord {

@@ -10,6 +10,9 @@ pub mod forecast;
 pub mod plan;
 pub mod sampler;
 pub mod scenario;
+pub mod runner;
 pub mod scheduler;
-pub mod store;
+pub mod session;
 pub mod sweep;
+
+pub use atlasperf_store as store;

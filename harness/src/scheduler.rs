@@ -81,6 +81,9 @@ struct JobState {
     dependents: Vec<usize>,
     status: JobStatus,
     attempts: u32,
+    /// Attempts that failed or were OOM-killed: what the retry budget counts (an attempt
+    /// ended by an interrupt or a killed harness does not).
+    failures: u32,
     /// Peak at which the last attempt was OOM-killed.
     oom_peak: Option<u64>,
     reserved: u64,
@@ -147,6 +150,7 @@ impl Scheduler {
                 dependents: Vec::new(),
                 status: JobStatus::Waiting,
                 attempts: 0,
+                failures: 0,
                 oom_peak: None,
                 reserved: 0,
                 calibrating: false,
@@ -197,9 +201,11 @@ impl Scheduler {
         self.succeed(job);
     }
 
-    /// Attempts already made for a job (on `--resume`, so attempt numbers continue).
-    pub fn set_attempts(&mut self, job: usize, attempts: u32) {
+    /// Attempts already made for a job (on `--resume`): numbers continue after `attempts`,
+    /// and `failures` of them count against the retry budget.
+    pub fn set_attempts(&mut self, job: usize, attempts: u32, failures: u32) {
         self.jobs[job].attempts = attempts;
+        self.jobs[job].failures = failures;
     }
 
     /// The memory model of a stage (given, fitted on earlier runs or calibrated).
@@ -406,7 +412,10 @@ impl Scheduler {
                 source: "calibration",
             });
         }
-        let retries_left = self.jobs[job].attempts <= self.retries;
+        if matches!(outcome, Outcome::Failed { .. } | Outcome::OomKilled { .. }) {
+            self.jobs[job].failures += 1;
+        }
+        let retries_left = self.jobs[job].failures <= self.retries;
         match outcome {
             Outcome::Ok { .. } => {
                 self.succeed(job);

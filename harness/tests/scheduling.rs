@@ -75,6 +75,7 @@ fn run(plan: &Plan, reg: (f64, u64), fuse: (f64, u64), fail: &'static [&'static 
         Duration::ZERO,
         &mut |e| {
             match e {
+                Event::Launching { .. } => {}
                 Event::Launched {
                     job,
                     attempt_id,

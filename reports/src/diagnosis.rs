@@ -73,11 +73,6 @@ pub struct StageDiagnosis {
     pub mean_wall_s: f64,
 }
 
-/// Grid step for node sums, s.
-fn step(run: &RunData) -> f64 {
-    run.info["interval_ms"].as_f64().unwrap_or(100.0).max(1.0) / 1e3
-}
-
 fn node_use(
     run: &RunData,
     atts: &[&Attempt],
@@ -92,28 +87,15 @@ fn node_use(
         .map(|a| a.end_s)
         .fold(f64::NEG_INFINITY, f64::max);
     let span = (end - start).max(1e-9);
-    let dt = step(run);
-    let n = (span / dt).ceil() as usize;
-    let mut max_mem: f64 = 0.0;
-    let mut max_conc = 0;
-    for k in 0..=n {
-        let t = start + k as f64 * dt;
-        let mut mem = 0.0;
-        let mut conc = 0;
-        for a in atts {
-            if a.start_s <= t && t < a.end_s {
-                conc += 1;
-            }
-            if let Some(s) = run.series.get(&a.attempt_id) {
-                let i = s.t.partition_point(|&x| x <= t);
-                if i > 0 && (i < s.t.len() || t <= s.t[i - 1] + 1e-9) {
-                    mem += s.rss[i - 1];
-                }
-            }
+    // The node's own totals (the store's `nodes` table) while the stage ran on it.
+    let (mut max_mem, mut max_conc) = (0.0_f64, 0.0_f64);
+    if let Some(n) = run.node_totals.get(node) {
+        for i in n.within(start, end) {
+            max_mem = max_mem.max(n.rss[i]);
+            max_conc = max_conc.max(n.jobs_running[i]);
         }
-        max_mem = max_mem.max(mem);
-        max_conc = max_conc.max(conc);
     }
+    let max_conc = max_conc as usize;
     let cpu: f64 = atts.iter().map(|a| a.cpu_s).sum();
     let io: f64 = atts.iter().map(|a| a.rchar + a.wchar).sum();
     NodeUse {
@@ -152,7 +134,7 @@ pub fn diagnose(run: &RunData) -> Vec<StageDiagnosis> {
                 .filter_map(|n| {
                     let on: Vec<&Attempt> =
                         atts.iter().copied().filter(|a| a.node == n.name).collect();
-                    (!on.is_empty()).then(|| node_use(run, &on, &n.name, n.memory, n.cores, peak))
+                    (!on.is_empty()).then(|| node_use(run, &on, &n.name, n.memory as f64, n.cores as f64, peak))
                 })
                 .collect();
             let mem = nodes.iter().map(|n| n.memory_share).fold(0.0, f64::max);

@@ -24,6 +24,10 @@ pub enum ReportError {
         /// Error from the drawing backend.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The run store could not be read, or a report file would be written through a
+    /// symlink.
+    #[error(transparent)]
+    Store(#[from] atlasperf_store::StoreError),
     /// Inputs that cannot be drawn (empty, inconsistent sizes).
     #[error("invalid input: {0}")]
     Input(String),

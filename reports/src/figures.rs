@@ -9,7 +9,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::run::{Attempt, NodeInfo, RunData, Series};
+use crate::run::{Attempt, NodeInfo, NodeSeries, RunData, Series};
 use crate::{ReportError, Result};
 
 /// Figure size in pixels.
@@ -45,10 +45,10 @@ pub struct StageFigure<'a> {
     pub node: &'a NodeInfo,
     /// The stage's attempts on that node, with their samples.
     pub jobs: Vec<(&'a Attempt, &'a Series)>,
-    /// Time window, s since the run started.
+    /// Time window, s on the run clock.
     pub window: (f64, f64),
-    /// Grid step for the node total, s.
-    pub step: f64,
+    /// The node's totals (the store's `nodes` table: every job on the node, of any stage).
+    pub totals: Option<&'a NodeSeries>,
 }
 
 /// Rates (per second) of a cumulative series, at each sample (the rate since the previous).
@@ -69,37 +69,13 @@ fn rates(t: &[f64], cum: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// The node total of a per-attempt quantity on a grid: at each grid time, the sum over the
-/// attempts of their last sample at or before it (the step function `tests::at` checks), in one pass per
-/// attempt over its own stretch of the grid.
-fn total(fig: &StageFigure<'_>, value: &dyn Fn(&Series) -> Vec<f64>) -> Vec<(f64, f64)> {
-    let (w0, step) = (fig.window.0, fig.step);
-    let n = ((fig.window.1 - w0) / step).ceil().max(1.0) as usize;
-    let mut acc = vec![0.0; n + 1];
-    for (_, s) in &fig.jobs {
-        let (Some(&first), Some(&last)) = (s.t.first(), s.t.last()) else {
-            continue;
-        };
-        let v = value(s);
-        let k0 = (((first - w0) / step).floor().max(0.0) as usize).min(n);
-        let mut i = 0;
-        for (k, slot) in acc.iter_mut().enumerate().skip(k0) {
-            let t = w0 + k as f64 * step;
-            if t < first {
-                continue;
-            }
-            if t > last + 1e-9 {
-                break;
-            }
-            while i + 1 < s.t.len() && s.t[i + 1] <= t {
-                i += 1;
-            }
-            *slot += v[i];
-        }
-    }
-    acc.into_iter()
-        .enumerate()
-        .map(|(k, v)| (w0 + k as f64 * step, v))
+/// The node total of one quantity over the figure's window, from the node's series.
+fn total(fig: &StageFigure<'_>, value: &dyn Fn(&NodeSeries, usize) -> f64) -> Vec<(f64, f64)> {
+    let Some(n) = fig.totals else {
+        return Vec::new();
+    };
+    n.within(fig.window.0, fig.window.1)
+        .map(|i| (n.t[i], value(n, i)))
         .collect()
 }
 
@@ -156,7 +132,7 @@ struct Panels {
 fn panels(fig: &StageFigure<'_>) -> Panels {
     const GB: f64 = 1e9;
     const MB: f64 = 1e6;
-    let cores = fig.node.cores.max(1.0);
+    let cores = (fig.node.cores as f64).max(1.0);
     let (x0, x1) = fig.window;
     let thin = |pts: Vec<(f64, f64)>| decimate(pts, x0, x1, SIZE.0 as usize);
     let zip = |t: &[f64], v: Vec<f64>| thin(t.iter().copied().zip(v).collect::<Vec<_>>());
@@ -180,16 +156,10 @@ fn panels(fig: &StageFigure<'_>) -> Panels {
                 zip(&s.t, r.iter().zip(&w).map(|(a, b)| (a + b) / MB).collect())
             })
             .collect(),
-        mem_total: thin(total(fig, &|s| s.rss.iter().map(|v| v / GB).collect())),
-        cpu_total: thin(total(fig, &|s| {
-            s.cpu_pct.iter().map(|v| v / cores).collect()
-        })),
-        read_total: thin(total(fig, &|s| {
-            rates(&s.t, &s.rchar).iter().map(|v| v / MB).collect()
-        })),
-        write_total: thin(total(fig, &|s| {
-            rates(&s.t, &s.wchar).iter().map(|v| v / MB).collect()
-        })),
+        mem_total: thin(total(fig, &|n, i| n.rss[i] / GB)),
+        cpu_total: thin(total(fig, &|n, i| n.cpu_pct[i])),
+        read_total: thin(total(fig, &|n, i| n.rchar_per_s[i] / MB)),
+        write_total: thin(total(fig, &|n, i| n.wchar_per_s[i] / MB)),
     }
 }
 
@@ -234,7 +204,7 @@ pub fn draw_into<DB: DrawingBackend>(
     let (x0, x1) = fig.window;
     let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
     let colour = |i: usize| Palette99::pick(i).to_rgba();
-    let capacity_gb = fig.node.memory / 1e9;
+    let capacity_gb = fig.node.memory as f64 / 1e9;
 
     // Memory.
     let mut all: Vec<&[(f64, f64)]> = p.mem.iter().map(Vec::as_slice).collect();
@@ -261,7 +231,7 @@ pub fn draw_into<DB: DrawingBackend>(
         p.mem_total.iter().copied(),
         BLACK.stroke_width(3),
     ))?
-    .label("node total")
+    .label("node total (every job on it)")
     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(3)));
     c.draw_series(DashedLineSeries::new(
         [(x0, capacity_gb), (x1, capacity_gb)],
@@ -302,7 +272,7 @@ pub fn draw_into<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, 0.0..y)?;
     c.configure_mesh()
-        .y_desc(format!("CPU (% of {})", cores_label(fig.node.cores)))
+        .y_desc(format!("CPU (% of {})", cores_label(fig.node.cores as f64)))
         .x_desc("time (s)")
         .label_style(("sans-serif", 14))
         .draw()?;
@@ -364,12 +334,14 @@ pub fn write(fig: &StageFigure<'_>, stem: &Path, png: bool, svg: bool) -> Result
     let mut out = Vec::new();
     if png {
         let path = stem.with_extension("png");
+        atlasperf_store::fsio::ensure_writable(&path)?;
         draw_into(BitMapBackend::new(&path, SIZE).into_drawing_area(), fig)
             .map_err(|e| ReportError::draw(&path, e))?;
         out.push(path);
     }
     if svg {
         let path = stem.with_extension("svg");
+        atlasperf_store::fsio::ensure_writable(&path)?;
         draw_into(SVGBackend::new(&path, SIZE).into_drawing_area(), fig)
             .map_err(|e| ReportError::draw(&path, e))?;
         out.push(path);
@@ -379,7 +351,6 @@ pub fn write(fig: &StageFigure<'_>, stem: &Path, png: bool, svg: bool) -> Result
 
 /// The figures of a run: one per stage and node that ran attempts of the stage.
 pub fn stage_figures(run: &RunData) -> Vec<(String, String, StageFigure<'_>)> {
-    let step = run.info["interval_ms"].as_f64().unwrap_or(100.0).max(1.0) / 1e3;
     let mut out = Vec::new();
     for (k, stage) in run.stages().iter().enumerate() {
         for node in &run.nodes {
@@ -409,8 +380,8 @@ pub fn stage_figures(run: &RunData) -> Vec<(String, String, StageFigure<'_>)> {
                 "{fig_no} analog — {} on {} ({}, {:.2} GB): {} attempts",
                 crate::table::stage_label(stage),
                 node.name,
-                cores_label(node.cores),
-                node.memory / 1e9,
+                cores_label(node.cores as f64),
+                node.memory as f64 / 1e9,
                 jobs.len()
             );
             let name = format!(
@@ -427,7 +398,7 @@ pub fn stage_figures(run: &RunData) -> Vec<(String, String, StageFigure<'_>)> {
                     node,
                     jobs,
                     window: (start.max(0.0), end),
-                    step,
+                    totals: run.node_totals.get(&node.name),
                 },
             ));
         }
@@ -447,54 +418,6 @@ fn cores_label(cores: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The reference: the value of a step-function series at `t` (0 outside the attempt's
-    /// samples), found by binary search.
-    fn at(t_series: &[f64], values: &[f64], t: f64) -> f64 {
-        match t_series.partition_point(|&x| x <= t) {
-            0 => 0.0,
-            i if i == t_series.len() && t > t_series[i - 1] + 1e-9 => 0.0,
-            i => values[i - 1],
-        }
-    }
-
-    fn series(t: Vec<f64>, v: Vec<f64>) -> Series {
-        Series {
-            cpu_pct: v.clone(),
-            rss: v,
-            rchar: vec![0.0; t.len()],
-            wchar: vec![0.0; t.len()],
-            t,
-        }
-    }
-
-    #[test]
-    fn total_equals_the_sum_of_step_functions() {
-        // Irregular samples on three attempts; the one-pass total must equal summing `at`.
-        let a = series(vec![0.05, 0.31, 0.9, 2.0], vec![1.0, 3.0, 2.0, 5.0]);
-        let b = series(vec![0.7, 0.7, 1.25], vec![10.0, 20.0, 30.0]);
-        let c = series(vec![], vec![]);
-        let node = NodeInfo {
-            name: "n".into(),
-            cores: 1.0,
-            memory: 1.0,
-            slots: 1.0,
-        };
-        let att = Attempt::default();
-        let fig = StageFigure {
-            title: String::new(),
-            node: &node,
-            jobs: vec![(&att, &a), (&att, &b), (&att, &c)],
-            window: (0.0, 2.5),
-            step: 0.1,
-        };
-        let got = total(&fig, &|s| s.rss.clone());
-        assert_eq!(got.len(), 26);
-        for (t, v) in got {
-            let want: f64 = [&a, &b, &c].iter().map(|s| at(&s.t, &s.rss, t)).sum();
-            assert!((v - want).abs() < 1e-12, "t = {t}: {v} vs {want}");
-        }
-    }
 
     #[test]
     fn decimation_keeps_extremes_and_order() {

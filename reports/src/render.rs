@@ -76,11 +76,9 @@ pub struct Rendered {
 }
 
 /// Writes `text` to `path` and records it in `files`.
+/// Never through a symlink or into a non-regular file.
 pub(crate) fn write(path: PathBuf, text: &str, files: &mut Vec<PathBuf>) -> Result<()> {
-    std::fs::write(&path, text).map_err(|source| ReportError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    atlasperf_store::fsio::write_atomic(&path, text.as_bytes())?;
     files.push(path);
     Ok(())
 }
@@ -160,10 +158,7 @@ fn overhead(run: &RunData) -> String {
 /// An unreadable run store or an unwritable output folder.
 pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> {
     let run = RunData::load(run_dir)?;
-    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    atlasperf_store::fsio::ensure_dir(out)?;
     let mut files = Vec::new();
     let rows = table_one(&run);
     let diags = diagnose(&run);
@@ -174,24 +169,33 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
         figure_files.extend(written.iter().cloned());
         files.extend(written);
     }
-    let name = run.info["scenario_name"]
-        .as_str()
-        .unwrap_or("?")
-        .to_string();
-    let id = run.info["id"].as_str().unwrap_or("?").to_string();
-    let status = run.info["status"].as_str().unwrap_or("?").to_string();
-    let host = &run.info["host"];
-    let header = format!(
+    let info = &run.info;
+    let (name, id) = (info.scenario_name.clone(), info.id.clone());
+    let status = info.status.as_str();
+    let host = &info.host;
+    let mut header = format!(
         "Run `{id}` (scenario `{name}`, status **{status}**) on {} ({} CPUs, {}), atlasperf {} {}",
-        host["cpu_model"].as_str().unwrap_or("?"),
-        host["cpus"],
-        bytes(host["memory_bytes"].as_f64().unwrap_or(0.0)),
-        run.info["atlasperf_version"].as_str().unwrap_or("?"),
-        run.info["git_commit"]
-            .as_str()
+        host.cpu_model,
+        host.cpus,
+        bytes(host.memory_bytes as f64),
+        info.atlasperf_version,
+        info.git_commit
+            .as_deref()
             .map(|c| format!("({})", &c[..c.len().min(10)]))
             .unwrap_or_default()
     );
+    if let Some(f) = &info.notes.failure {
+        let _ = write!(header, ". {}: {f}", status);
+    }
+    let gaps = info.idle_gaps();
+    if !gaps.is_empty() {
+        let _ = write!(
+            header,
+            ". Times are active time: {:.1} s idle before {} resume(s) left out",
+            gaps.iter().sum::<f64>(),
+            gaps.len()
+        );
+    }
     let dice = fusion_dice(&run);
     let dice_md = if dice.is_empty() {
         String::new()
@@ -261,21 +265,18 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
 
 fn forecast_md(run: &RunData) -> String {
     let mut s = String::new();
-    if let Some(m) = run.info["notes"]["memory_forecast"].as_object() {
-        for (stage, f) in m {
-            if let (Some(fc), Some(meas)) =
-                (f["forecast_peak"].as_f64(), f["measured_max_peak"].as_f64())
-            {
-                let _ = writeln!(
-                    s,
-                    "- Memory forecast for {} ({}): {} per job; measured peak {} ({:+.1} %).",
-                    table::stage_label(stage),
-                    f["source"].as_str().unwrap_or("?"),
-                    bytes(fc),
-                    bytes(meas),
-                    100.0 * (fc / meas.max(1.0) - 1.0)
-                );
-            }
+    for (stage, f) in &run.info.notes.memory_forecast {
+        if let (Some(fc), Some(meas)) = (f.forecast_peak, f.measured_max_peak) {
+            let (fc, meas) = (fc as f64, meas as f64);
+            let _ = writeln!(
+                s,
+                "- Memory forecast for {} ({}): {} per job; measured peak {} ({:+.1} %).",
+                table::stage_label(stage),
+                f.source,
+                bytes(fc),
+                bytes(meas),
+                100.0 * (fc / meas.max(1.0) - 1.0)
+            );
         }
     }
     s

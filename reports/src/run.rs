@@ -1,11 +1,13 @@
-//! A run store read through its documented schema (`docs/run-store.md`): `run.json`,
-//! `jobs.parquet`, `samples.parquet`, with polars.
+//! A run store read through the store crate's readers (`docs/run-store.md`): `run.json`,
+//! `jobs`, `samples` and `nodes`, as the views the figures and tables draw.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use polars::prelude::*;
+use atlasperf_store::{
+    read_jobs_table, read_nodes_table, read_samples_table, JobRecord, RunInfo, RunStore,
+    SCHEMA_VERSION,
+};
 
 use crate::{ReportError, Result};
 
@@ -90,17 +92,32 @@ impl Series {
     }
 }
 
-/// A node as `run.json` describes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeInfo {
-    /// Name.
-    pub name: String,
-    /// Cores.
-    pub cores: f64,
-    /// Memory capacity, bytes.
-    pub memory: f64,
-    /// Job slots.
-    pub slots: f64,
+pub use atlasperf_store::NodeInfo;
+
+/// A node's totals over time, from the store's `nodes` table (the one node aggregation).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeSeries {
+    /// Seconds on the run clock.
+    pub t: Vec<f64>,
+    /// Σ RSS of its running attempts, bytes.
+    pub rss: Vec<f64>,
+    /// CPU, % of the node's cores.
+    pub cpu_pct: Vec<f64>,
+    /// Syscall bytes read per second (rchar).
+    pub rchar_per_s: Vec<f64>,
+    /// Syscall bytes written per second (wchar).
+    pub wchar_per_s: Vec<f64>,
+    /// Attempts running.
+    pub jobs_running: Vec<f64>,
+}
+
+impl NodeSeries {
+    /// Indices of the rows with `t` in `[t0, t1]`.
+    pub fn within(&self, t0: f64, t1: f64) -> std::ops::Range<usize> {
+        let a = self.t.partition_point(|&t| t < t0 - 1e-9);
+        let b = self.t.partition_point(|&t| t <= t1 + 1e-9);
+        a..b.max(a)
+    }
 }
 
 /// Everything a report needs from one run store.
@@ -109,159 +126,80 @@ pub struct RunData {
     /// The run folder.
     pub dir: PathBuf,
     /// `run.json`.
-    pub info: serde_json::Value,
+    pub info: RunInfo,
     /// Nodes.
     pub nodes: Vec<NodeInfo>,
     /// Job attempts.
     pub attempts: Vec<Attempt>,
-    /// Samples per attempt id.
+    /// Samples per attempt id, on the run clock.
     pub series: BTreeMap<String, Series>,
+    /// Node totals per node name.
+    pub node_totals: BTreeMap<String, NodeSeries>,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
-    move |source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
+impl Attempt {
+    fn of(r: &JobRecord) -> Self {
+        let t = &r.totals;
+        Self {
+            attempt_id: r.attempt_id.clone(),
+            job_id: r.job_id.clone(),
+            stage: r.stage.clone(),
+            node: r.node.clone(),
+            status: r.status.as_str().to_string(),
+            start_s: r.start_s,
+            end_s: r.end_s,
+            wall_s: t.wall_s,
+            cpu_s: t.cpu_s(),
+            threads: r.threads as f64,
+            peak_rss: t.peak_rss as f64,
+            rchar: t.rchar as f64,
+            wchar: t.wchar as f64,
+            read_bytes: t.read_bytes as f64,
+            write_bytes: t.write_bytes as f64,
+            agent_cpu_s: t.agent_cpu_s,
+            samples: t.samples as f64,
+            late_p50_ms: t.tick_late_p50_ms,
+            late_p99_ms: t.tick_late_p99_ms,
+        }
     }
 }
 
-fn table(path: &Path) -> impl Fn(PolarsError) -> ReportError + '_ {
-    move |e| ReportError::Input(format!("{}: {e}", path.display()))
-}
-
-fn read_parquet(path: &Path) -> Result<DataFrame> {
-    let f = File::open(path).map_err(io(path))?;
-    ParquetReader::new(f).finish().map_err(table(path))
-}
-
-fn f64s(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<f64>> {
-    let c = df
-        .column(name)
-        .and_then(|c| c.cast(&DataType::Float64))
-        .map_err(table(path))?;
-    Ok(c.f64()
-        .map_err(table(path))?
-        .iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
-}
-
-fn strs(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<String>> {
-    let c = df
-        .column(name)
-        .and_then(|c| c.cast(&DataType::String))
-        .map_err(table(path))?;
-    Ok(c.str()
-        .map_err(table(path))?
-        .iter()
-        .map(|v| v.unwrap_or("").to_string())
-        .collect())
-}
-
 impl RunData {
-    /// Reads a run store.
+    /// Reads a run store through the store's readers.
     ///
     /// # Errors
-    /// A missing or malformed file, named.
+    /// A missing or malformed file, named; a store whose tables were never written says what
+    /// to run.
     pub fn load(dir: &Path) -> Result<Self> {
-        let info_path = dir.join("run.json");
-        let text = std::fs::read_to_string(&info_path).map_err(io(&info_path))?;
-        let info: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| ReportError::Input(format!("{}: {e}", info_path.display())))?;
-        match info["schema_version"].as_u64() {
-            Some(1) => {}
-            v => {
-                return Err(ReportError::Input(format!(
-                    "{}: schema_version {v:?}, this report reads version 1",
-                    info_path.display()
-                )))
-            }
+        let store = RunStore::open(dir)?;
+        let info = store.read_info()?;
+        if info.schema_version != SCHEMA_VERSION {
+            return Err(ReportError::Input(format!(
+                "{}: schema_version {}, this report reads version {SCHEMA_VERSION}",
+                store.info_path().display(),
+                info.schema_version
+            )));
         }
-        let nodes = info["nodes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|n| NodeInfo {
-                name: n["name"].as_str().unwrap_or("").to_string(),
-                cores: n["cores"].as_f64().unwrap_or(1.0),
-                memory: n["memory"].as_f64().unwrap_or(0.0),
-                slots: n["slots"].as_f64().unwrap_or(1.0),
-            })
-            .collect();
         let jp = dir.join("jobs.parquet");
-        let jobs = read_parquet(&jp)?;
-        let col = |n: &str| f64s(&jobs, n, &jp);
-        let s = |n: &str| strs(&jobs, n, &jp);
-        let (ids, job_ids, stages, node_names, status) = (
-            s("attempt_id")?,
-            s("job_id")?,
-            s("stage")?,
-            s("node")?,
-            s("status")?,
-        );
-        let (start, end, wall, cpu, threads, peak) = (
-            col("start_s")?,
-            col("end_s")?,
-            col("wall_s")?,
-            col("cpu_s")?,
-            col("threads")?,
-            col("peak_rss")?,
-        );
-        let (rchar, wchar, rb, wb) = (
-            col("rchar")?,
-            col("wchar")?,
-            col("read_bytes")?,
-            col("write_bytes")?,
-        );
-        let (agent, samples, p50, p99) = (
-            col("agent_cpu_s")?,
-            col("samples")?,
-            col("tick_late_p50_ms")?,
-            col("tick_late_p99_ms")?,
-        );
-        let attempts: Vec<Attempt> = (0..jobs.height())
-            .map(|i| Attempt {
-                attempt_id: ids[i].clone(),
-                job_id: job_ids[i].clone(),
-                stage: stages[i].clone(),
-                node: node_names[i].clone(),
-                status: status[i].clone(),
-                start_s: start[i],
-                end_s: end[i],
-                wall_s: wall[i],
-                cpu_s: cpu[i],
-                threads: threads[i],
-                peak_rss: peak[i],
-                rchar: rchar[i],
-                wchar: wchar[i],
-                read_bytes: rb[i],
-                write_bytes: wb[i],
-                agent_cpu_s: agent[i],
-                samples: samples[i],
-                late_p50_ms: p50[i],
-                late_p99_ms: p99[i],
-            })
-            .collect();
-        let sp = dir.join("samples.parquet");
-        let samples = read_parquet(&sp)?;
-        let start_unix = info["start_unix"].as_f64().unwrap_or(0.0);
-        let sid = strs(&samples, "attempt_id", &sp)?;
-        let unix = f64s(&samples, "unix", &sp)?;
-        let cpu_pct = f64s(&samples, "cpu_pct", &sp)?;
-        let rss = f64s(&samples, "rss", &sp)?;
-        let rc = f64s(&samples, "rchar", &sp)?;
-        let wc = f64s(&samples, "wchar", &sp)?;
-        let cpu_s = f64s(&samples, "cpu_s", &sp)?;
+        if !jp.exists() {
+            return Err(ReportError::Input(format!(
+                "{}: the run's tables were never written (its harness was killed before the end); `atlasperf report {}` compacts them, `atlasperf run --resume {}` finishes the run",
+                jp.display(),
+                dir.display(),
+                dir.display()
+            )));
+        }
+        let attempts: Vec<Attempt> = read_jobs_table(&jp)?.iter().map(Attempt::of).collect();
         let mut series: BTreeMap<String, Series> = BTreeMap::new();
-        let mut last_cpu_s: BTreeMap<&str, f64> = BTreeMap::new();
-        for i in 0..samples.height() {
-            last_cpu_s.insert(&sid[i], cpu_s[i]);
-            let s = series.entry(sid[i].clone()).or_default();
-            s.t.push(unix[i] - start_unix);
-            s.cpu_pct.push(cpu_pct[i]);
-            s.rss.push(rss[i]);
-            s.rchar.push(rc[i]);
-            s.wchar.push(wc[i]);
+        let mut last_cpu_s: BTreeMap<String, f64> = BTreeMap::new();
+        for r in read_samples_table(&dir.join("samples.parquet"))? {
+            let s = series.entry(r.attempt_id.clone()).or_default();
+            s.t.push(info.run_clock(r.unix));
+            s.cpu_pct.push(r.cpu_pct);
+            s.rss.push(r.rss as f64);
+            s.rchar.push(r.rchar as f64);
+            s.wchar.push(r.wchar as f64);
+            last_cpu_s.insert(r.attempt_id, r.cpu_s);
         }
         for a in &attempts {
             if let (Some(s), Some(&c)) = (
@@ -271,13 +209,29 @@ impl RunData {
                 s.close(a, c);
             }
         }
+        let mut node_totals: BTreeMap<String, NodeSeries> = BTreeMap::new();
+        for r in read_nodes_table(&dir.join("nodes.parquet"))? {
+            let n = node_totals.entry(r.node).or_default();
+            n.t.push(r.t);
+            n.rss.push(r.rss as f64);
+            n.cpu_pct.push(r.cpu_pct);
+            n.rchar_per_s.push(r.rates[0]);
+            n.wchar_per_s.push(r.rates[1]);
+            n.jobs_running.push(r.jobs_running as f64);
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
+            nodes: info.nodes.clone(),
             info,
-            nodes,
             attempts,
             series,
+            node_totals,
         })
+    }
+
+    /// Sampling period of the run, s.
+    pub fn interval_s(&self) -> f64 {
+        self.info.interval_ms.max(1) as f64 / 1e3
     }
 
     /// Stages present, registration first.

@@ -294,20 +294,17 @@ pub fn render_sweep(
     out: &Path,
     formats: Formats,
 ) -> Result<SweepReport> {
-    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    atlasperf_store::fsio::ensure_dir(out)?;
     let mut measured = Vec::new();
     let mut missing = Vec::new();
     for p in points {
         match RunData::load(&p.dir) {
-            Ok(run) => match run.info["status"].as_str() {
-                Some("complete") => measured.push((p, Metrics::of(&run))),
+            Ok(run) => match run.info.status {
+                atlasperf_store::RunStatus::Complete => measured.push((p, Metrics::of(&run))),
                 other => missing.push(format!(
                     "{}: the run is {}, not complete",
                     p.name,
-                    other.unwrap_or("of unknown status")
+                    other.as_str()
                 )),
             },
             Err(e) => missing.push(format!("{}: {e}", p.name)),

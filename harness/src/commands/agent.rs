@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::agent::{supervise, AgentOptions, JobTotals};
+use crate::agent::{supervise, AgentOptions};
+use crate::store::{RunStore, Totals};
 use crate::cli::{AgentArgs, UsageError};
-use crate::store::write_atomic;
 
 /// A stop flag raised by SIGTERM, SIGINT or SIGHUP.
 pub(crate) fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
@@ -32,7 +32,7 @@ pub(crate) fn interval(ms: u64) -> anyhow::Result<Duration> {
 }
 
 /// The exit code a shell would report for the job (128 + signal when killed).
-pub(crate) fn job_exit_code(t: &JobTotals) -> u8 {
+pub(crate) fn job_exit_code(t: &Totals) -> u8 {
     match (t.exit_code, t.signal) {
         (Some(c), _) => u8::try_from(c & 0xff).unwrap_or(1),
         (None, Some(s)) => u8::try_from((128 + s).min(255)).unwrap_or(255),
@@ -54,8 +54,7 @@ pub(crate) fn run(a: &AgentArgs) -> anyhow::Result<u8> {
     };
     let totals = supervise(&opts, &stop)?;
     if let Some(path) = &a.result {
-        let text = serde_json::to_string_pretty(&totals)?;
-        write_atomic(path, text.as_bytes())?;
+        RunStore::write_result(path, &totals)?;
     }
     Ok(job_exit_code(&totals))
 }

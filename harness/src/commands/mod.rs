@@ -51,35 +51,6 @@ pub(crate) fn out_or_default(out: Option<&Path>, name: &str) -> PathBuf {
     )
 }
 
-/// The run folder: `out` if given, else `runs/<UTC timestamp>-<name>`. Refuses a folder that
-/// already holds a run, so no results are overwritten.
-pub(crate) fn run_folder(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
-    let dir = out_or_default(out, name);
-    if dir.join("run.json").exists() {
-        return Err(UsageError(format!(
-            "{} already holds a run; choose another --out or use --resume",
-            dir.display()
-        ))
-        .into());
-    }
-    Ok(dir)
-}
-
-/// The last path component, as the run id.
-pub(crate) fn folder_name(dir: &Path) -> String {
-    dir.file_name().map_or_else(
-        || dir.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
-/// The git commit this binary was built from, when it was built from a clone.
-pub(crate) fn git_commit() -> Option<String> {
-    Some(env!("ATLASPERF_GIT_COMMIT"))
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-}
-
 /// A rayon pool of `threads` workers (all cores when `None`).
 pub(crate) fn pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
     if threads == Some(0) {

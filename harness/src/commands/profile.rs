@@ -1,86 +1,72 @@
-//! `atlasperf profile -- CMD …`: profile one command and write a one-job run store.
+//! `atlasperf profile -- CMD …`: profile one command and write a one-job run store, through
+//! the same [`Session`] as `run` (lock, journal, final status, compaction).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
 
 use crate::agent::{supervise, AgentOptions};
-use crate::cli::ProfileArgs;
-use crate::sampler::{node::record_machine, unix_now};
+use crate::cli::{ProfileArgs, UsageError};
+use crate::runner::{folder_name, git_commit};
+use crate::sampler::node::{host_facts, record_machine};
+use crate::sampler::unix_now;
+use crate::session::Session;
 use crate::store::{
-    compact, AttemptStatus, HostFacts, JobRecord, RunInfo, RunStatus, RunStore, MACHINE_HEADER,
-    SCHEMA_VERSION,
+    attempt_id, AttemptStatus, JobRecord, NodeInfo, Notes, RunInfo, RunStatus, SCHEMA_VERSION,
 };
 
 use super::agent::{interval, job_exit_code, stop_flag};
-use super::run_folder;
 
 pub(crate) fn run(a: &ProfileArgs) -> anyhow::Result<u8> {
+    let stop = stop_flag()?;
     let period = interval(a.interval)?;
-    let dir = run_folder(a.out.as_deref(), "profile")?;
-    let store = RunStore::create(&dir)?;
+    let dir = super::out_or_default(a.out.as_deref(), "profile");
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
     let argv: Vec<String> = a
         .command
         .iter()
         .map(|s| s.to_string_lossy().into_owned())
         .collect();
-    let host = HostFacts::current();
+    let host = host_facts();
     let start_unix = unix_now();
-    let mut info = RunInfo {
+    let info = RunInfo {
         schema_version: SCHEMA_VERSION,
-        id: super::folder_name(&dir),
+        id: folder_name(&dir),
         scenario_name: "profile".into(),
         scenario: json!({ "profile": { "argv": argv, "interval_ms": a.interval } }),
-        git_commit: super::git_commit(),
+        git_commit: git_commit(),
         atlasperf_version: env!("CARGO_PKG_VERSION").into(),
-        tool_versions: serde_json::Map::new(),
-        nodes: json!([{ "name": "local", "cores": host.cpus, "memory": host.memory_bytes }]),
+        tool_versions: BTreeMap::new(),
+        nodes: vec![NodeInfo {
+            name: "local".into(),
+            cores: host.cpus,
+            memory: host.memory_bytes,
+            slots: 1,
+            pinned_cpus: None,
+        }],
         host,
         start_unix,
         end_unix: None,
         status: RunStatus::Running,
         interval_ms: a.interval,
-        notes: serde_json::Map::new(),
+        notes: Notes::default(),
+        segments: Vec::new(),
     };
-    store.write_info(&info)?;
-    let stop = stop_flag()?;
-    let machine_stop = Arc::new(AtomicBool::new(false));
-    let machine = record_machine(
-        store.machine_csv(),
-        MACHINE_HEADER,
-        period,
-        Arc::clone(&machine_stop),
-    );
-    let attempt_id = "profile.1".to_string();
-    let opts = AgentOptions {
-        job: attempt_id.clone(),
-        argv: a.command.clone(),
-        interval: period,
-        samples: Some(store.samples_path(&attempt_id)),
-        grace: std::time::Duration::from_secs(5),
-    };
-    let result = supervise(&opts, &stop);
-    machine_stop.store(true, Ordering::Relaxed);
-    let _ = machine.join();
-    let totals = match result {
-        Ok(t) => t,
-        Err(e) => {
-            info.status = RunStatus::Failed;
-            info.end_unix = Some(unix_now());
-            store.write_info(&info)?;
-            return Err(e.into());
+    let mut session = Session::create(&dir, info).map_err(|e| {
+        if e.is_usage() {
+            UsageError(e.to_string()).into()
+        } else {
+            anyhow::Error::new(e)
         }
-    };
-    let status = if totals.terminated {
-        AttemptStatus::Terminated
-    } else if totals.succeeded() {
-        AttemptStatus::Ok
-    } else {
-        AttemptStatus::Failed
-    };
-    store.append_job(&JobRecord {
-        attempt_id: attempt_id.clone(),
+    })?;
+    let store = session.store().clone();
+    let machine_stop = Arc::new(AtomicBool::new(false));
+    let machine = record_machine(store.machine_csv(), period, Arc::clone(&machine_stop));
+    let id = attempt_id("profile", 1);
+    let mut record = JobRecord {
+        attempt_id: id.clone(),
         job_id: "profile".into(),
         stage: "profile".into(),
         target: String::new(),
@@ -90,25 +76,55 @@ pub(crate) fn run(a: &ProfileArgs) -> anyhow::Result<u8> {
         mem_request: None,
         voxels: None,
         threads: 0,
-        status,
-        start_s: totals.start_unix - start_unix,
-        end_s: totals.end_unix - start_unix,
-        totals: totals.clone(),
+        status: AttemptStatus::Terminated,
+        start_s: session.clock(),
+        end_s: session.clock(),
+        totals: Default::default(),
         executor_job_id: None,
-    })?;
-    info.status = if stop.load(Ordering::Relaxed) {
-        RunStatus::Interrupted
-    } else {
-        RunStatus::Complete
     };
-    info.end_unix = Some(unix_now());
-    store.write_info(&info)?;
-    compact(&store)?;
+    session.launching(&record)?;
+    let opts = AgentOptions {
+        job: id.clone(),
+        argv: a.command.clone(),
+        interval: period,
+        samples: Some(store.samples_path(&id)),
+        grace: std::time::Duration::from_secs(5),
+    };
+    let result = supervise(&opts, &stop);
+    machine_stop.store(true, Ordering::Relaxed);
+    let _ = machine.join();
+    let totals = match result {
+        Ok(t) => t,
+        Err(e) => {
+            let e = anyhow::Error::new(e);
+            session.fail(format!("{e:#}"))?;
+            return Err(e);
+        }
+    };
+    record.status = if totals.terminated {
+        AttemptStatus::Terminated
+    } else if totals.succeeded() {
+        AttemptStatus::Ok
+    } else {
+        AttemptStatus::Failed
+    };
+    record.start_s = session.info().run_clock(totals.start_unix);
+    record.end_s = session.info().run_clock(totals.end_unix);
+    record.totals = totals.clone();
+    session.record(&record)?;
+    let (status, failure) = if stop.load(Ordering::Relaxed) {
+        (RunStatus::Interrupted, Some("interrupted (Ctrl-C or SIGTERM)".to_string()))
+    } else if record.status == AttemptStatus::Ok {
+        (RunStatus::Complete, None)
+    } else {
+        (RunStatus::Failed, Some("the profiled command did not succeed".to_string()))
+    };
+    session.finish(status, failure)?;
     eprintln!(
         "{}: {} in {:.2} s; CPU {:.2} s (user {:.2}, sys {:.2}); peak Σ RSS {:.1} MiB (largest process {:.1} MiB); \
 syscall I/O read {} / written {}; storage read {} / written {}; {} samples, agent CPU {:.3} s, tick lateness p50 {:.2} ms p99 {:.2} ms",
         argv.join(" "),
-        status.as_str(),
+        record.status.as_str(),
         totals.wall_s,
         totals.cpu_s(),
         totals.cpu_user_s,

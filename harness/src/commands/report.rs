@@ -6,6 +6,7 @@ use anyhow::Context;
 use atlasperf_reports::render::{render, Formats, Rendered};
 
 use crate::cli::{ReportArgs, UsageError};
+use crate::store::{compact, RunLock, RunStatus, RunStore, StoreError};
 
 pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<()> {
     let formats = Formats::parse(&a.format).map_err(|e| UsageError(e.to_string()))?;
@@ -19,13 +20,44 @@ pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A usage error unless `dir` holds a run store.
+/// A usage error unless `dir` holds a run store. A store whose tables are missing or older
+/// than its journal (a harness killed before compacting) is compacted first, under the
+/// run's lock; one that a harness is still writing is refused with its pid.
 pub(crate) fn require_store(dir: &Path) -> anyhow::Result<()> {
-    if dir.join("run.json").is_file() {
-        Ok(())
-    } else {
-        Err(UsageError(format!("{}: not a run store (no run.json)", dir.display())).into())
+    let store = RunStore::open(dir).map_err(|e| UsageError(e.to_string()))?;
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let oldest_table = ["jobs", "samples", "nodes", "machine"]
+        .iter()
+        .map(|t| modified(&dir.join(format!("{t}.parquet"))))
+        .collect::<Option<Vec<_>>>()
+        .and_then(|v| v.into_iter().min());
+    let journal = modified(&store.journal_path());
+    let stale = match (oldest_table, journal) {
+        (None, _) => true,
+        (Some(t), Some(j)) => j > t,
+        (Some(_), None) => false,
+    };
+    if !stale {
+        return Ok(());
     }
+    let _lock = RunLock::acquire(dir).map_err(|e| match e {
+        StoreError::Locked { pid, .. } => UsageError(format!(
+            "{} is still being run (atlasperf pid {pid}); its report is written when it ends, or run `atlasperf report {}` then",
+            dir.display(),
+            dir.display()
+        )),
+        e => UsageError(e.to_string()),
+    })?;
+    let info = store.read_info()?;
+    compact(&store).with_context(|| format!("compacting the tables of {}", dir.display()))?;
+    if info.status == RunStatus::Running {
+        eprintln!(
+            "note: {} was stopped before it ended (its harness was killed); this report shows what it measured. Finish it with: atlasperf run --resume {}",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Renders the report of `run` into `out`.

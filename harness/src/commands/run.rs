@@ -1,29 +1,17 @@
-//! `atlasperf run SCENARIO` and `atlasperf run --resume RUN`.
+//! `atlasperf run SCENARIO` and `atlasperf run --resume RUN`: parse, hand the run to a
+//! [`Runner`], show progress, print the outcome.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::Path;
 
 use anyhow::Context;
-use atlasperf_kernels::phantom::write_cohort;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 
 use crate::cli::{RunArgs, UsageError};
-use crate::driver::{drive, Ending, Event};
-use crate::executor::local::{cpusets, LocalExecutor};
-use crate::executor::slurm::SlurmExecutor;
-use crate::executor::Executor;
-use crate::plan::{expand, DatasetPlan, Plan, Stage};
-use crate::sampler::{node::record_machine, unix_now};
-use crate::scenario::{self, ExecutorKind, Scenario};
-use crate::scheduler::{JobStatus, Scheduler};
-use crate::store::{
-    compact, AttemptStatus, HostFacts, JobRecord, RunInfo, RunStatus, RunStore, MACHINE_HEADER,
-    SCHEMA_VERSION,
-};
+use crate::driver::Event;
+use crate::plan::{expand, Plan, Stage};
+use crate::runner::{Outcome, Runner};
+use crate::scenario::{self, Scenario};
+use crate::store::{AttemptStatus, RunStatus};
 
 use super::agent::stop_flag;
 
@@ -31,11 +19,38 @@ use super::agent::stop_flag;
 const INTERRUPTED: u8 = 130;
 
 pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
-    let (scenario, base, store, mut info, resumed) = match &a.resume {
+    // First of all, so a Ctrl-C at any moment ends the run through its store.
+    let stop = stop_flag()?;
+    let runner = match &a.resume {
         Some(dir) => {
-            let opened = open_for_resume(dir)?;
-            preflight(&opened.0, &opened.1, &dir.join("run.json"))?;
-            opened
+            let r = Runner::resume(dir)?;
+            if let Some(rec) = r.recovery() {
+                let done = r.done().iter().filter(|d| **d).count();
+                eprintln!(
+                    "resuming {}: {} of {} jobs already done, {} to run{}{}",
+                    r.dir().display(),
+                    done,
+                    r.plan().jobs.len(),
+                    r.plan().jobs.len() - done,
+                    if rec.adopted.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; recorded {} attempt(s) the previous harness left running",
+                            rec.adopted.len()
+                        )
+                    },
+                    if rec.torn_bytes == 0 {
+                        String::new()
+                    } else {
+                        format!(
+                            "; a torn journal line ({} bytes) moved to jobs.jsonl.torn",
+                            rec.torn_bytes
+                        )
+                    },
+                );
+            }
+            r
         }
         None => {
             let file = a
@@ -47,216 +62,18 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
             if a.dry_run {
                 return dry_run(&loaded.scenario, &loaded.base);
             }
-            preflight(&loaded.scenario, &loaded.base, &loaded.file)?;
-            let dir = super::run_folder(a.out.as_deref(), &loaded.scenario.name)?;
-            let store = RunStore::create(&dir)?;
-            let dir = std::path::absolute(&dir).unwrap_or(dir);
-            let store = RunStore::create(&dir).unwrap_or(store);
-            let info = new_info(&loaded.scenario, &loaded.file, &loaded.base, &dir)?;
-            store.write_info(&info)?;
-            (loaded.scenario, loaded.base, store, info, Vec::new())
+            let dir = super::out_or_default(a.out.as_deref(), &loaded.scenario.name);
+            Runner::start(&loaded, &dir)?
         }
     };
-    let exe = std::env::current_exe().context("locating the atlasperf binary")?;
-    let plan = expand(&scenario, &base, store.dir(), &exe).map_err(UsageError)?;
-    let slurm = match scenario.cluster.executor {
-        ExecutorKind::Local => None,
-        ExecutorKind::Slurm => {
-            match SlurmExecutor::connect(exe.clone(), store.clone(), scenario.interval_ms, &plan) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    info.status = RunStatus::Failed;
-                    info.end_unix = Some(unix_now());
-                    store.write_info(&info)?;
-                    return Err(anyhow::Error::new(e).context(format!(
-                        "the Slurm cluster is not reachable for run {}",
-                        store.dir().display()
-                    )));
-                }
-            }
-        }
-    };
-    prepare_inputs(&plan, &store)?;
-    let models = crate::forecast::from_runs(
-        &scenario
-            .scheduling
-            .forecast_from
-            .iter()
-            .map(|p| base.join(p))
-            .collect::<Vec<_>>(),
-    )?;
-    let mut sched = Scheduler::new(&plan, models);
-    let index: HashMap<&str, usize> = plan
-        .jobs
-        .iter()
-        .enumerate()
-        .map(|(i, j)| (j.id.as_str(), i))
-        .collect();
-    let mut attempts: HashMap<usize, u32> = HashMap::new();
-    let mut done = vec![false; plan.jobs.len()];
-    for r in &resumed {
-        if let Some(&i) = index.get(r.job_id.as_str()) {
-            let a = attempts.entry(i).or_insert(0);
-            *a = (*a).max(r.attempt);
-            if r.status == AttemptStatus::Ok {
-                done[i] = true;
-            }
-        }
-    }
-    for (i, &d) in done.iter().enumerate() {
-        let n = attempts.get(&i).copied().unwrap_or(0);
-        if d {
-            sched.mark_done(i, n);
-        } else {
-            sched.set_attempts(i, n);
-        }
-    }
-    // Attempts a killed harness never recorded still left logs: never reuse their ids.
-    for (i, n) in logged_attempts(&store, &plan) {
-        if !done[i] {
-            let a = attempts.entry(i).or_insert(0);
-            *a = (*a).max(n);
-        }
-    }
-    let remaining = done.iter().filter(|d| !**d).count();
-    if !resumed.is_empty() {
-        eprintln!(
-            "resuming {}: {} of {} jobs already done, {} to run",
-            store.dir().display(),
-            plan.jobs.len() - remaining,
-            plan.jobs.len(),
-            remaining
-        );
-    }
-
-    let host = HostFacts::current();
-    // Slurm places and confines jobs itself; emulated nodes are pinned to their own CPUs.
-    let sets = if slurm.is_some() {
-        vec![None; plan.nodes.len()]
-    } else {
-        cpusets(
-            &plan.nodes.iter().map(|n| n.cores).collect::<Vec<_>>(),
-            host.cpus,
-        )
-    };
-    info.nodes = json!(plan
-        .nodes
-        .iter()
-        .zip(&sets)
-        .map(|(n, s)| json!({
-            "name": n.name, "cores": n.cores, "memory": n.memory.0, "slots": n.slots,
-            "pinned_cpus": s,
-        }))
-        .collect::<Vec<_>>());
-    if slurm.is_some() {
-        info.notes.insert("executor".into(), json!("slurm"));
-    } else if sets.iter().any(Option::is_none) {
-        info.notes.insert(
-            "pinning".into(),
-            json!(format!(
-                "off: the nodes ask for {} cores, this machine has {}",
-                plan.nodes.iter().map(|n| n.cores).sum::<usize>(),
-                host.cpus
-            )),
-        );
-    }
-    info.status = RunStatus::Running;
-    info.end_unix = None;
-    store.write_info(&info)?;
-
-    let stop = stop_flag()?;
-    let machine_stop = Arc::new(AtomicBool::new(false));
-    let machine = record_machine(
-        store.machine_csv(),
-        MACHINE_HEADER,
-        Duration::from_millis(scenario.interval_ms),
-        Arc::clone(&machine_stop),
-    );
-    let offset = unix_now() - info.start_unix;
-    let mut exec: Box<dyn Executor> = match slurm {
-        Some(s) => Box::new(s.with_offset(offset)),
-        None => Box::new(
-            LocalExecutor::new(exe, store.clone(), scenario.interval_ms, sets).with_offset(offset),
-        ),
-    };
-    let mut progress = Progress::new(&plan, &done);
-    let result = drive(
-        &plan,
-        &mut sched,
-        exec.as_mut(),
-        &stop,
-        Duration::from_millis(200),
-        &mut |e| progress.event(&plan, &store, e),
-    );
+    let mut progress = Progress::new(runner.plan(), runner.done());
+    let outcome = runner.execute(&stop, &mut |plan, e| progress.event(plan, e));
     progress.bar.finish_and_clear();
-    machine_stop.store(true, Ordering::Relaxed);
-    let _ = machine.join();
-
-    let ending = match result {
-        Ok(e) => e,
-        Err(e) => {
-            info.status = RunStatus::Failed;
-            info.end_unix = Some(unix_now());
-            store.write_info(&info)?;
-            let _ = compact(&store);
-            return Err(e.context(format!(
-                "run {} failed; what was measured is kept",
-                store.dir().display()
-            )));
-        }
-    };
-    let records = store.read_jobs()?;
-    info.notes.insert(
-        "memory_forecast".into(),
-        forecast_note(&sched, &plan, &records),
-    );
-    info.status = match ending {
-        Ending::Complete => RunStatus::Complete,
-        Ending::Interrupted => RunStatus::Interrupted,
-    };
-    info.end_unix = Some(unix_now());
-    store.write_info(&info)?;
-    let summary = compact(&store).context("compacting the run store")?;
-    let failed = (0..plan.jobs.len())
-        .filter(|&i| matches!(sched.status(i), JobStatus::Failed | JobStatus::Skipped))
-        .count();
-    let oom = records
-        .iter()
-        .filter(|r| r.status == AttemptStatus::OomKilled)
-        .count();
-    let makespan = records.iter().map(|r| r.end_s).fold(0.0, f64::max);
-    eprintln!(
-        "{}: {} jobs ({} done, {} failed or skipped), {} attempts OOM-killed, makespan {:.1} s; {} samples",
-        match ending {
-            Ending::Complete => "complete",
-            Ending::Interrupted => "interrupted",
-        },
-        plan.jobs.len(),
-        progress.ok_total(),
-        failed,
-        oom,
-        makespan,
-        summary.samples
-    );
-    for stage in [Stage::Registration, Stage::Fusion] {
-        let f = &info.notes["memory_forecast"][stage.as_str()];
-        if let (Some(forecast), Some(measured)) =
-            (f["forecast_peak"].as_u64(), f["measured_max_peak"].as_u64())
-        {
-            eprintln!(
-                "memory forecast for {} ({}): {} per job; measured peak {} ({:+.1} %)",
-                stage.as_str(),
-                f["source"].as_str().unwrap_or("?"),
-                bytesize::ByteSize(forecast),
-                bytesize::ByteSize(measured),
-                100.0 * (forecast as f64 / measured.max(1) as f64 - 1.0)
-            );
-        }
-    }
-    eprintln!("run store: {}", store.dir().display());
-    let report_dir = store.dir().join("report");
+    let outcome = outcome?;
+    print_outcome(&outcome);
+    let report_dir = outcome.dir.join("report");
     match super::report::report(
-        store.dir(),
+        &outcome.dir,
         &report_dir,
         atlasperf_reports::render::Formats::ALL,
     ) {
@@ -266,136 +83,68 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
             r.files.len()
         ),
         Err(e) => {
-            eprintln!("warning: the report could not be rendered: {e:#}; the run store is complete")
+            eprintln!("warning: the report could not be rendered: {e:#}; the run store is kept")
         }
     }
-    if ending == Ending::Interrupted {
-        eprintln!(
-            "resume with: atlasperf run --resume {}",
-            store.dir().display()
-        );
-        return Ok(INTERRUPTED);
-    }
-    Ok(u8::from(failed > 0))
-}
-
-/// Highest attempt number per job that has a log file in the store.
-fn logged_attempts(store: &RunStore, plan: &Plan) -> HashMap<usize, u32> {
-    let index: HashMap<&str, usize> = plan
-        .jobs
-        .iter()
-        .enumerate()
-        .map(|(i, j)| (j.id.as_str(), i))
-        .collect();
-    let mut out = HashMap::new();
-    let Ok(entries) = std::fs::read_dir(store.dir().join("logs")) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(stem) = name.strip_suffix(".stderr") else {
-            continue;
-        };
-        let Some((job, n)) = stem.rsplit_once('.') else {
-            continue;
-        };
-        if let (Some(&i), Ok(n)) = (index.get(job), n.parse::<u32>()) {
-            let a = out.entry(i).or_insert(0);
-            *a = (*a).max(n);
+    Ok(match outcome.status {
+        RunStatus::Complete => 0,
+        RunStatus::Interrupted => {
+            eprintln!(
+                "resume with: atlasperf run --resume {}",
+                outcome.dir.display()
+            );
+            INTERRUPTED
         }
-    }
-    out
-}
-
-fn open_for_resume(
-    dir: &Path,
-) -> anyhow::Result<(Scenario, PathBuf, RunStore, RunInfo, Vec<JobRecord>)> {
-    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let store = RunStore::open(&dir).map_err(|e| UsageError(e.to_string()))?;
-    let info = store.read_info()?;
-    if info.status == RunStatus::Complete {
-        return Err(UsageError(format!(
-            "{} is already complete; nothing to resume",
-            dir.display()
-        ))
-        .into());
-    }
-    let scenario: Scenario = serde_json::from_value(info.scenario.clone()).map_err(|e| {
-        UsageError(format!(
-            "{}: the scenario in run.json cannot be read: {e}",
-            store.info_path().display()
-        ))
-    })?;
-    let base = info
-        .notes
-        .get("scenario_dir")
-        .and_then(|v| v.as_str())
-        .map_or_else(|| dir.clone(), PathBuf::from);
-    let records = store.read_jobs()?;
-    Ok((scenario, base, store, info, records))
-}
-
-fn new_info(s: &Scenario, file: &Path, base: &Path, dir: &Path) -> anyhow::Result<RunInfo> {
-    let mut notes = serde_json::Map::new();
-    notes.insert("scenario_file".into(), json!(file));
-    notes.insert(
-        "scenario_dir".into(),
-        json!(std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf())),
-    );
-    let host = HostFacts::current();
-    Ok(RunInfo {
-        schema_version: SCHEMA_VERSION,
-        id: super::folder_name(dir),
-        scenario_name: s.name.clone(),
-        scenario: serde_json::to_value(s)?,
-        git_commit: super::git_commit(),
-        atlasperf_version: env!("CARGO_PKG_VERSION").into(),
-        tool_versions: serde_json::Map::new(),
-        nodes: json!([]),
-        host,
-        start_unix: unix_now(),
-        end_unix: None,
-        status: RunStatus::Running,
-        interval_ms: s.interval_ms,
-        notes,
+        _ => {
+            eprintln!(
+                "to run the jobs without a successful attempt again: atlasperf run --resume {}",
+                outcome.dir.display()
+            );
+            1
+        }
     })
 }
 
-/// Runs the scenario's preflight command, if any; a failure is a usage error carrying its
-/// output, before anything is created or launched.
-fn preflight(s: &Scenario, base: &Path, file: &Path) -> anyhow::Result<()> {
-    if s.preflight.is_empty() {
-        return Ok(());
+fn print_outcome(o: &Outcome) {
+    let idle: f64 = o.idle_gaps_s.iter().sum();
+    eprintln!(
+        "{}: {} of {} jobs done, {} attempts OOM-killed, makespan {:.1} s of active time{}; {}",
+        o.status.as_str(),
+        o.ok,
+        o.jobs,
+        o.oom_killed,
+        o.makespan_s,
+        if o.idle_gaps_s.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (plus {:.1} s idle across {} resume(s), not counted)",
+                idle,
+                o.idle_gaps_s.len()
+            )
+        },
+        o.samples
+            .map_or_else(|| "tables not compacted".to_string(), |n| format!("{n} samples")),
+    );
+    if let Some(f) = &o.failure {
+        eprintln!("{}: {f}", o.status.as_str());
     }
-    let exe = std::env::current_exe().context("locating the atlasperf binary")?;
-    let argv = crate::plan::preflight_argv(s, base, &exe)
-        .map_err(|m| UsageError(format!("{}: {m}", file.display())))?;
-    let shown = argv.join(" ");
-    let out = std::process::Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| {
-            UsageError(format!(
-                "{}: preflight `{shown}` could not start: {e}",
-                file.display()
-            ))
-        })?;
-    if !out.status.success() {
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        return Err(UsageError(format!(
-            "{}: preflight `{shown}` failed ({}):\n{}",
-            file.display(),
-            out.status,
-            text.trim_end()
-        ))
-        .into());
+    for stage in [Stage::Registration, Stage::Fusion] {
+        let Some(f) = o.forecasts.get(stage.as_str()) else {
+            continue;
+        };
+        if let (Some(forecast), Some(measured)) = (f.forecast_peak, f.measured_max_peak) {
+            eprintln!(
+                "memory forecast for {} ({}): {} per job; measured peak {} ({:+.1} %)",
+                stage.as_str(),
+                f.source,
+                bytesize::ByteSize(forecast),
+                bytesize::ByteSize(measured),
+                100.0 * (forecast as f64 / measured.max(1) as f64 - 1.0)
+            );
+        }
     }
-    Ok(())
+    eprintln!("run store: {}", o.dir.display());
 }
 
 fn dry_run(s: &Scenario, base: &Path) -> anyhow::Result<u8> {
@@ -434,70 +183,6 @@ fn dry_run(s: &Scenario, base: &Path) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Generates the phantom cohort (unless a previous attempt did) and the output folders.
-fn prepare_inputs(plan: &Plan, store: &RunStore) -> anyhow::Result<()> {
-    if let DatasetPlan::Phantom { spec, dir } = &plan.dataset {
-        if !dir.join("manifest.toml").is_file() {
-            let bar = ProgressBar::new(spec.subjects as u64);
-            bar.set_style(ProgressStyle::with_template(
-                "generating phantom cohort [{bar:30}] {pos}/{len}",
-            )?);
-            write_cohort(spec, dir, &|n, _| bar.set_position(n as u64))
-                .with_context(|| format!("writing the phantom cohort to {}", dir.display()))?;
-            bar.finish_and_clear();
-        }
-    }
-    for j in &plan.jobs {
-        let sub = match j.stage {
-            Stage::Registration => Path::new("registration").join(&j.target),
-            Stage::Fusion => PathBuf::from("fusion"),
-        };
-        let rep =
-            j.id.split_once("-reg-")
-                .or_else(|| j.id.split_once("-fuse-"))
-                .map(|(r, _)| r);
-        let d = match rep {
-            Some(r) if r.starts_with("rep") => store.outputs().join(r).join(sub),
-            _ => store.outputs().join(sub),
-        };
-        std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-    }
-    Ok(())
-}
-
-/// Forecast vs measured peak per stage, for `run.json` and the report.
-fn forecast_note(sched: &Scheduler, plan: &Plan, records: &[JobRecord]) -> serde_json::Value {
-    let mut out = serde_json::Map::new();
-    for stage in [Stage::Registration, Stage::Fusion] {
-        let peaks: Vec<u64> = records
-            .iter()
-            .filter(|r| r.stage == stage.as_str() && r.status == AttemptStatus::Ok)
-            .map(|r| r.totals.peak_rss)
-            .collect();
-        let voxels = plan
-            .jobs
-            .iter()
-            .find(|j| j.stage == stage)
-            .map_or(0, |j| j.voxels);
-        let measured_max = peaks.iter().copied().max();
-        let measured_mean =
-            (!peaks.is_empty()).then(|| peaks.iter().sum::<u64>() / peaks.len() as u64);
-        let entry = match sched.model(stage) {
-            Some(m) => json!({
-                "source": m.source, "bytes_per_voxel": m.slope, "intercept_bytes": m.intercept,
-                "forecast_peak": m.predict(voxels), "voxels": voxels,
-                "measured_max_peak": measured_max, "measured_mean_peak": measured_mean,
-                "forecast_error": measured_max.map(|x| m.predict(voxels) as f64 / x.max(1) as f64 - 1.0),
-            }),
-            None => {
-                json!({ "source": "none", "measured_max_peak": measured_max, "measured_mean_peak": measured_mean })
-            }
-        };
-        out.insert(stage.as_str().into(), entry);
-    }
-    serde_json::Value::Object(out)
-}
-
 /// Progress bar and per-stage counts.
 struct Progress {
     bar: ProgressBar,
@@ -534,10 +219,6 @@ impl Progress {
         p
     }
 
-    fn ok_total(&self) -> usize {
-        self.counts[0][2] + self.counts[1][2]
-    }
-
     fn message(&self) -> String {
         let part = |s: usize, name: &str| {
             let c = self.counts[s];
@@ -558,8 +239,9 @@ impl Progress {
         }
     }
 
-    fn event(&mut self, plan: &Plan, store: &RunStore, e: Event<'_>) -> anyhow::Result<()> {
+    fn event(&mut self, plan: &Plan, e: Event<'_>) {
         match e {
+            Event::Launching { .. } => {}
             Event::Launched {
                 job,
                 attempt_id,
@@ -569,7 +251,6 @@ impl Progress {
                 self.say(format!("start  {attempt_id} on {}", plan.nodes[node].name));
             }
             Event::Recorded { job, record } => {
-                store.append_job(record)?;
                 let s = plan.jobs[job].stage.index();
                 if record.status != AttemptStatus::Skipped
                     && record.status != AttemptStatus::LaunchError
@@ -606,6 +287,5 @@ impl Progress {
             }
         }
         self.bar.set_message(self.message());
-        Ok(())
     }
 }

@@ -112,9 +112,12 @@ pub(crate) fn run(a: &SweepArgs) -> anyhow::Result<u8> {
 
 /// `run.json`'s status of a point folder, if it has one.
 fn run_status(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("run.json")).ok()?;
-    let v: Value = serde_json::from_str(&text).ok()?;
-    Some(v["status"].as_str().unwrap_or("unreadable").to_string())
+    let store = crate::store::RunStore::open(dir).ok()?;
+    Some(
+        store
+            .read_info()
+            .map_or_else(|_| "unreadable".to_string(), |i| i.status.as_str().to_string()),
+    )
 }
 
 /// The sweep folder: created with a `sweep.json` describing the points, or — when it exists —

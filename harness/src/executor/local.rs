@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{Executor, Finished, Usage};
-use crate::agent::{signal_group, JobTotals};
+use crate::agent::signal_group;
 use crate::plan::PlannedJob;
 use crate::sampler::{descendants_rss, tree_pids};
-use crate::store::RunStore;
+use crate::store::{RunStore, SamplesFile};
 
 struct Proc {
     child: Child,
@@ -77,31 +77,42 @@ impl LocalExecutor {
         self
     }
 
+    /// What became of an attempt whose agent exited: its totals; or, when the agent died
+    /// before writing them (killed, or its disk full), totals rebuilt from its samples — a
+    /// failed attempt, retried like any failure. Only an agent that ended on its own with
+    /// neither totals nor samples is a launch error (the job never ran).
     fn finished(&self, id: &str, p: &Proc, status: std::process::ExitStatus) -> Finished {
-        let path = self.store.result_path(id);
-        let parsed = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<JobTotals>(&t).ok());
-        match parsed {
-            Some(totals) => Finished {
-                attempt_id: id.to_string(),
-                totals,
-                oom_killed: p.oom,
-                launch_error: None,
-                executor_job_id: None,
-            },
-            None => Finished {
-                attempt_id: id.to_string(),
-                totals: JobTotals::default(),
-                oom_killed: p.oom,
-                launch_error: Some(format!(
-                    "the agent ended ({status}) without writing {}; see {}",
-                    path.display(),
-                    self.store.log_path(id, "stderr").display()
-                )),
-                executor_job_id: None,
-            },
+        use std::os::unix::process::ExitStatusExt;
+        let finished = |totals, launch_error| Finished {
+            attempt_id: id.to_string(),
+            totals,
+            oom_killed: p.oom,
+            launch_error,
+            executor_job_id: None,
+        };
+        if let Some(totals) = self.store.read_result(id) {
+            return finished(totals, None);
         }
+        let rows = self.store.read_samples(id).unwrap_or_default();
+        if !rows.is_empty() || status.signal().is_some() {
+            let mut totals = SamplesFile::totals(&rows);
+            totals.signal = status.signal();
+            totals.exit_code = status.code().filter(|&c| c != 0).or(totals.exit_code);
+            eprintln!(
+                "{id}: its agent ended ({status}) without recording totals; {} samples kept, totals rebuilt from them (see {})",
+                rows.len(),
+                self.store.log_path(id, "stderr").display()
+            );
+            return finished(totals, None);
+        }
+        finished(
+            crate::store::Totals::default(),
+            Some(format!(
+                "the agent ended ({status}) without writing {}; see {}",
+                self.store.result_path(id).display(),
+                self.store.log_path(id, "stderr").display()
+            )),
+        )
     }
 }
 
@@ -115,7 +126,7 @@ impl Executor for LocalExecutor {
     ) -> Result<(), String> {
         let log = |stream: &str| {
             let path = self.store.log_path(attempt_id, stream);
-            std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))
+            crate::store::fsio::create(&path).map_err(|e| e.to_string())
         };
         let (stdout, stderr) = (log("stdout")?, log("stderr")?);
         let mut cmd = Command::new(&self.exe);

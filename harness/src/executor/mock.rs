@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Executor, Finished, Usage};
-use crate::agent::JobTotals;
+use crate::store::Totals;
 use crate::plan::PlannedJob;
 
 /// Duration (s), peak memory (bytes) and exit code of a job.
@@ -41,8 +41,8 @@ impl MockExecutor {
         }
     }
 
-    fn totals(r: &Running, end: f64, exit: Option<i32>, signal: Option<i32>) -> JobTotals {
-        JobTotals {
+    fn totals(r: &Running, end: f64, exit: Option<i32>, signal: Option<i32>) -> Totals {
+        Totals {
             exit_code: exit,
             signal,
             start_unix: r.start,
@@ -53,7 +53,7 @@ impl MockExecutor {
             peak_rss_anon: r.peak,
             peak_hwm_sum: r.peak,
             samples: 1,
-            ..JobTotals::default()
+            ..Totals::default()
         }
     }
 }

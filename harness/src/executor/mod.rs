@@ -8,7 +8,7 @@ pub mod slurm;
 
 use std::time::Duration;
 
-use crate::agent::JobTotals;
+use crate::store::Totals;
 use crate::plan::PlannedJob;
 
 /// A job attempt that ended.
@@ -17,7 +17,7 @@ pub struct Finished {
     /// Attempt identifier given at launch.
     pub attempt_id: String,
     /// What the agent measured (exit status included).
-    pub totals: JobTotals,
+    pub totals: Totals,
     /// True when the OOM watchdog killed it.
     pub oom_killed: bool,
     /// Set when the executor could not run it at all (the agent never reported).

@@ -9,14 +9,13 @@
 //! agent wrote before it died.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::agent::JobTotals;
 use crate::executor::{Executor, Finished, Usage};
 use crate::plan::{Plan, PlannedJob};
-use crate::store::RunStore;
+use crate::store::{fsio, RunStore, SamplesFile};
 
 /// States after which a Slurm job will not run again.
 const FINAL: [&str; 10] = [
@@ -141,10 +140,10 @@ impl SlurmExecutor {
                 ),
             });
         }
-        std::fs::create_dir_all(store.dir().join("slurm")).map_err(|e| SlurmError {
+        fsio::ensure_dir(&store.slurm_dir()).map_err(|e| SlurmError {
             command: "mkdir".into(),
             status: String::new(),
-            stderr: format!("{}: {e}", store.dir().join("slurm").display()),
+            stderr: e.to_string(),
         })?;
         Ok(Self {
             exe,
@@ -251,9 +250,7 @@ impl SlurmExecutor {
         let oom = state == "OUT_OF_MEMORY"
             || stderr.contains("exceeded memory limit")
             || stderr.contains("oom-kill event");
-        let parsed = std::fs::read_to_string(self.store.result_path(attempt_id))
-            .ok()
-            .and_then(|t| serde_json::from_str::<JobTotals>(&t).ok());
+        let parsed = self.store.read_result(attempt_id);
         let executor_job_id = Some(s.slurm_id.clone());
         if let Some(totals) = parsed {
             return Finished {
@@ -265,7 +262,8 @@ impl SlurmExecutor {
             };
         }
         // The agent did not finish: Slurm killed the whole step (memory, time, scancel).
-        let mut totals = totals_from_samples(&self.store.samples_path(attempt_id));
+        let mut totals =
+            SamplesFile::totals(&self.store.read_samples(attempt_id).unwrap_or_default());
         let signal = f
             .get("ExitCode")
             .and_then(|c| c.split_once(':'))
@@ -304,54 +302,6 @@ impl SlurmExecutor {
     }
 }
 
-/// Totals rebuilt from an attempt's samples file when its agent was killed: times, peak Σ RSS,
-/// CPU and I/O at the last sample.
-pub fn totals_from_samples(path: &Path) -> JobTotals {
-    let mut t = JobTotals::default();
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return t;
-    };
-    let mut lines = text.lines();
-    let Some(header) = lines.next() else {
-        return t;
-    };
-    let col: HashMap<&str, usize> = header.split(',').enumerate().map(|(i, h)| (h, i)).collect();
-    let n_cols = col.len();
-    let get = |fs: &[&str], name: &str| -> Option<f64> { fs.get(*col.get(name)?)?.parse().ok() };
-    for line in lines {
-        let fs: Vec<&str> = line.split(',').collect();
-        if fs.len() != n_cols {
-            continue; // torn last line
-        }
-        let (Some(unix), Some(rss)) = (get(&fs, "unix"), get(&fs, "rss")) else {
-            continue;
-        };
-        if t.samples == 0 {
-            t.start_unix = unix;
-        }
-        t.samples += 1;
-        t.end_unix = unix;
-        t.peak_rss = t.peak_rss.max(rss as u64);
-        t.peak_rss_anon = t
-            .peak_rss_anon
-            .max(get(&fs, "rss_anon").unwrap_or(0.0) as u64);
-        t.peak_hwm_sum = t
-            .peak_hwm_sum
-            .max(get(&fs, "hwm_sum").unwrap_or(0.0) as u64);
-        t.cpu_user_s = get(&fs, "cpu_s").unwrap_or(t.cpu_user_s);
-        for (name, slot) in [
-            ("rchar", &mut t.rchar),
-            ("wchar", &mut t.wchar),
-            ("read_bytes", &mut t.read_bytes),
-            ("write_bytes", &mut t.write_bytes),
-        ] {
-            *slot = get(&fs, name).map_or(*slot, |v| v as u64);
-        }
-    }
-    t.wall_s = (t.end_unix - t.start_unix).max(0.0);
-    t
-}
-
 impl Executor for SlurmExecutor {
     fn launch(
         &mut self,
@@ -365,11 +315,7 @@ impl Executor for SlurmExecutor {
             .get(node)
             .cloned()
             .ok_or_else(|| format!("no node {node} in the plan"))?;
-        let script_path = self
-            .store
-            .dir()
-            .join("slurm")
-            .join(format!("{attempt_id}.sh"));
+        let script_path = self.store.slurm_dir().join(format!("{attempt_id}.sh"));
         let mib = request
             .unwrap_or(memory / slots as u64)
             .div_ceil(1 << 20)
@@ -411,8 +357,7 @@ impl Executor for SlurmExecutor {
             ),
             1,
         );
-        std::fs::write(&script_path, script)
-            .map_err(|e| format!("{}: {e}", script_path.display()))?;
+        fsio::write_atomic(&script_path, script.as_bytes()).map_err(|e| e.to_string())?;
         args.push(script_path.display().to_string());
         let out = slurm("sbatch", &args).map_err(|e| e.to_string())?;
         let slurm_id = out.trim().split(';').next().unwrap_or_default().to_string();
@@ -527,26 +472,5 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(String::from_utf8_lossy(&out.stdout), s);
         }
-    }
-
-    #[test]
-    fn totals_from_a_torn_samples_file() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let p = dir.path().join("a.csv");
-        std::fs::write(
-            &p,
-            "job,t,unix,cpu_pct,cpu_s,rss,rss_anon,hwm_sum,rchar,wchar,read_bytes,write_bytes,threads,processes,late_ms\n\
-             a.1,0.0,100.0,0,0.0,1000,500,1000,10,0,0,0,1,1,0\n\
-             a.1,0.5,100.5,90,0.45,9000,8000,9000,20,5,0,0,1,1,0\n\
-             a.1,1.0,101.0,95,0.9,7000,6000,9000,30,6,0,4096,1,1,0\n\
-             a.1,1.5,10",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let t = totals_from_samples(&p);
-        assert_eq!(
-            (t.samples, t.peak_rss, t.rchar, t.wchar, t.write_bytes),
-            (3, 9000, 30, 6, 4096)
-        );
-        assert!((t.wall_s - 1.0).abs() < 1e-12 && (t.cpu_s() - 0.9).abs() < 1e-12);
     }
 }

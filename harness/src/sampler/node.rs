@@ -6,22 +6,7 @@ use std::path::Path;
 
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, System};
 
-/// One node-wide sample.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct NodeSample {
-    /// Seconds since the Unix epoch.
-    pub unix: f64,
-    /// CPU utilisation of the whole node, percent of all its cores (0–100).
-    pub cpu_pct: f64,
-    /// Memory in use (total − available), bytes.
-    pub mem_used: u64,
-    /// Total memory, bytes.
-    pub mem_total: u64,
-    /// Cumulative bytes read from whole disks since boot.
-    pub disk_read_bytes: u64,
-    /// Cumulative bytes written to whole disks since boot.
-    pub disk_write_bytes: u64,
-}
+use crate::store::{HostFacts, MachineRow};
 
 /// Samples the node. The first CPU figure is 0 (a rate needs two readings).
 #[derive(Debug)]
@@ -43,7 +28,7 @@ impl NodeSampler {
     }
 
     /// Reads the node now.
-    pub fn sample(&mut self) -> NodeSample {
+    pub fn sample(&mut self) -> MachineRow {
         self.system
             .refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
         self.system
@@ -56,7 +41,7 @@ impl NodeSampler {
         self.primed = true;
         let total = self.system.total_memory();
         let (read, write) = disk_bytes();
-        NodeSample {
+        MachineRow {
             unix: super::unix_now(),
             cpu_pct,
             mem_used: total.saturating_sub(self.system.available_memory()),
@@ -85,24 +70,25 @@ fn disk_bytes() -> (u64, u64) {
         })
 }
 
-/// Records the machine's series into a CSV (`header` first) every `interval` on absolute
-/// deadlines, in a background thread, until `stop` is raised. Rows are written one `write` at a
-/// time so a killed run keeps them.
+/// Records the machine's series into `path` (the run store's `samples/machine.node.csv`)
+/// every `interval` until `stop` is raised, on absolute deadlines. Stops quietly when the
+/// file cannot be written (a full disk): the machine context is a courtesy, the jobs' own
+/// samples are the measurement.
 pub fn record_machine(
     path: std::path::PathBuf,
-    header: &'static str,
     interval: std::time::Duration,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<std::io::Result<()>> {
+) -> std::thread::JoinHandle<Result<(), crate::store::StoreError>> {
+    use crate::store::{columns::MACHINE_CSV, fsio};
     use std::io::Write;
     std::thread::spawn(move || {
-        let fresh = !path.exists();
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        if fresh {
-            writeln!(f, "{header}")?;
+        let io = |e| crate::store::StoreError::Io {
+            path: path.clone(),
+            source: e,
+        };
+        let mut f = fsio::open_append(&path)?;
+        if f.metadata().map_err(io)?.len() == 0 {
+            writeln!(f, "{}", MACHINE_CSV.join(",")).map_err(io)?;
         }
         let Ok(mut sampler) = NodeSampler::new() else {
             return Ok(());
@@ -111,21 +97,30 @@ pub fn record_machine(
         let mut tick = 0u32;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             let s = sampler.sample();
-            f.write_all(
-                format!(
-                    "{:.4},{:.2},{},{},{},{}\n",
-                    s.unix,
-                    s.cpu_pct,
-                    s.mem_used,
-                    s.mem_total,
-                    s.disk_read_bytes,
-                    s.disk_write_bytes
-                )
-                .as_bytes(),
-            )?;
+            f.write_all(s.to_csv_line().as_bytes()).map_err(io)?;
             tick += 1;
             std::thread::sleep((interval * tick).saturating_sub(start.elapsed()));
         }
         Ok(())
     })
+}
+
+/// This machine's facts for `run.json` (best effort: unknown fields stay empty).
+pub fn host_facts() -> HostFacts {
+    let mut sys = System::new().ok();
+    if let Some(s) = sys.as_mut() {
+        s.refresh_memory();
+        s.refresh_cpu_list(CpuRefreshKind::nothing());
+    }
+    HostFacts {
+        hostname: System::host_name().unwrap_or_default(),
+        cpu_model: sys
+            .as_ref()
+            .and_then(|s| s.cpus().first().map(|c| c.brand().to_string()))
+            .unwrap_or_default(),
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        memory_bytes: sys.as_ref().map_or(0, System::total_memory),
+        kernel: System::kernel_version().unwrap_or_default(),
+        os: System::long_os_version().unwrap_or_default(),
+    }
 }

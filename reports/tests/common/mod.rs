@@ -1,11 +1,14 @@
-//! A synthetic run store written with the documented schema (docs/run-store.md): `run.json`,
-//! `jobs.parquet` and `samples.parquet`, with known per-job totals and constant-rate samples.
+//! A synthetic run store written through the store crate, with known per-job totals and
+//! constant-rate samples.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
-use polars::prelude::*;
+use atlasperf_store::{
+    compact, split_attempt_id, AttemptStatus, HostFacts, JobRecord, NodeInfo, Notes, RunInfo,
+    RunStatus, RunStore, SampleRow, SampleWriter, Totals, SCHEMA_VERSION,
+};
 
 /// One emulated node.
 pub struct Node {
@@ -67,89 +70,95 @@ impl Job {
 
 pub const START_UNIX: f64 = 1_800_000_000.0;
 
-/// Writes the store into `dir`; samples every `interval` seconds.
+/// Writes the store into `dir` through the store crate's writers (run.json, journal, one
+/// samples file per attempt, then compaction); samples every `interval` seconds.
 pub fn write_store(dir: &Path, nodes: &[Node], jobs: &[Job], interval: f64) {
-    std::fs::create_dir_all(dir).unwrap();
     let end = jobs.iter().map(|j| j.end).fold(0.0, f64::max);
-    let info = serde_json::json!({
-        "schema_version": 1,
-        "id": "synthetic",
-        "scenario_name": "synthetic",
-        "status": "complete",
-        "start_unix": START_UNIX,
-        "end_unix": START_UNIX + end,
-        "interval_ms": interval * 1e3,
-        "host": {"cpu_model": "test", "cpus": 2, "memory_bytes": 8e9},
-        "atlasperf_version": "0.0.0",
-        "nodes": nodes.iter().map(|n| serde_json::json!({
-            "name": n.name, "cores": n.cores, "memory": n.memory, "slots": 4
-        })).collect::<Vec<_>>(),
-        "notes": {},
-    });
-    std::fs::write(
-        dir.join("run.json"),
-        serde_json::to_string_pretty(&info).unwrap(),
-    )
-    .unwrap();
-
-    let (mut sid, mut unix, mut cpu_pct, mut cpu_s, mut rss, mut rchar, mut wchar) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    let mut counts = vec![];
+    let store = RunStore::create(dir).unwrap();
+    let info = RunInfo {
+        schema_version: SCHEMA_VERSION,
+        id: "synthetic".into(),
+        scenario_name: "synthetic".into(),
+        scenario: serde_json::json!({}),
+        git_commit: None,
+        atlasperf_version: "0.0.0".into(),
+        tool_versions: Default::default(),
+        host: HostFacts {
+            cpu_model: "test".into(),
+            cpus: 2,
+            memory_bytes: 8_000_000_000,
+            ..HostFacts::default()
+        },
+        start_unix: START_UNIX,
+        end_unix: Some(START_UNIX + end),
+        status: RunStatus::Complete,
+        interval_ms: (interval * 1e3).round() as u64,
+        nodes: nodes
+            .iter()
+            .map(|n| NodeInfo {
+                name: n.name.into(),
+                cores: n.cores as usize,
+                memory: n.memory as u64,
+                slots: 4,
+                pinned_cpus: None,
+            })
+            .collect(),
+        notes: Notes::default(),
+        segments: Vec::new(),
+    };
+    store.write_info(&info).unwrap();
     for j in jobs {
         let n = (j.wall() / interval).floor() as usize;
-        counts.push(n as f64 + 1.0);
+        let mut w = SampleWriter::open(&store.samples_path(&j.attempt_id)).unwrap();
         for k in 0..=n {
             let t = k as f64 * interval;
             let f = t / j.wall();
-            sid.push(j.attempt_id.clone());
-            unix.push(START_UNIX + j.start + t);
-            cpu_pct.push(100.0 * j.cpu_s / j.wall());
-            cpu_s.push(j.cpu_s * f);
-            rss.push(j.peak);
-            rchar.push(j.rchar * f);
-            wchar.push(j.wchar * f);
+            w.write(&SampleRow {
+                attempt_id: j.attempt_id.clone(),
+                t,
+                unix: START_UNIX + j.start + t,
+                cpu_pct: 100.0 * j.cpu_s / j.wall(),
+                cpu_s: j.cpu_s * f,
+                rss: j.peak as u64,
+                rchar: (j.rchar * f) as u64,
+                wchar: (j.wchar * f) as u64,
+                ..SampleRow::default()
+            })
+            .unwrap();
         }
+        let (job_id, attempt) = split_attempt_id(&j.attempt_id).unwrap();
+        store
+            .append_job(&JobRecord {
+                attempt_id: j.attempt_id.clone(),
+                job_id: job_id.to_string(),
+                stage: j.stage.into(),
+                target: String::new(),
+                atlas: None,
+                node: j.node.into(),
+                attempt,
+                mem_request: None,
+                voxels: None,
+                threads: 1,
+                status: AttemptStatus::parse(j.status).unwrap(),
+                start_s: j.start,
+                end_s: j.end,
+                totals: Totals {
+                    exit_code: Some(i32::from(j.status != "ok")),
+                    wall_s: j.wall(),
+                    cpu_user_s: j.cpu_s,
+                    peak_rss: j.peak as u64,
+                    rchar: j.rchar as u64,
+                    wchar: j.wchar as u64,
+                    read_bytes: j.read_bytes as u64,
+                    write_bytes: j.write_bytes as u64,
+                    samples: n as u64 + 1,
+                    agent_cpu_s: j.wall() * 1e-3,
+                    tick_late_p99_ms: 1.0,
+                    ..Totals::default()
+                },
+                executor_job_id: None,
+            })
+            .unwrap();
     }
-    let mut samples = df!(
-        "attempt_id" => sid,
-        "unix" => unix,
-        "cpu_pct" => cpu_pct,
-        "cpu_s" => cpu_s,
-        "rss" => rss,
-        "rchar" => rchar,
-        "wchar" => wchar,
-    )
-    .unwrap();
-    write_parquet(&dir.join("samples.parquet"), &mut samples);
-
-    let s = |f: &dyn Fn(&Job) -> String| jobs.iter().map(f).collect::<Vec<String>>();
-    let x = |f: &dyn Fn(&Job) -> f64| jobs.iter().map(f).collect::<Vec<f64>>();
-    let mut table = df!(
-        "attempt_id" => s(&|j| j.attempt_id.clone()),
-        "job_id" => s(&|j| j.job_id.clone()),
-        "stage" => s(&|j| j.stage.to_string()),
-        "node" => s(&|j| j.node.to_string()),
-        "status" => s(&|j| j.status.to_string()),
-        "start_s" => x(&|j| j.start),
-        "end_s" => x(&|j| j.end),
-        "wall_s" => x(&|j| j.wall()),
-        "cpu_s" => x(&|j| j.cpu_s),
-        "threads" => x(&|_| 1.0),
-        "peak_rss" => x(&|j| j.peak),
-        "rchar" => x(&|j| j.rchar),
-        "wchar" => x(&|j| j.wchar),
-        "read_bytes" => x(&|j| j.read_bytes),
-        "write_bytes" => x(&|j| j.write_bytes),
-        "agent_cpu_s" => x(&|j| j.wall() * 1e-3),
-        "samples" => counts,
-        "tick_late_p50_ms" => x(&|_| 0.0),
-        "tick_late_p99_ms" => x(&|_| 1.0),
-    )
-    .unwrap();
-    write_parquet(&dir.join("jobs.parquet"), &mut table);
-}
-
-fn write_parquet(path: &Path, df: &mut DataFrame) {
-    let f = std::fs::File::create(path).unwrap();
-    ParquetWriter::new(f).finish(df).unwrap();
+    compact(&store).unwrap();
 }

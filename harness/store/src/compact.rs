@@ -1,0 +1,412 @@
+//! Compaction: journal and per-attempt sample CSVs → the Parquet and CSV tables (polars).
+//!
+//! The node series is derived here, once, for every reader: on a grid of the sampling
+//! period over the run clock, each node's value is the sum over its running attempts of their
+//! latest sample (cumulative I/O counters of finished attempts carry their final totals
+//! forward, so node counters never drop); rates are differences of the summed counters over
+//! the grid step.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::columns::{JOBS, MACHINE, NODES, SAMPLES};
+use crate::{
+    fsio, AttemptStatus, JobRecord, MachineRow, NodeRow, RunInfo, RunStore, SampleRow,
+    StoreError,
+};
+
+/// What compaction wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactSummary {
+    /// Rows of `jobs` (attempts).
+    pub jobs: usize,
+    /// Rows of `samples`.
+    pub samples: usize,
+    /// Rows of `nodes`.
+    pub node_rows: usize,
+    /// Rows of `machine`.
+    pub machine_rows: usize,
+}
+
+/// Writes `jobs`, `samples`, `nodes` and `machine` as Parquet and CSV from the journal and
+/// the samples files. Samples of attempts the journal does not know (none, after a resume
+/// has recorded what a killed harness left) are kept in `samples` all the same.
+///
+/// # Errors
+/// When a file cannot be read or a table cannot be written.
+pub fn compact(store: &RunStore) -> Result<CompactSummary, StoreError> {
+    compact_with(store, &store.read_info()?)
+}
+
+/// [`compact`] with `run.json` as the caller holds it (about to be written).
+///
+/// # Errors
+/// When a file cannot be read or a table cannot be written.
+pub fn compact_with(store: &RunStore, info: &RunInfo) -> Result<CompactSummary, StoreError> {
+    let jobs = store.read_jobs()?;
+    let mut rows = Vec::new();
+    for id in store.sampled_attempts()? {
+        rows.extend(store.read_samples(&id)?);
+    }
+    let machine = read_machine(&store.machine_csv())?;
+    let nodes = nodes_of(info, &jobs, &rows);
+    write_tables(store.dir(), info, &jobs, &rows, &nodes, &machine)
+}
+
+/// Writes the four tables from typed rows (compaction, and stores built from other sources).
+///
+/// # Errors
+/// When a table cannot be built or written.
+pub fn write_tables(
+    dir: &Path,
+    info: &RunInfo,
+    jobs: &[JobRecord],
+    samples: &[SampleRow],
+    nodes: &[NodeRow],
+    machine: &[MachineRow],
+) -> Result<CompactSummary, StoreError> {
+    let err = |name: &str| {
+        let path = dir.join(format!("{name}.parquet"));
+        move |source| StoreError::Table { path, source }
+    };
+    let mut jobs_df = frame(&JOBS, |c| job_column(c, jobs)).map_err(err("jobs"))?;
+    write_table(dir, "jobs", &mut jobs_df)?;
+    let mut samples_df = frame(&SAMPLES, |c| sample_column(c, samples)).map_err(err("samples"))?;
+    write_table(dir, "samples", &mut samples_df)?;
+    let mut nodes_df = frame(&NODES, |c| node_column(c, nodes)).map_err(err("nodes"))?;
+    write_table(dir, "nodes", &mut nodes_df)?;
+    let mut machine_df =
+        frame(&MACHINE, |c| machine_column(c, machine, info)).map_err(err("machine"))?;
+    write_table(dir, "machine", &mut machine_df)?;
+    Ok(CompactSummary {
+        jobs: jobs.len(),
+        samples: samples.len(),
+        node_rows: nodes.len(),
+        machine_rows: machine.len(),
+    })
+}
+
+fn frame(names: &[&str], column: impl Fn(&str) -> Option<Series>) -> PolarsResult<DataFrame> {
+    let cols = names
+        .iter()
+        .map(|&n| {
+            column(n).map(Column::from).ok_or_else(|| {
+                PolarsError::ColumnNotFound(format!("no writer for column {n}").into())
+            })
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new_infer_height(cols)
+}
+
+fn job_column(name: &str, jobs: &[JobRecord]) -> Option<Series> {
+    let n = name.into();
+    let s = |f: fn(&JobRecord) -> String| Series::new(n, jobs.iter().map(f).collect::<Vec<_>>());
+    let fl = |f: fn(&JobRecord) -> f64| Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>());
+    let u = |f: fn(&JobRecord) -> u64| Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>());
+    let ou = |f: fn(&JobRecord) -> Option<u64>| {
+        Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>())
+    };
+    let oi = |f: fn(&JobRecord) -> Option<i32>| {
+        Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>())
+    };
+    let os = |f: fn(&JobRecord) -> Option<String>| {
+        Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>())
+    };
+    let b = |f: fn(&JobRecord) -> bool| Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>());
+    Some(match name {
+        "attempt_id" => s(|j| j.attempt_id.clone()),
+        "job_id" => s(|j| j.job_id.clone()),
+        "stage" => s(|j| j.stage.clone()),
+        "target" => s(|j| j.target.clone()),
+        "atlas" => os(|j| j.atlas.clone()),
+        "node" => s(|j| j.node.clone()),
+        "attempt" => Series::new(name.into(), jobs.iter().map(|j| j.attempt).collect::<Vec<u32>>()),
+        "status" => s(|j| j.status.as_str().to_string()),
+        "mem_request" => ou(|j| j.mem_request),
+        "voxels" => ou(|j| j.voxels),
+        "threads" => u(|j| j.threads as u64),
+        "start_s" => fl(|j| j.start_s),
+        "end_s" => fl(|j| j.end_s),
+        "wall_s" => fl(|j| j.totals.wall_s),
+        "exit_code" => oi(|j| j.totals.exit_code),
+        "signal" => oi(|j| j.totals.signal),
+        "oom_killed" => b(|j| j.status == AttemptStatus::OomKilled),
+        "cpu_s" => fl(|j| j.totals.cpu_s()),
+        "cpu_user_s" => fl(|j| j.totals.cpu_user_s),
+        "cpu_sys_s" => fl(|j| j.totals.cpu_sys_s),
+        "peak_rss" => u(|j| j.totals.peak_rss),
+        "peak_rss_anon" => u(|j| j.totals.peak_rss_anon),
+        "peak_hwm_sum" => u(|j| j.totals.peak_hwm_sum),
+        "max_rss_largest_process" => u(|j| j.totals.max_rss_largest_process),
+        "rchar" => u(|j| j.totals.rchar),
+        "wchar" => u(|j| j.totals.wchar),
+        "read_bytes" => u(|j| j.totals.read_bytes),
+        "write_bytes" => u(|j| j.totals.write_bytes),
+        "samples" => u(|j| j.totals.samples),
+        "agent_cpu_s" => fl(|j| j.totals.agent_cpu_s),
+        "tick_late_p50_ms" => fl(|j| j.totals.tick_late_p50_ms),
+        "tick_late_p99_ms" => fl(|j| j.totals.tick_late_p99_ms),
+        "executor_job_id" => os(|j| j.executor_job_id.clone()),
+        "totals_from_samples" => b(|j| j.totals.from_samples),
+        _ => return None,
+    })
+}
+
+fn sample_column(name: &str, rows: &[SampleRow]) -> Option<Series> {
+    let fl = |f: fn(&SampleRow) -> f64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    let u = |f: fn(&SampleRow) -> u64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    Some(match name {
+        "attempt_id" => Series::new(
+            name.into(),
+            rows.iter().map(|r| r.attempt_id.clone()).collect::<Vec<_>>(),
+        ),
+        "t" => fl(|r| r.t),
+        "unix" => fl(|r| r.unix),
+        "cpu_pct" => fl(|r| r.cpu_pct),
+        "cpu_s" => fl(|r| r.cpu_s),
+        "rss" => u(|r| r.rss),
+        "rss_anon" => u(|r| r.rss_anon),
+        "hwm_sum" => u(|r| r.hwm_sum),
+        "rchar" => u(|r| r.rchar),
+        "wchar" => u(|r| r.wchar),
+        "read_bytes" => u(|r| r.read_bytes),
+        "write_bytes" => u(|r| r.write_bytes),
+        "threads" => u(|r| r.threads),
+        "processes" => u(|r| r.processes),
+        "late_ms" => fl(|r| r.late_ms),
+        _ => return None,
+    })
+}
+
+fn node_column(name: &str, rows: &[NodeRow]) -> Option<Series> {
+    let fl = |f: fn(&NodeRow) -> f64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    let u = |f: fn(&NodeRow) -> u64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    Some(match name {
+        "node" => Series::new(
+            name.into(),
+            rows.iter().map(|r| r.node.clone()).collect::<Vec<_>>(),
+        ),
+        "t" => fl(|r| r.t),
+        "jobs_running" => u(|r| r.jobs_running),
+        "cpu_pct" => fl(|r| r.cpu_pct),
+        "rss" => u(|r| r.rss),
+        "rss_anon" => u(|r| r.rss_anon),
+        "rchar" => u(|r| r.io[0]),
+        "wchar" => u(|r| r.io[1]),
+        "read_bytes" => u(|r| r.io[2]),
+        "write_bytes" => u(|r| r.io[3]),
+        "rchar_per_s" => fl(|r| r.rates[0]),
+        "wchar_per_s" => fl(|r| r.rates[1]),
+        "read_bytes_per_s" => fl(|r| r.rates[2]),
+        "write_bytes_per_s" => fl(|r| r.rates[3]),
+        _ => return None,
+    })
+}
+
+fn machine_column(name: &str, rows: &[MachineRow], info: &RunInfo) -> Option<Series> {
+    let fl = |f: &dyn Fn(&MachineRow) -> f64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    let u = |f: &dyn Fn(&MachineRow) -> u64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    // Disk counters since the run started, not since boot.
+    let first = rows.first().copied().unwrap_or_default();
+    Some(match name {
+        "t" => fl(&|r| info.run_clock(r.unix)),
+        "unix" => fl(&|r| r.unix),
+        "cpu_pct" => fl(&|r| r.cpu_pct),
+        "mem_used" => u(&|r| r.mem_used),
+        "mem_total" => u(&|r| r.mem_total),
+        "disk_read_bytes" => u(&|r| r.disk_read_bytes.saturating_sub(first.disk_read_bytes)),
+        "disk_write_bytes" => u(&|r| r.disk_write_bytes.saturating_sub(first.disk_write_bytes)),
+        _ => return None,
+    })
+}
+
+fn write_table(dir: &Path, name: &str, df: &mut DataFrame) -> Result<(), StoreError> {
+    let parquet = dir.join(format!("{name}.parquet"));
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf)
+        .finish(df)
+        .map_err(|source| StoreError::Table {
+            path: parquet.clone(),
+            source,
+        })?;
+    fsio::write_atomic(&parquet, &buf)?;
+    let csv = dir.join(format!("{name}.csv"));
+    let mut buf = Vec::new();
+    CsvWriter::new(&mut buf)
+        .include_header(true)
+        .finish(df)
+        .map_err(|source| StoreError::Table {
+            path: csv.clone(),
+            source,
+        })?;
+    fsio::write_atomic(&csv, &buf)
+}
+
+fn read_machine(path: &Path) -> Result<Vec<MachineRow>, StoreError> {
+    match fsio::read_regular(path) {
+        Ok(bytes) => Ok(bytes
+            .split(|b| *b == b'\n')
+            .filter_map(MachineRow::parse)
+            .collect()),
+        Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Every node's series (see the module docs), on the run clock.
+fn nodes_of(info: &RunInfo, jobs: &[JobRecord], rows: &[SampleRow]) -> Vec<NodeRow> {
+    let step = (info.interval_ms.max(1) as f64) / 1e3;
+    let mut by_attempt: BTreeMap<&str, Vec<(f64, &SampleRow)>> = BTreeMap::new();
+    for r in rows {
+        by_attempt
+            .entry(r.attempt_id.as_str())
+            .or_default()
+            .push((info.run_clock(r.unix), r));
+    }
+    for v in by_attempt.values_mut() {
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    let end = jobs.iter().map(|j| j.end_s).fold(0.0, f64::max);
+    let mut names: Vec<&str> = jobs
+        .iter()
+        .map(|j| j.node.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut out = Vec::new();
+    for name in names {
+        let cores = info.node(name).map_or(1.0, |n| n.cores as f64);
+        let attempts: Vec<(&JobRecord, &[(f64, &SampleRow)])> = jobs
+            .iter()
+            .filter(|j| j.node == name)
+            .map(|j| {
+                let s = by_attempt
+                    .get(j.attempt_id.as_str())
+                    .map_or(&[][..], Vec::as_slice);
+                (j, s)
+            })
+            .collect();
+        out.extend(node_series(name, cores, &attempts, step, end));
+    }
+    out
+}
+
+/// One node's series on a grid of `step` seconds from 0 to `end` on the run clock: each
+/// attempt contributes its latest sample at or before a grid time while it runs
+/// (`start_s ≤ t ≤ end_s`), and its final I/O totals after it ended. `samples` are each
+/// attempt's rows with their run-clock times, sorted.
+pub fn node_series(
+    node: &str,
+    cores: f64,
+    attempts: &[(&JobRecord, &[(f64, &SampleRow)])],
+    step: f64,
+    end: f64,
+) -> Vec<NodeRow> {
+    let steps = (end / step).ceil().max(0.0) as usize + 1;
+    let cores = cores.max(1.0);
+    let mut cursor = vec![0usize; attempts.len()];
+    let mut prev_io: Option<[u64; 4]> = None;
+    let mut out = Vec::with_capacity(steps);
+    for k in 0..steps {
+        let t = k as f64 * step;
+        let mut row = NodeRow {
+            node: node.to_string(),
+            t,
+            ..NodeRow::default()
+        };
+        for (a, (j, series)) in attempts.iter().enumerate() {
+            while cursor[a] < series.len() && series[cursor[a]].0 <= t + 1e-9 {
+                cursor[a] += 1;
+            }
+            let latest = cursor[a].checked_sub(1).map(|i| series[i].1);
+            if j.start_s <= t && t <= j.end_s {
+                row.jobs_running += 1;
+                if let Some(s) = latest {
+                    row.cpu_pct += s.cpu_pct / cores;
+                    row.rss += s.rss;
+                    row.rss_anon += s.rss_anon;
+                }
+            }
+            let counters = if t > j.end_s {
+                let tt = &j.totals;
+                [tt.rchar, tt.wchar, tt.read_bytes, tt.write_bytes]
+            } else {
+                latest.map_or([0; 4], |s| [s.rchar, s.wchar, s.read_bytes, s.write_bytes])
+            };
+            for c in 0..4 {
+                row.io[c] += counters[c];
+            }
+        }
+        if let Some(p) = prev_io {
+            row.rates = [0, 1, 2, 3].map(|c| row.io[c].saturating_sub(p[c]) as f64 / step);
+        }
+        prev_io = Some(row.io);
+        out.push(row);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Totals;
+
+    fn rec(id: &str, start: f64, end: f64, wchar: u64) -> JobRecord {
+        JobRecord {
+            attempt_id: id.into(),
+            job_id: id.into(),
+            stage: "registration".into(),
+            target: String::new(),
+            atlas: None,
+            node: "n".into(),
+            attempt: 1,
+            mem_request: None,
+            voxels: None,
+            threads: 1,
+            status: AttemptStatus::Ok,
+            start_s: start,
+            end_s: end,
+            totals: Totals {
+                wchar,
+                ..Totals::default()
+            },
+            executor_job_id: None,
+        }
+    }
+
+    fn sample(id: &str, t: f64, rss: u64, wchar: u64) -> SampleRow {
+        SampleRow {
+            attempt_id: id.into(),
+            t,
+            unix: t,
+            cpu_pct: 100.0,
+            rss,
+            wchar,
+            ..SampleRow::default()
+        }
+    }
+
+    #[test]
+    fn the_node_total_is_the_sum_of_each_attempts_step_function() {
+        let (a, b) = (rec("a", 0.0, 2.0, 50), rec("b", 1.0, 3.0, 70));
+        let sa = [sample("a", 0.0, 10, 0), sample("a", 1.5, 30, 40)];
+        let sb = [sample("b", 1.0, 5, 0), sample("b", 2.5, 7, 60)];
+        let ta: Vec<(f64, &SampleRow)> = sa.iter().map(|s| (s.t, s)).collect();
+        let tb: Vec<(f64, &SampleRow)> = sb.iter().map(|s| (s.t, s)).collect();
+        let rows = node_series("n", 2.0, &[(&a, &ta), (&b, &tb)], 0.5, 3.0);
+        let rss: Vec<u64> = rows.iter().map(|r| r.rss).collect();
+        // t = 0, .5, 1, 1.5, 2, 2.5, 3
+        assert_eq!(rss, [10, 10, 15, 35, 35, 7, 7]);
+        let running: Vec<u64> = rows.iter().map(|r| r.jobs_running).collect();
+        assert_eq!(running, [1, 1, 2, 2, 2, 1, 1]);
+        // After `a` ends its final total (50) carries forward; `b`'s last sample says 60.
+        assert_eq!(rows[6].io[1], 50 + 60);
+        assert_eq!(rows[2].cpu_pct, 100.0);
+        assert!(rows.windows(2).all(|w| w[1].io[1] >= w[0].io[1]));
+    }
+}
