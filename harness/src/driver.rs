@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::store::Totals;
 use crate::executor::{Executor, Finished};
 use crate::plan::Plan;
 use crate::scheduler::{Outcome, Scheduler};
+use crate::store::Totals;
 use crate::store::{AttemptStatus, JobRecord};
 
 /// What happened, for progress display and recording.

@@ -114,7 +114,11 @@ impl Runner {
                 store.info_path().display()
             ))
         })?;
-        let base = info.notes.scenario_dir.clone().unwrap_or_else(|| dir.clone());
+        let base = info
+            .notes
+            .scenario_dir
+            .clone()
+            .unwrap_or_else(|| dir.clone());
         let plan = expand(&scenario, &base, &dir, &exe).map_err(UsageError)?;
         preflight(&scenario, &base, &store.info_path())?;
         let (session, recovery) = Session::resume(&dir).map_err(store_usage)?;
@@ -253,7 +257,8 @@ impl Runner {
                 )),
             ),
         };
-        self.session.update_info(|i| i.notes.memory_forecast = forecasts.clone())?;
+        self.session
+            .update_info(|i| i.notes.memory_forecast = forecasts.clone())?;
         let info_before = self.session.info().clone();
         let summary = self.session.finish(status, failure)?;
         let info = store.read_info().unwrap_or(info_before);

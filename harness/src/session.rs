@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use crate::sampler::unix_now;
 use crate::store::{
-    compact_with, AttemptStatus, CompactSummary, JobRecord, RunInfo, RunLock, RunStatus,
-    RunStore, SamplesFile, StoreError,
+    compact_with, AttemptStatus, CompactSummary, JobRecord, RunInfo, RunLock, RunStatus, RunStore,
+    SamplesFile, StoreError,
 };
 
 /// How long a resume waits for an agent orphaned by a killed harness to finish writing
@@ -54,8 +54,9 @@ impl Session {
         if store.info_path().exists() {
             return Err(StoreError::NotRegular {
                 path: store.info_path(),
-                what: "already exists: this folder holds a run (choose another --out or use --resume)"
-                    .into(),
+                what:
+                    "already exists: this folder holds a run (choose another --out or use --resume)"
+                        .into(),
             });
         }
         store.make_reserve()?;
@@ -103,7 +104,10 @@ impl Session {
             info.begin_segment(info.start_unix);
         }
         if info.segments.last().is_some_and(|s| s.end_unix.is_none()) {
-            let start = info.segments.last().map_or(info.start_unix, |s| s.start_unix);
+            let start = info
+                .segments
+                .last()
+                .map_or(info.start_unix, |s| s.start_unix);
             info.end_segment(info.end_unix.or(last).unwrap_or(start));
         }
         store.make_reserve()?;
@@ -322,7 +326,11 @@ fn orphans(store: &RunStore) -> Result<Vec<String>, StoreError> {
 /// Records orphaned attempts: with their agent's totals when it wrote them, else totals
 /// rebuilt from their samples; `terminated` unless the job finished on its own. Returns
 /// their ids.
-fn adopt(store: &RunStore, info: &RunInfo, orphans: Vec<String>) -> Result<Vec<String>, StoreError> {
+fn adopt(
+    store: &RunStore,
+    info: &RunInfo,
+    orphans: Vec<String>,
+) -> Result<Vec<String>, StoreError> {
     let mut adopted = Vec::new();
     for id in orphans {
         let Some(mut record) = store.read_launch(&id) else {

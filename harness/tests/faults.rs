@@ -76,7 +76,10 @@ fn assert_whole(dir: &Path, before: &BTreeMap<String, Vec<String>>) {
     assert_eq!(unique.len(), ids.len(), "attempt ids reused: {ids:?}");
     let after = sample_rows(dir);
     for (id, rows) in &after {
-        assert!(unique.contains(id.as_str()), "{id} has samples but no journal record");
+        assert!(
+            unique.contains(id.as_str()),
+            "{id} has samples but no journal record"
+        );
         let mut last_t = -1.0;
         for row in rows {
             let f: Vec<&str> = row.split(',').collect();
@@ -113,7 +116,11 @@ fn kill_then_resume(name: &str, moment: impl Fn(&Path) -> bool) {
     resume(&dir).success();
     assert_whole(&dir, &before);
     let info = run_json(&dir);
-    assert_eq!(info["segments"].as_array().map(Vec::len), Some(2), "{name}: {info}");
+    assert_eq!(
+        info["segments"].as_array().map(Vec::len),
+        Some(2),
+        "{name}: {info}"
+    );
 }
 
 fn launched(dir: &Path) -> usize {
@@ -131,7 +138,9 @@ fn harness_killed_during_setup() {
 
 #[test]
 fn harness_killed_while_the_first_jobs_run() {
-    kill_then_resume("first launch", |d| launched(d) >= 1 && journal(d).is_empty());
+    kill_then_resume("first launch", |d| {
+        launched(d) >= 1 && journal(d).is_empty()
+    });
 }
 
 #[test]
@@ -188,7 +197,10 @@ fn harness_killed_twice_including_during_its_resume() {
         .map(|r| r["end_s"].as_f64().unwrap())
         .fold(0.0, f64::max);
     let wall = info["end_unix"].as_f64().unwrap() - info["start_unix"].as_f64().unwrap();
-    assert!(makespan <= wall - gaps + 0.5, "makespan {makespan} wall {wall} gaps {gaps}");
+    assert!(
+        makespan <= wall - gaps + 0.5,
+        "makespan {makespan} wall {wall} gaps {gaps}"
+    );
 }
 
 #[test]
@@ -310,12 +322,20 @@ fn planted_symlinks_are_refused_and_their_targets_untouched() {
         .arg(&dir)
         .assert()
         .failure()
-        .stderr(predicate::str::contains("jobs.jsonl").and(predicate::str::contains("symbolic link")));
+        .stderr(
+            predicate::str::contains("jobs.jsonl").and(predicate::str::contains("symbolic link")),
+        );
     unchanged();
 
     // A report folder, and a summary inside one, planted in a finished run.
     let ok = tmp.path().join("ok");
-    atlasperf().arg("run").arg(&scenario).arg("--out").arg(&ok).assert().success();
+    atlasperf()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&ok)
+        .assert()
+        .success();
     std::fs::remove_dir_all(ok.join("report")).unwrap();
     let elsewhere = tmp.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
@@ -351,7 +371,9 @@ fn small_tmpfs(dir: &Path, size: &str) -> Option<Mount> {
     if ok {
         Some(Mount(dir.to_path_buf()))
     } else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root); the disk-full case is not tested");
+        eprintln!(
+            "skipped: cannot mount a tmpfs here (needs root); the disk-full case is not tested"
+        );
         None
     }
 }
@@ -389,7 +411,10 @@ fn a_full_disk_stops_the_run_as_failed_keeps_every_measurement_and_resume_finish
     let info = run_json(&dir);
     assert_eq!(info["status"], "failed", "{info}");
     let failure = info["notes"]["failure"].as_str().unwrap_or_default();
-    assert!(failure.contains("filled up") && failure.contains("--resume"), "{failure}");
+    assert!(
+        failure.contains("filled up") && failure.contains("--resume"),
+        "{failure}"
+    );
     let before = sample_rows(&dir);
     // No room: the resume is refused, not half done.
     resume(&dir).failure();

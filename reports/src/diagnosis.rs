@@ -134,7 +134,8 @@ pub fn diagnose(run: &RunData) -> Vec<StageDiagnosis> {
                 .filter_map(|n| {
                     let on: Vec<&Attempt> =
                         atts.iter().copied().filter(|a| a.node == n.name).collect();
-                    (!on.is_empty()).then(|| node_use(run, &on, &n.name, n.memory as f64, n.cores as f64, peak))
+                    (!on.is_empty())
+                        .then(|| node_use(run, &on, &n.name, n.memory as f64, n.cores as f64, peak))
                 })
                 .collect();
             let mem = nodes.iter().map(|n| n.memory_share).fold(0.0, f64::max);

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::agent::{supervise, AgentOptions};
-use crate::store::{RunStore, Totals};
 use crate::cli::{AgentArgs, UsageError};
+use crate::store::{RunStore, Totals};
 
 /// A stop flag raised by SIGTERM, SIGINT or SIGHUP.
 pub(crate) fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {

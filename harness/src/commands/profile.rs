@@ -113,11 +113,17 @@ pub(crate) fn run(a: &ProfileArgs) -> anyhow::Result<u8> {
     record.totals = totals.clone();
     session.record(&record)?;
     let (status, failure) = if stop.load(Ordering::Relaxed) {
-        (RunStatus::Interrupted, Some("interrupted (Ctrl-C or SIGTERM)".to_string()))
+        (
+            RunStatus::Interrupted,
+            Some("interrupted (Ctrl-C or SIGTERM)".to_string()),
+        )
     } else if record.status == AttemptStatus::Ok {
         (RunStatus::Complete, None)
     } else {
-        (RunStatus::Failed, Some("the profiled command did not succeed".to_string()))
+        (
+            RunStatus::Failed,
+            Some("the profiled command did not succeed".to_string()),
+        )
     };
     session.finish(status, failure)?;
     eprintln!(

@@ -123,8 +123,10 @@ fn print_outcome(o: &Outcome) {
                 o.idle_gaps_s.len()
             )
         },
-        o.samples
-            .map_or_else(|| "tables not compacted".to_string(), |n| format!("{n} samples")),
+        o.samples.map_or_else(
+            || "tables not compacted".to_string(),
+            |n| format!("{n} samples")
+        ),
     );
     if let Some(f) = &o.failure {
         eprintln!("{}: {f}", o.status.as_str());

@@ -113,11 +113,10 @@ pub(crate) fn run(a: &SweepArgs) -> anyhow::Result<u8> {
 /// `run.json`'s status of a point folder, if it has one.
 fn run_status(dir: &Path) -> Option<String> {
     let store = crate::store::RunStore::open(dir).ok()?;
-    Some(
-        store
-            .read_info()
-            .map_or_else(|_| "unreadable".to_string(), |i| i.status.as_str().to_string()),
-    )
+    Some(store.read_info().map_or_else(
+        |_| "unreadable".to_string(),
+        |i| i.status.as_str().to_string(),
+    ))
 }
 
 /// The sweep folder: created with a `sweep.json` describing the points, or — when it exists —

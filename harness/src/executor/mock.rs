@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Executor, Finished, Usage};
-use crate::store::Totals;
 use crate::plan::PlannedJob;
+use crate::store::Totals;
 
 /// Duration (s), peak memory (bytes) and exit code of a job.
 pub type Profile = Box<dyn Fn(&PlannedJob, &str) -> (f64, u64, i32)>;

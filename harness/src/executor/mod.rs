@@ -8,8 +8,8 @@ pub mod slurm;
 
 use std::time::Duration;
 
-use crate::store::Totals;
 use crate::plan::PlannedJob;
+use crate::store::Totals;
 
 /// A job attempt that ended.
 #[derive(Debug, Clone)]

@@ -13,8 +13,7 @@ use polars::prelude::*;
 
 use crate::columns::{JOBS, MACHINE, NODES, SAMPLES};
 use crate::{
-    fsio, AttemptStatus, JobRecord, MachineRow, NodeRow, RunInfo, RunStore, SampleRow,
-    StoreError,
+    fsio, AttemptStatus, JobRecord, MachineRow, NodeRow, RunInfo, RunStore, SampleRow, StoreError,
 };
 
 /// What compaction wrote.
@@ -103,8 +102,10 @@ fn frame(names: &[&str], column: impl Fn(&str) -> Option<Series>) -> PolarsResul
 fn job_column(name: &str, jobs: &[JobRecord]) -> Option<Series> {
     let n = name.into();
     let s = |f: fn(&JobRecord) -> String| Series::new(n, jobs.iter().map(f).collect::<Vec<_>>());
-    let fl = |f: fn(&JobRecord) -> f64| Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>());
-    let u = |f: fn(&JobRecord) -> u64| Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>());
+    let fl =
+        |f: fn(&JobRecord) -> f64| Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>());
+    let u =
+        |f: fn(&JobRecord) -> u64| Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>());
     let ou = |f: fn(&JobRecord) -> Option<u64>| {
         Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>())
     };
@@ -114,7 +115,9 @@ fn job_column(name: &str, jobs: &[JobRecord]) -> Option<Series> {
     let os = |f: fn(&JobRecord) -> Option<String>| {
         Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>())
     };
-    let b = |f: fn(&JobRecord) -> bool| Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>());
+    let b = |f: fn(&JobRecord) -> bool| {
+        Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>())
+    };
     Some(match name {
         "attempt_id" => s(|j| j.attempt_id.clone()),
         "job_id" => s(|j| j.job_id.clone()),
@@ -122,7 +125,10 @@ fn job_column(name: &str, jobs: &[JobRecord]) -> Option<Series> {
         "target" => s(|j| j.target.clone()),
         "atlas" => os(|j| j.atlas.clone()),
         "node" => s(|j| j.node.clone()),
-        "attempt" => Series::new(name.into(), jobs.iter().map(|j| j.attempt).collect::<Vec<u32>>()),
+        "attempt" => Series::new(
+            name.into(),
+            jobs.iter().map(|j| j.attempt).collect::<Vec<u32>>(),
+        ),
         "status" => s(|j| j.status.as_str().to_string()),
         "mem_request" => ou(|j| j.mem_request),
         "voxels" => ou(|j| j.voxels),
@@ -155,12 +161,16 @@ fn job_column(name: &str, jobs: &[JobRecord]) -> Option<Series> {
 }
 
 fn sample_column(name: &str, rows: &[SampleRow]) -> Option<Series> {
-    let fl = |f: fn(&SampleRow) -> f64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
-    let u = |f: fn(&SampleRow) -> u64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    let fl =
+        |f: fn(&SampleRow) -> f64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    let u =
+        |f: fn(&SampleRow) -> u64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
     Some(match name {
         "attempt_id" => Series::new(
             name.into(),
-            rows.iter().map(|r| r.attempt_id.clone()).collect::<Vec<_>>(),
+            rows.iter()
+                .map(|r| r.attempt_id.clone())
+                .collect::<Vec<_>>(),
         ),
         "t" => fl(|r| r.t),
         "unix" => fl(|r| r.unix),
@@ -181,8 +191,10 @@ fn sample_column(name: &str, rows: &[SampleRow]) -> Option<Series> {
 }
 
 fn node_column(name: &str, rows: &[NodeRow]) -> Option<Series> {
-    let fl = |f: fn(&NodeRow) -> f64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
-    let u = |f: fn(&NodeRow) -> u64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    let fl =
+        |f: fn(&NodeRow) -> f64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    let u =
+        |f: fn(&NodeRow) -> u64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
     Some(match name {
         "node" => Series::new(
             name.into(),
@@ -206,8 +218,12 @@ fn node_column(name: &str, rows: &[NodeRow]) -> Option<Series> {
 }
 
 fn machine_column(name: &str, rows: &[MachineRow], info: &RunInfo) -> Option<Series> {
-    let fl = |f: &dyn Fn(&MachineRow) -> f64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
-    let u = |f: &dyn Fn(&MachineRow) -> u64| Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    let fl = |f: &dyn Fn(&MachineRow) -> f64| {
+        Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
+    let u = |f: &dyn Fn(&MachineRow) -> u64| {
+        Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
     // Disk counters since the run started, not since boot.
     let first = rows.first().copied().unwrap_or_default();
     Some(match name {

@@ -243,6 +243,11 @@ mod tests {
         write_atomic(&p, b"one").unwrap_or_else(|e| panic!("{e}"));
         write_atomic(&p, b"two").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(std::fs::read(&p).unwrap_or_default(), b"two");
-        assert_eq!(std::fs::read_dir(dir.path()).map(Iterator::count).unwrap_or(0), 1);
+        assert_eq!(
+            std::fs::read_dir(dir.path())
+                .map(Iterator::count)
+                .unwrap_or(0),
+            1
+        );
     }
 }

@@ -24,8 +24,7 @@ pub(crate) fn torn_path(path: &Path) -> PathBuf {
 
 /// Appends one record as one whole line and syncs it.
 pub(crate) fn append(path: &Path, record: &JobRecord) -> Result<(), StoreError> {
-    let mut line =
-        serde_json::to_string(record).map_err(|e| format_err(path, e.to_string()))?;
+    let mut line = serde_json::to_string(record).map_err(|e| format_err(path, e.to_string()))?;
     line.push('\n');
     let mut f = fsio::open_append(path)?;
     if !matches!(fsio::last_byte(&f, path)?, None | Some(b'\n')) {
@@ -143,9 +142,14 @@ mod tests {
         let p = dir.path().join("jobs.jsonl");
         append(&p, &rec("a")).unwrap_or_else(|e| panic!("{e}"));
         let mut f = fsio::open_append(&p).unwrap_or_else(|e| panic!("{e}"));
-        f.write_all(br#"{"attempt_id":"b.1","job_"#).unwrap_or_else(|e| panic!("{e}"));
+        f.write_all(br#"{"attempt_id":"b.1","job_"#)
+            .unwrap_or_else(|e| panic!("{e}"));
         drop(f);
-        assert_eq!(read(&p).map(|v| v.len()).unwrap_or(0), 1, "readers ignore the tail");
+        assert_eq!(
+            read(&p).map(|v| v.len()).unwrap_or(0),
+            1,
+            "readers ignore the tail"
+        );
         append(&p, &rec("c")).unwrap_or_else(|e| panic!("{e}"));
         let ids: Vec<String> = read(&p)
             .unwrap_or_else(|e| panic!("{e}"))

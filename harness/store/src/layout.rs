@@ -136,7 +136,9 @@ impl RunStore {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-        let version = raw.get("schema_version").and_then(serde_json::Value::as_u64);
+        let version = raw
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64);
         if version != Some(u64::from(crate::SCHEMA_VERSION)) {
             return Err(StoreError::Format {
                 path,
@@ -249,7 +251,10 @@ impl RunStore {
     ///
     /// # Errors
     /// When the journal cannot be read.
-    pub fn attempts_on_disk(&self, jobs: &HashSet<&str>) -> Result<HashMap<String, u32>, StoreError> {
+    pub fn attempts_on_disk(
+        &self,
+        jobs: &HashSet<&str>,
+    ) -> Result<HashMap<String, u32>, StoreError> {
         let mut out: HashMap<String, u32> = HashMap::new();
         let mut note = |id: &str| {
             if let Some((job, n)) = split_attempt_id(id) {
@@ -333,12 +338,15 @@ impl RunStore {
     /// When the space is not there.
     pub fn make_reserve(&self) -> Result<(), StoreError> {
         let path = self.reserve_path();
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() as usize >= RESERVE_BYTES) {
+        if std::fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.is_file() && m.len() as usize >= RESERVE_BYTES)
+        {
             return Ok(());
         }
         let result = (|| {
             let mut f = fsio::create(&path)?;
-            f.write_all(&vec![0u8; RESERVE_BYTES]).map_err(io_err(&path))?;
+            f.write_all(&vec![0u8; RESERVE_BYTES])
+                .map_err(io_err(&path))?;
             f.sync_all().map_err(io_err(&path))
         })();
         if result.is_err() {
@@ -376,6 +384,9 @@ mod tests {
         assert_eq!(got.get("reg-a-b"), Some(&5));
         assert_eq!(got.get("fuse-a"), Some(&2));
         assert_eq!(got.get("fuse-b"), None);
-        assert_eq!(split_attempt_id("reg-s.1-s.2.12"), Some(("reg-s.1-s.2", 12)));
+        assert_eq!(
+            split_attempt_id("reg-s.1-s.2.12"),
+            Some(("reg-s.1-s.2", 12))
+        );
     }
 }

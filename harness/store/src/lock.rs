@@ -42,7 +42,11 @@ impl RunLock {
             let pid = pid.trim();
             return Err(StoreError::Locked {
                 dir: dir.to_path_buf(),
-                pid: if pid.is_empty() { "unknown".into() } else { pid.to_string() },
+                pid: if pid.is_empty() {
+                    "unknown".into()
+                } else {
+                    pid.to_string()
+                },
             });
         }
         file.set_len(0).map_err(io_err(&path))?;
@@ -66,11 +70,11 @@ mod tests {
     fn a_second_holder_is_refused_with_the_first_ones_pid_and_a_released_lock_is_taken() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let first = RunLock::acquire(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        let e = RunLock::acquire(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(
-            e.contains(&format!("pid {}", std::process::id())),
-            "{e}"
-        );
+        let e = RunLock::acquire(dir.path())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
         drop(first);
         assert!(RunLock::acquire(dir.path()).is_ok());
     }

@@ -178,9 +178,7 @@ impl SamplesFile {
     pub fn read(path: &Path) -> Result<Vec<SampleRow>, StoreError> {
         let bytes = match fsio::read_regular(path) {
             Ok(b) => b,
-            Err(StoreError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Vec::new())
             }
             Err(e) => return Err(e),
@@ -276,7 +274,10 @@ mod tests {
         };
         let line = r.to_csv_line();
         assert_eq!(SampleRow::parse(line.trim_end().as_bytes()), Some(r));
-        assert_eq!(SampleRow::parse(SampleRow::csv_header().trim_end().as_bytes()), None);
+        assert_eq!(
+            SampleRow::parse(SampleRow::csv_header().trim_end().as_bytes()),
+            None
+        );
     }
 
     #[test]

@@ -131,8 +131,12 @@ pub fn read_jobs_table(path: &Path) -> Result<Vec<JobRecord>, StoreError> {
     );
     let f = |n: &str| t.f64s(n);
     let u = |n: &str| t.u64s(n);
-    let (attempt, mem_request, voxels, threads) =
-        (u("attempt")?, u("mem_request")?, u("voxels")?, u("threads")?);
+    let (attempt, mem_request, voxels, threads) = (
+        u("attempt")?,
+        u("mem_request")?,
+        u("voxels")?,
+        u("threads")?,
+    );
     let (start, end, wall, user, sys) = (
         f("start_s")?,
         f("end_s")?,
@@ -222,8 +226,13 @@ pub fn read_samples_table(path: &Path) -> Result<Vec<SampleRow>, StoreError> {
     let ids = t.strs(SAMPLES[0])?;
     let f = |n: &str| t.f64s(n);
     let u = |n: &str| t.u64s(n);
-    let (tt, unix, cpu_pct, cpu_s, late) =
-        (f("t")?, f("unix")?, f("cpu_pct")?, f("cpu_s")?, f("late_ms")?);
+    let (tt, unix, cpu_pct, cpu_s, late) = (
+        f("t")?,
+        f("unix")?,
+        f("cpu_pct")?,
+        f("cpu_s")?,
+        f("late_ms")?,
+    );
     let (rss, anon, hwm, rchar, wchar, rb, wb, threads, procs) = (
         u("rss")?,
         u("rss_anon")?,
@@ -269,7 +278,12 @@ pub fn read_nodes_table(path: &Path) -> Result<Vec<NodeRow>, StoreError> {
     let u = |n: &str| t.u64s(n);
     let (tt, cpu) = (f("t")?, f("cpu_pct")?);
     let (running, rss, anon) = (u("jobs_running")?, u("rss")?, u("rss_anon")?);
-    let io = [u("rchar")?, u("wchar")?, u("read_bytes")?, u("write_bytes")?];
+    let io = [
+        u("rchar")?,
+        u("wchar")?,
+        u("read_bytes")?,
+        u("write_bytes")?,
+    ];
     let rates = [
         f("rchar_per_s")?,
         f("wchar_per_s")?,
