@@ -61,7 +61,7 @@ fn quick_scenario_runs_on_both_slurm_nodes_with_fusion_after_registration() {
         .timeout(Duration::from_secs(300))
         .assert()
         .success()
-        .stderr(predicate::str::contains("complete: 8 jobs (8 done"));
+        .stderr(predicate::str::contains("complete: 8 of 8 jobs done"));
     let recs = records(&run);
     assert_eq!(recs.len(), 8);
     assert!(recs.iter().all(|r| r["status"] == "ok"), "{recs:?}");
