@@ -121,7 +121,13 @@ impl Runner {
             .unwrap_or_else(|| dir.clone());
         let plan = expand(&scenario, &base, &dir, &exe).map_err(UsageError)?;
         preflight(&scenario, &base, &store.info_path())?;
-        let (session, recovery) = Session::resume(&dir).map_err(store_usage)?;
+        let slurm = scenario.cluster.executor == ExecutorKind::Slurm;
+        let (session, recovery) = Session::resume(&dir, |orphans| {
+            if slurm {
+                crate::executor::slurm::cancel_attempts(orphans);
+            }
+        })
+        .map_err(store_usage)?;
         Self::set_up(session, &scenario, &base, plan, exe, Some(recovery))
     }
 

@@ -77,11 +77,15 @@ impl Session {
 
     /// Opens the store at `dir` to continue its run: takes the lock, moves a torn journal tail
     /// aside, closes the segment of a harness that was killed, records the attempts it left
-    /// unrecorded, and opens a new segment.
+    /// unrecorded, and opens a new segment. `stop_orphans` is given the ids of those attempts
+    /// first, to stop whatever still runs them outside this machine's process tree (Slurm).
     ///
     /// # Errors
     /// When `dir` is not a store, is locked, or cannot be repaired.
-    pub fn resume(dir: &Path) -> Result<(Self, Recovery), StoreError> {
+    pub fn resume(
+        dir: &Path,
+        stop_orphans: impl FnOnce(&[String]),
+    ) -> Result<(Self, Recovery), StoreError> {
         let store = RunStore::open(dir)?;
         let lock = RunLock::acquire(dir)?;
         let store = RunStore::open_for_writing(store.dir())?;
@@ -95,6 +99,9 @@ impl Session {
         // their last writes count as the killed segment's activity and their totals are read
         // whole.
         let orphans = orphans(&store)?;
+        if !orphans.is_empty() {
+            stop_orphans(&orphans);
+        }
         for id in &orphans {
             SamplesFile::wait_unheld(&store.samples_path(id), ORPHAN_WAIT);
         }

@@ -226,3 +226,67 @@ fn an_unreachable_slurm_is_a_clear_error() {
         serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     assert_eq!(info["status"], "failed");
 }
+
+#[test]
+#[ignore = "needs the local Slurm cluster: scripts/slurm-local.sh up"]
+fn a_killed_harness_is_resumed_without_its_slurm_jobs_running_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("atlasperf"))
+        .env("SLURM_CONF", slurm_conf())
+        .arg("run")
+        .arg(repo().join("scenarios/quick-slurm.toml"))
+        .arg("--out")
+        .arg(&run)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(300);
+    while records(&run).len() < 2 {
+        assert!(Instant::now() < until, "no 2 records");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    Command::cargo_bin("atlasperf")
+        .unwrap()
+        .env("SLURM_CONF", slurm_conf())
+        .args(["run", "--resume"])
+        .arg(&run)
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .success();
+    assert!(
+        our_slurm_jobs(&run).is_empty(),
+        "{:?}",
+        our_slurm_jobs(&run)
+    );
+    let recs = records(&run);
+    let ids: Vec<&str> = recs
+        .iter()
+        .map(|r| r["attempt_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        ids.len(),
+        "{ids:?}"
+    );
+    let ok: HashSet<&str> = recs
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| r["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ok.len(), 8);
+    assert_eq!(
+        recs.iter().filter(|r| r["status"] == "ok").count(),
+        8,
+        "a job succeeded twice: {recs:?}"
+    );
+    // Every attempt that left samples is in the journal: none ran unrecorded beside the resume.
+    for e in std::fs::read_dir(run.join("samples")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(id) = name.strip_suffix(".csv").filter(|n| !n.ends_with(".node")) {
+            assert!(ids.contains(&id), "{id} has samples but no record");
+        }
+    }
+}

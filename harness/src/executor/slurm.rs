@@ -73,6 +73,37 @@ fn slurm(program: &str, args: &[String]) -> Result<String, SlurmError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Cancels the Slurm jobs of attempts a killed harness submitted (by their job names) and
+/// waits up to a minute for Slurm to end them, so a resume never has them run beside it.
+/// Best effort: a cluster that cannot be reached has nothing of ours running.
+pub fn cancel_attempts(attempt_ids: &[String]) {
+    let names: Vec<String> = attempt_ids.iter().map(|a| job_name(a)).collect();
+    let arg = format!("--name={}", names.join(","));
+    if slurm("scancel", std::slice::from_ref(&arg)).is_err() {
+        return;
+    }
+    let until = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < until {
+        match slurm(
+            "squeue",
+            &[
+                "-h".to_string(),
+                "-o".to_string(),
+                "%i".to_string(),
+                arg.clone(),
+            ],
+        ) {
+            Ok(out) if !out.trim().is_empty() => std::thread::sleep(POLL),
+            _ => return,
+        }
+    }
+}
+
+/// The Slurm job name of an attempt.
+fn job_name(attempt_id: &str) -> String {
+    format!("atlasperf-{attempt_id}")
+}
+
 /// `'…'` with embedded quotes escaped: safe for any path or argument in a POSIX shell.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -322,7 +353,7 @@ impl Executor for SlurmExecutor {
             .max(1);
         let mut args: Vec<String> = vec![
             "--parsable".into(),
-            format!("--job-name=atlasperf-{attempt_id}"),
+            format!("--job-name={}", job_name(attempt_id)),
             format!("--nodelist={name}"),
             "--nodes=1".into(),
             "--ntasks=1".into(),
