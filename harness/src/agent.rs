@@ -111,7 +111,10 @@ pub fn supervise(opts: &AgentOptions, stop: &AtomicBool) -> Result<Totals, Agent
             let late_ms = *lateness.last().unwrap_or(&0.0);
             if let Some(w) = out.as_mut() {
                 if let Err(e) = w.write(&row(&opts.job, &s, late_ms)) {
-                    eprintln!("agent: {e}; no further samples are written for this job");
+                    eprintln!(
+                        "agent: {}; no further samples are written for this job",
+                        crate::store::describe(&e)
+                    );
                     out = None;
                 }
             }
@@ -146,7 +149,7 @@ pub fn supervise(opts: &AgentOptions, stop: &AtomicBool) -> Result<Totals, Agent
     finish(&mut totals, io_before, &mut lateness);
     if let Some(w) = &out {
         if let Err(e) = w.sync() {
-            eprintln!("agent: {e}");
+            eprintln!("agent: {}", crate::store::describe(&e));
         }
     }
     Ok(totals)

@@ -441,7 +441,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if let Some(k) = cause.downcast_ref::<K>() {
             return match k {
-                K::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => 1,
+                K::Write { .. } => 1,
                 _ => 2,
             };
         }

@@ -168,7 +168,8 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
             let mut regs = Vec::new();
             let mut warped = Vec::new();
             let mut warped_labels = Vec::new();
-            for a in &atlases {
+            // Leave-one-out: a target is never registered to itself.
+            for a in atlases.iter().filter(|a| a.id != t.id) {
                 let out = out_root
                     .join("registration")
                     .join(&t.id)

@@ -290,7 +290,7 @@ impl Runner {
 /// A store error that is the caller's to fix is a usage error (exit code 2).
 fn store_usage(e: crate::store::StoreError) -> anyhow::Error {
     if e.is_usage() {
-        UsageError(e.to_string()).into()
+        UsageError(crate::store::describe(&e)).into()
     } else {
         e.into()
     }

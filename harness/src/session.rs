@@ -175,7 +175,8 @@ impl Session {
     fn note_fault(&mut self, e: &StoreError) {
         if self.fault.is_none() {
             self.fault = Some(format!(
-                "the disk holding the run store filled up ({e}); free space, then `atlasperf run --resume {}`",
+                "the disk holding the run store filled up ({}); free space, then `atlasperf run --resume {}`",
+                crate::store::describe(e),
                 self.store.dir().display()
             ));
         }
@@ -261,7 +262,9 @@ impl Session {
                 if e.is_disk_full() {
                     self.note_fault(&e);
                 } else {
-                    failure.get_or_insert_with(|| format!("compacting the tables: {e}"));
+                    failure.get_or_insert_with(|| {
+                        format!("compacting the tables: {}", crate::store::describe(&e))
+                    });
                     status = RunStatus::Failed;
                 }
                 None

@@ -85,7 +85,8 @@ fn assert_whole(dir: &Path, before: &BTreeMap<String, Vec<String>>) {
             let f: Vec<&str> = row.split(',').collect();
             assert_eq!(f[0], id, "a row of another attempt in {id}'s samples");
             let t: f64 = f[1].parse().unwrap();
-            assert!(t > last_t, "{id}: t goes from {last_t} to {t}");
+            // Two ticks can share a printed time when a late tick catches up at once.
+            assert!(t >= last_t, "{id}: t goes back from {last_t} to {t}");
             last_t = t;
         }
     }
@@ -102,6 +103,11 @@ fn assert_whole(dir: &Path, before: &BTreeMap<String, Vec<String>>) {
     let csv = std::fs::read_to_string(dir.join("samples.csv")).unwrap();
     let total: usize = after.values().map(Vec::len).sum();
     assert_eq!(csv.lines().count() - 1, total);
+    eprintln!(
+        "store whole: {} attempts, {total} samples; {} samples written before the fault, all kept",
+        ids.len(),
+        before.values().map(Vec::len).sum::<usize>()
+    );
 }
 
 /// Kills the harness at one moment (given as a condition on the store), resumes, checks.

@@ -403,3 +403,50 @@ fn a_failing_preflight_stops_the_run_before_anything_is_created() {
         );
     assert!(!out.exists(), "no run folder for a run that cannot start");
 }
+
+#[test]
+fn leave_one_out_is_explicit_and_never_registers_a_target_to_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("loo.toml");
+    std::fs::write(
+        &path,
+        r#"name = "loo"
+[cluster]
+[[cluster.nodes]]
+name = "n1"
+cores = 1
+memory = "1 GiB"
+[dataset.phantom]
+shape = [8, 8, 8]
+subjects = 3
+[workload]
+targets = 2
+atlases = 3
+target_ids = ["sub01", "sub02"]
+atlas_ids = ["sub01", "sub02", "sub03"]
+leave_one_out = true
+"#,
+    )
+    .unwrap();
+    let out = atlasperf()
+        .arg("run")
+        .arg(&path)
+        .arg("--dry-run")
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    for job in [
+        "reg-sub01-sub02",
+        "reg-sub01-sub03",
+        "reg-sub02-sub01",
+        "reg-sub02-sub03",
+    ] {
+        assert!(
+            text.contains(&format!("  {job} [")),
+            "{job} missing:\n{text}"
+        );
+    }
+    for own in ["reg-sub01-sub01", "reg-sub02-sub02"] {
+        assert!(!text.contains(own), "{own} planned:\n{text}");
+    }
+}

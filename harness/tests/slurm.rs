@@ -209,9 +209,13 @@ fn interrupting_cancels_the_slurm_jobs() {
 fn an_unreachable_slurm_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
+    // An empty configuration: Slurm's commands fail at once (a missing file makes them retry
+    // for a minute).
+    let conf = tmp.path().join("empty-slurm.conf");
+    std::fs::write(&conf, "").unwrap();
     Command::cargo_bin("atlasperf")
         .unwrap()
-        .env("SLURM_CONF", tmp.path().join("no-such-slurm.conf"))
+        .env("SLURM_CONF", &conf)
         .arg("run")
         .arg(repo().join("scenarios/quick-slurm.toml"))
         .arg("--out")

@@ -61,17 +61,51 @@ pub struct LabelName {
     pub name: String,
 }
 
+/// Longest subject or node id accepted: ids become file names (with prefixes and suffixes)
+/// and Slurm job names.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Checks that an id is safe to use in file names, folder names and scripts: 1 to
+/// [`MAX_ID_LEN`] letters, digits, `.`, `_` or `-`, not starting with `.` or `-`.
+///
+/// # Errors
+/// Why it is not (a phrase to follow the id in a message).
+pub fn check_id(id: &str) -> std::result::Result<(), String> {
+    if id.is_empty() {
+        return Err("is empty".into());
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(format!(
+            "is {} characters long; at most {MAX_ID_LEN} are allowed",
+            id.len()
+        ));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "contains {c:?}; use letters, digits, `.`, `_` and `-` only"
+        ));
+    }
+    if id.starts_with(['.', '-']) {
+        return Err("must not start with `.` or `-`".into());
+    }
+    Ok(())
+}
+
 impl Manifest {
     /// Reads a manifest and resolves relative paths against its folder.
     ///
     /// # Errors
     /// The file cannot be read, is not valid TOML for a manifest (the error gives line and
-    /// column), has no subjects, or repeats a subject id.
+    /// column), has no subjects, repeats a subject id or has an id that is not safe in a file
+    /// name ([`check_id`]).
     pub fn load(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut m: Manifest = toml::from_str(&text).map_err(|e| Error::Manifest {
             path: path.to_owned(),
-            source: Box::new(e),
+            error: Box::new(e),
         })?;
         if m.subjects.is_empty() {
             return Err(Error::InvalidParameter(format!(
@@ -81,6 +115,9 @@ impl Manifest {
         }
         let mut seen = BTreeSet::new();
         for s in &m.subjects {
+            check_id(&s.id).map_err(|why| {
+                Error::InvalidParameter(format!("{}: subject id {:?} {why}", path.display(), s.id))
+            })?;
             if !seen.insert(s.id.clone()) {
                 return Err(Error::InvalidParameter(format!(
                     "{}: subject id `{}` appears more than once",
@@ -104,7 +141,7 @@ impl Manifest {
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = toml::to_string_pretty(self)
             .map_err(|e| Error::InvalidParameter(format!("cannot serialise manifest: {e}")))?;
-        std::fs::write(path, text).map_err(|e| Error::io(path, e))
+        std::fs::write(path, text).map_err(|e| Error::write(path, e))
     }
 
     /// The subject with this id.
@@ -147,5 +184,35 @@ mod tests {
         std::fs::write(&p, "name = \"x\"\n[[subjects]]\nid = \"a\"\nimage = \"a\"\n[[subjects]]\nid = \"a\"\nimage = \"b\"\n").unwrap();
         let e = Manifest::load(&p).unwrap_err().to_string();
         assert!(e.contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn unsafe_ids_are_refused_with_the_reason() {
+        for ok in ["s01", "sub-01_T1.v2", "A"] {
+            assert!(check_id(ok).is_ok(), "{ok}");
+        }
+        let long = "x".repeat(MAX_ID_LEN + 1);
+        for (bad, why) in [
+            ("../../../ESCAPE", "contains '/'"),
+            ("a\nrm -rf /", "contains '\\n'"),
+            ("a b", "contains ' '"),
+            (".hidden", "must not start"),
+            ("-rf", "must not start"),
+            ("", "is empty"),
+            (long.as_str(), "at most 64"),
+            ("s\u{e9}", "contains"),
+        ] {
+            let e = check_id(bad).err().unwrap_or_default();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.toml");
+        std::fs::write(
+            &p,
+            "name = \"x\"\n[[subjects]]\nid = \"../up\"\nimage = \"a\"\n",
+        )
+        .unwrap();
+        let e = Manifest::load(&p).unwrap_err().to_string();
+        assert!(e.contains("m.toml") && e.contains("\"../up\""), "{e}");
     }
 }

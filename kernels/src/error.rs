@@ -9,21 +9,29 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong in the kernels crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The OS refused a read or write.
-    #[error("{}: {source}", path.display())]
+    /// An input could not be read (missing, a folder, no permission, truncated).
+    #[error("{}: cannot read: {error}", path.display())]
     Io {
-        /// File being read or written.
+        /// File being read.
+        path: PathBuf,
+        /// Underlying OS error (in the message, not repeated as a source).
+        error: std::io::Error,
+    },
+    /// An output could not be written (a full disk, no permission).
+    #[error("{}: cannot write: {error}", path.display())]
+    Write {
+        /// File being written.
         path: PathBuf,
         /// Underlying OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The NIfTI library could not parse or write the file.
-    #[error("{}: not a readable NIfTI-1 file: {source}", path.display())]
+    #[error("{}: not a readable NIfTI-1 file: {error}", path.display())]
     Nifti {
         /// File being read or written.
         path: PathBuf,
-        /// Error reported by the `nifti` crate.
-        source: nifti::NiftiError,
+        /// Error reported by the `nifti` crate (in the message, not repeated as a source).
+        error: nifti::NiftiError,
     },
     /// A header field holds a value this program cannot use.
     #[error("{}: NIfTI header field `{field}`: {problem}", path.display())]
@@ -74,12 +82,12 @@ pub enum Error {
         b: [usize; 3],
     },
     /// A dataset manifest could not be parsed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Manifest {
         /// The manifest file.
         path: PathBuf,
-        /// Parse error with line and column.
-        source: Box<toml::de::Error>,
+        /// Parse error with line and column (in the message, not repeated as a source).
+        error: Box<toml::de::Error>,
     },
     /// A parameter is outside its valid range.
     #[error("invalid parameter: {0}")]
@@ -87,11 +95,19 @@ pub enum Error {
 }
 
 impl Error {
-    /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// Wraps an I/O error met while reading the input at `path`.
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error,
+        }
+    }
+
+    /// Wraps an I/O error met while writing the output at `path`.
+    pub fn write(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        Error::Write {
+            path: path.into(),
+            error,
         }
     }
 }

@@ -307,7 +307,7 @@ pub fn render_sweep(
                     other.as_str()
                 )),
             },
-            Err(e) => missing.push(format!("{}: {e}", p.name)),
+            Err(e) => missing.push(format!("{}: {}", p.name, atlasperf_store::describe(&e))),
         }
     }
     let mut files = Vec::new();

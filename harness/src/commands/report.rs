@@ -46,7 +46,7 @@ pub(crate) fn require_store(dir: &Path) -> anyhow::Result<()> {
             dir.display(),
             dir.display()
         )),
-        e => UsageError(e.to_string()),
+        e => UsageError(crate::store::describe(&e)),
     })?;
     let info = store.read_info()?;
     compact(&store).with_context(|| format!("compacting the tables of {}", dir.display()))?;

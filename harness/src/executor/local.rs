@@ -126,7 +126,7 @@ impl Executor for LocalExecutor {
     ) -> Result<(), String> {
         let log = |stream: &str| {
             let path = self.store.log_path(attempt_id, stream);
-            crate::store::fsio::create(&path).map_err(|e| e.to_string())
+            crate::store::fsio::create(&path).map_err(|e| crate::store::describe(&e))
         };
         let (stdout, stderr) = (log("stdout")?, log("stderr")?);
         let mut cmd = Command::new(&self.exe);

@@ -104,6 +104,20 @@ fn job_name(attempt_id: &str) -> String {
     format!("atlasperf-{attempt_id}")
 }
 
+/// Text for a comment line of a batch script: control characters (a newline would end the
+/// comment and start a command) are escaped, so nothing a caller wrote can run.
+fn comment_safe(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 /// `'…'` with embedded quotes escaped: safe for any path or argument in a POSIX shell.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -174,7 +188,7 @@ impl SlurmExecutor {
         fsio::ensure_dir(&store.slurm_dir()).map_err(|e| SlurmError {
             command: "mkdir".into(),
             status: String::new(),
-            stderr: e.to_string(),
+            stderr: crate::store::describe(&e),
         })?;
         Ok(Self {
             exe,
@@ -220,7 +234,8 @@ impl SlurmExecutor {
         ];
         words.extend(job.argv.iter().cloned());
         format!(
-            "#!/bin/sh\n# atlasperf attempt {attempt_id}: the agent supervises and measures the job.\nexec {}\n",
+            "#!/bin/sh\n# atlasperf attempt {}: the agent supervises and measures the job.\nexec {}\n",
+            comment_safe(attempt_id),
             words
                 .iter()
                 .map(|w| shell_quote(w))
@@ -381,14 +396,18 @@ impl Executor for SlurmExecutor {
             '\n',
             &format!(
                 "\n# submitted with: sbatch {}\n",
-                args.iter()
-                    .map(|a| shell_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                comment_safe(
+                    &args
+                        .iter()
+                        .map(|a| shell_quote(a))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
             ),
             1,
         );
-        fsio::write_atomic(&script_path, script.as_bytes()).map_err(|e| e.to_string())?;
+        fsio::write_atomic(&script_path, script.as_bytes())
+            .map_err(|e| crate::store::describe(&e))?;
         args.push(script_path.display().to_string());
         let out = slurm("sbatch", &args).map_err(|e| e.to_string())?;
         let slurm_id = out.trim().split(';').next().unwrap_or_default().to_string();
@@ -491,6 +510,13 @@ impl Executor for SlurmExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comments_carry_no_line_breaks() {
+        let text = comment_safe("a\nrm -rf /\r\u{0}b");
+        assert!(!text.contains(['\n', '\r', '\0']), "{text}");
+        assert!(text.contains("a\\nrm -rf /"), "{text}");
+    }
 
     #[test]
     fn quoting_survives_spaces_quotes_and_dollars() {

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use atlasperf_kernels::dataset::check_id;
 use atlasperf_kernels::phantom::PhantomSpec;
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
@@ -157,6 +158,11 @@ pub struct Workload {
     /// Explicit atlas subject ids (default: the n subjects after the targets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub atlas_ids: Vec<String>,
+    /// Allow a target among the atlases (leave-one-out studies register each target to the
+    /// other subjects; a target's own job is then skipped by the plan). Off: atlases and
+    /// targets must be disjoint, so no target's own truth is fused into its result.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leave_one_out: bool,
 }
 
 /// The two stages.
@@ -480,8 +486,8 @@ pub fn load(file: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> 
 /// The first problem found.
 pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
     let bad = |k: &str, m: String| Err((k.to_string(), m));
-    if s.name.trim().is_empty() || s.name.contains(['/', '\\']) {
-        return bad("name", "must be a non-empty name without slashes".into());
+    if let Err(why) = check_id(&s.name) {
+        return bad("name", format!("{:?} {why}", s.name));
     }
     if s.interval_ms == 0 {
         return bad("interval_ms", "must be at least 1".into());
@@ -500,15 +506,10 @@ pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
                 format!("node `{}` appears twice", n.name),
             );
         }
-        if n.name.is_empty()
-            || !n
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if let Err(why) = check_id(&n.name) {
             return bad(
                 &format!("cluster.nodes[{i}].name"),
-                "use letters, digits, - and _".into(),
+                format!("{:?} {why}", n.name),
             );
         }
         if n.cores == 0 {
@@ -583,6 +584,35 @@ pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
                 w.atlases
             ),
         );
+    }
+    for (key, ids) in [
+        ("workload.target_ids", &w.target_ids),
+        ("workload.atlas_ids", &w.atlas_ids),
+    ] {
+        let mut seen = BTreeSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            if let Err(why) = check_id(id) {
+                return bad(&format!("{key}[{i}]"), format!("{id:?} {why}"));
+            }
+            if !seen.insert(id) {
+                return bad(&format!("{key}[{i}]"), format!("`{id}` is listed twice"));
+            }
+        }
+    }
+    if !w.leave_one_out {
+        if let Some((i, id)) = w
+            .atlas_ids
+            .iter()
+            .enumerate()
+            .find(|(_, a)| w.target_ids.contains(a))
+        {
+            return bad(
+                &format!("workload.atlas_ids[{i}]"),
+                format!(
+                    "`{id}` is also a target: its own labels would be fused into its result; set workload.leave_one_out = true if that is the study"
+                ),
+            );
+        }
     }
     let r = &s.stages.registration;
     if r.threads == 0 {

@@ -46,7 +46,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A file of the store could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -62,7 +62,7 @@ pub enum StoreError {
         message: String,
     },
     /// Polars could not build, write or read a table.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Table {
         /// The table file.
         path: PathBuf,
@@ -112,6 +112,19 @@ impl StoreError {
             Self::NotRegular { .. } | Self::Locked { .. } | Self::NotAStore { .. }
         )
     }
+}
+
+/// An error and its sources, joined by `: ` — for a message that must stand alone (a note
+/// in `run.json`, a line an agent prints), where no caller prints the chain.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
 }
 
 /// True for ENOSPC and EDQUOT.

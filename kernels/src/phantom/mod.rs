@@ -261,7 +261,7 @@ pub fn write_cohort(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Manifest> {
     spec.validate()?;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let entries: Vec<SubjectEntry> = (0..spec.subjects)
         .into_par_iter()

@@ -171,6 +171,7 @@ where
     let obj = ReaderOptions::new()
         .read_file(path)
         .map_err(|e| nifti_error(path, e))?;
+    check_vox_offset(path, &header, obj.extensions())?;
     let array = obj
         .into_volume()
         .into_ndarray::<T>()
@@ -179,7 +180,45 @@ where
     Ok((header, array))
 }
 
-/// Validates what the `nifti` crate leaves to us: rank, datatype, voxel sizes.
+/// The `bitpix` that goes with each readable datatype.
+fn bits_of(datatype: i16) -> Option<i16> {
+    Some(match datatype {
+        2 | 256 => 8,
+        4 | 512 => 16,
+        8 | 16 | 768 => 32,
+        64 => 64,
+        _ => return None,
+    })
+}
+
+/// In a single-file NIfTI the voxel data start right after the header (348 bytes), the
+/// 4-byte extender and the extensions. The `nifti` crate reads them from there whatever
+/// `vox_offset` says, so a header whose `vox_offset` says otherwise is refused rather than
+/// read from the wrong place.
+fn check_vox_offset(
+    path: &Path,
+    h: &NiftiHeader,
+    extensions: &nifti::extension::ExtensionSequence,
+) -> Result<()> {
+    if &h.magic != b"n+1\0" {
+        return Ok(());
+    }
+    let start = 352 + extensions.bytes_on_disk();
+    let offset = h.vox_offset;
+    if !(offset.is_finite() && offset.fract() == 0.0 && offset as usize == start) {
+        return Err(Error::Header {
+            path: path.to_owned(),
+            field: "vox_offset",
+            problem: format!(
+                "{offset} but the voxel data start at byte {start} (348-byte header, 4-byte extender, {} bytes of extensions)",
+                start - 352
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Validates what the `nifti` crate leaves to us: rank, a 3-D shape, datatype and bitpix.
 fn check_header(path: &Path, h: &NiftiHeader) -> Result<[usize; 3]> {
     let bad = |field: &'static str, problem: String| Error::Header {
         path: path.to_owned(),
@@ -208,6 +247,14 @@ fn check_header(path: &Path, h: &NiftiHeader) -> Result<[usize; 3]> {
     if dims.contains(&0) {
         return Err(bad("dim", format!("zero-length axis in {dims:?}")));
     }
+    if dims.contains(&1) {
+        return Err(bad(
+            "dim",
+            format!(
+                "{dims:?} is a 2-D image (an axis of length 1); registration, fusion and Dice need a 3-D volume"
+            ),
+        ));
+    }
     if !READABLE.iter().any(|(c, _)| *c == h.datatype) {
         let names: Vec<&str> = READABLE.iter().map(|(_, n)| *n).collect();
         return Err(bad(
@@ -216,6 +263,15 @@ fn check_header(path: &Path, h: &NiftiHeader) -> Result<[usize; 3]> {
                 "code {} is not supported (supported: {})",
                 h.datatype,
                 names.join(", ")
+            ),
+        ));
+    }
+    if let Some(bits) = bits_of(h.datatype).filter(|&b| b != h.bitpix) {
+        return Err(bad(
+            "bitpix",
+            format!(
+                "{} contradicts datatype {} ({bits} bits per voxel)",
+                h.bitpix, h.datatype
             ),
         ));
     }
@@ -255,7 +311,7 @@ fn nifti_error(path: &Path, e: nifti::NiftiError) -> Error {
         },
         nifti::NiftiError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Error::Io {
             path: path.to_owned(),
-            source: std::io::Error::new(
+            error: std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 format!("truncated file: it ends before the header or voxel data do ({io})"),
             ),
@@ -266,15 +322,18 @@ fn nifti_error(path: &Path, e: nifti::NiftiError) -> Error {
                 std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
             ) =>
         {
-            Error::Nifti {
+            Error::Io {
                 path: path.to_owned(),
-                source: nifti::NiftiError::Io(io),
+                error: std::io::Error::new(
+                    io.kind(),
+                    format!("not a NIfTI-1 file, or a corrupt .gz stream ({io})"),
+                ),
             }
         }
         nifti::NiftiError::Io(io) => Error::io(path, io),
         other => Error::Nifti {
             path: path.to_owned(),
-            source: other,
+            error: other,
         },
     }
 }
@@ -421,9 +480,15 @@ where
         .write_nifti(data)
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            nifti_error(path, e)
+            match e {
+                nifti::NiftiError::Io(io) => Error::write(path, io),
+                other => Error::Nifti {
+                    path: path.to_owned(),
+                    error: other,
+                },
+            }
         })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
 }
 
 /// A sibling temporary name that keeps the `.nii`/`.nii.gz` ending the writer looks at. The

@@ -201,6 +201,45 @@ fn corrupt_inputs_give_clear_errors() {
 }
 
 #[test]
+fn inconsistent_headers_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, ok) = valid_file(dir.path());
+
+    // bitpix 16 for float32 data: a header that contradicts itself (it panicked before).
+    let mut bitpix = ok.clone();
+    bitpix[72..74].copy_from_slice(&16i16.to_le_bytes());
+    let m = message_for(dir.path(), "bitpix.nii", &bitpix);
+    assert!(m.contains("`bitpix`") && m.contains("contradicts"), "{m}");
+
+    // vox_offset pointing past where the data are (no extensions): refused, not misread.
+    for (name, offset) in [
+        ("far.nii", 400.0f32),
+        ("short_offset.nii", 100.0),
+        ("frac.nii", 352.5),
+    ] {
+        let mut voff = ok.clone();
+        voff[108..112].copy_from_slice(&offset.to_le_bytes());
+        let m = message_for(dir.path(), name, &voff);
+        assert!(
+            m.contains("`vox_offset`") && m.contains("352"),
+            "{name}: {m}"
+        );
+    }
+
+    // A 2-D image: one slice.
+    let flat = dir.path().join("flat.nii.gz");
+    write_image(&flat, &sample([6, 5, 1], |n| n as f32)).unwrap();
+    let m = read_image(&flat).unwrap_err().to_string();
+    assert!(m.contains("flat.nii.gz") && m.contains("2-D"), "{m}");
+
+    // A corrupt gzip stream reads as a clear sentence, not debug text.
+    let mut gz = std::fs::read(dir.path().join("ok.nii")).unwrap();
+    gz.splice(0..0, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff]);
+    let m = message_for(dir.path(), "corrupt.nii.gz", &gz);
+    assert!(!m.contains("Custom {") && !m.contains("Io("), "{m}");
+}
+
+#[test]
 fn missing_file_and_directory_are_io_errors() {
     let dir = tempfile::tempdir().unwrap();
     let e = read_image(&dir.path().join("nope.nii.gz"))
