@@ -94,7 +94,7 @@ pub fn drive<E: Executor + ?Sized>(
         if !stopping {
             for l in sched.next_launches() {
                 let job = &plan.jobs[l.job];
-                let attempt_id = format!("{}.{}", job.id, l.attempt);
+                let attempt_id = crate::store::attempt_id(&job.id, l.attempt);
                 let start_s = exec.now();
                 let launching = record_of(
                     plan,
@@ -131,23 +131,10 @@ pub fn drive<E: Executor + ?Sized>(
                         );
                     }
                     Err(message) => {
-                        let totals = Totals {
-                            start_unix: start_s,
-                            end_unix: start_s,
-                            ..Totals::default()
+                        let record = JobRecord {
+                            status: AttemptStatus::LaunchError,
+                            ..launching
                         };
-                        let record = record_of(
-                            plan,
-                            &attempt_id,
-                            l.job,
-                            l.node,
-                            l.attempt,
-                            l.request,
-                            start_s,
-                            start_s,
-                            AttemptStatus::LaunchError,
-                            totals,
-                        );
                         eprintln!("{attempt_id}: cannot start: {message}");
                         on_event(Event::Recorded {
                             job: l.job,

@@ -65,14 +65,18 @@ impl Session {
         info.segments.clear();
         info.begin_segment(info.start_unix);
         store.write_info(&info)?;
-        Ok(Self {
+        Ok(Self::holding(store, lock, info))
+    }
+
+    fn holding(store: RunStore, lock: RunLock, info: RunInfo) -> Self {
+        Self {
             store,
             lock: Some(lock),
             info,
             pending: Vec::new(),
             fault: None,
             finished: false,
-        })
+        }
     }
 
     /// Opens the store at `dir` to continue its run: takes the lock, moves a torn journal tail
@@ -130,17 +134,7 @@ impl Session {
         info.end_unix = None;
         info.notes.failure = None;
         store.write_info(&info)?;
-        Ok((
-            Self {
-                store,
-                lock: Some(lock),
-                info,
-                pending: Vec::new(),
-                fault: None,
-                finished: false,
-            },
-            recovery,
-        ))
+        Ok((Self::holding(store, lock, info), recovery))
     }
 
     /// The store.

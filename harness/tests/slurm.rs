@@ -31,6 +31,20 @@ fn records(run: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// Starts `atlasperf run` of the quick Slurm scenario into `run` in the background.
+fn spawn_quick(run: &Path, extra: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("atlasperf"))
+        .env("SLURM_CONF", slurm_conf())
+        .arg("run")
+        .arg(repo().join("scenarios/quick-slurm.toml"))
+        .arg("--out")
+        .arg(run)
+        .args(extra)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Slurm jobs of this run still queued or running (their batch scripts live in the run).
 fn our_slurm_jobs(run: &Path) -> Vec<String> {
     let out = std::process::Command::new("squeue")
@@ -170,16 +184,7 @@ fn a_job_over_its_mem_is_recorded_as_killed_for_memory() {
 fn interrupting_cancels_the_slurm_jobs() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("atlasperf"))
-        .env("SLURM_CONF", slurm_conf())
-        .arg("run")
-        .arg(repo().join("scenarios/quick-slurm.toml"))
-        .arg("--out")
-        .arg(&run)
-        .args(["--set", "stages.registration.preset=\"paper\""])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_quick(&run, &["--set", "stages.registration.preset=\"paper\""]);
     // Wait until jobs are running under Slurm.
     let t0 = Instant::now();
     while our_slurm_jobs(&run).is_empty() {
@@ -236,15 +241,7 @@ fn an_unreachable_slurm_is_a_clear_error() {
 fn a_killed_harness_is_resumed_without_its_slurm_jobs_running_twice() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("atlasperf"))
-        .env("SLURM_CONF", slurm_conf())
-        .arg("run")
-        .arg(repo().join("scenarios/quick-slurm.toml"))
-        .arg("--out")
-        .arg(&run)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_quick(&run, &[]);
     let until = Instant::now() + Duration::from_secs(300);
     while records(&run).len() < 2 {
         assert!(Instant::now() < until, "no 2 records");

@@ -79,7 +79,7 @@ pub fn record_machine(
     interval: std::time::Duration,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<Result<(), crate::store::StoreError>> {
-    use crate::store::{columns::MACHINE_CSV, fsio};
+    use crate::store::{columns::machine_csv, fsio};
     use std::io::Write;
     std::thread::spawn(move || {
         let io = |e| crate::store::StoreError::Io {
@@ -88,7 +88,7 @@ pub fn record_machine(
         };
         let mut f = fsio::open_append(&path)?;
         if f.metadata().map_err(io)?.len() == 0 {
-            writeln!(f, "{}", MACHINE_CSV.join(",")).map_err(io)?;
+            writeln!(f, "{}", machine_csv().join(",")).map_err(io)?;
         }
         let Ok(mut sampler) = NodeSampler::new() else {
             return Ok(());

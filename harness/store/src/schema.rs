@@ -266,7 +266,7 @@ impl MachineRow {
     pub fn parse(line: &[u8]) -> Option<Self> {
         let line = std::str::from_utf8(line).ok()?;
         let f: Vec<&str> = line.trim_end_matches('\r').split(',').collect();
-        if f.len() != crate::columns::MACHINE_CSV.len() {
+        if f.len() != crate::columns::machine_csv().len() {
             return None;
         }
         Some(Self {
