@@ -433,3 +433,50 @@ fn unknown_registration_choices_in_a_scenario_are_usage_errors() {
         );
     }
 }
+
+#[test]
+fn inputs_on_another_grid_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    // Same shape, different spacing: the same voxel index is a different place.
+    phantom(&a, "24,28,24", "4", "1");
+    phantom(&b, "24,28,24", "3", "1");
+    let (la, lb) = (a.join("sub01_labels.nii.gz"), b.join("sub01_labels.nii.gz"));
+    atlasperf()
+        .args(["eval", "dice"])
+        .arg(&la)
+        .arg(&lb)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("different grids"));
+    atlasperf()
+        .args(["kernel", "fuse", "--method", "majority", "--target"])
+        .arg(a.join("sub01_t1.nii.gz"))
+        .arg("--atlas-labels")
+        .arg(&la)
+        .arg("--atlas-labels")
+        .arg(&lb)
+        .arg("--out")
+        .arg(dir.path().join("fused.nii.gz"))
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("sub01_labels.nii.gz")
+                .and(predicate::str::contains("differs from the target")),
+        );
+    atlasperf()
+        .args(["kernel", "register", "--fixed"])
+        .arg(a.join("sub01_t1.nii.gz"))
+        .arg("--moving")
+        .arg(a.join("sub02_t1.nii.gz"))
+        .arg("--moving-labels")
+        .arg(a.join("sub02_labels.nii.gz"))
+        .arg("--fixed-labels")
+        .arg(&lb)
+        .arg("--out")
+        .arg(dir.path().join("reg_"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not on the grid of"));
+    assert!(!dir.path().join("reg_warped.nii.gz").exists());
+}

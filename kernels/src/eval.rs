@@ -45,7 +45,9 @@ impl DiceReport {
 /// Per-label Dice between a reference and a segmentation on the same grid.
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] when the two grids differ in shape.
+/// [`Error::ShapeMismatch`] when the two grids differ in shape, [`Error::InvalidParameter`]
+/// when they differ in placement (spacing, origin or direction beyond 0.001 mm): the same
+/// voxel index would be a different place, and the overlap would mean nothing.
 pub fn dice(truth: &LabelVolume, seg: &LabelVolume) -> Result<DiceReport> {
     if truth.dims() != seg.dims() {
         return Err(Error::ShapeMismatch {
@@ -53,6 +55,17 @@ pub fn dice(truth: &LabelVolume, seg: &LabelVolume) -> Result<DiceReport> {
             a: truth.dims(),
             b: seg.dims(),
         });
+    }
+    let (a, b) = (truth.geometry(), seg.geometry());
+    if !a.approx_eq(b, 1e-3) {
+        return Err(Error::InvalidParameter(format!(
+            "Dice between reference and segmentation: same shape {:?} but different grids (spacing {:?} mm, origin {:?} vs spacing {:?} mm, origin {:?}); resample one onto the other first",
+            truth.dims(),
+            a.spacing(),
+            a.origin(),
+            b.spacing(),
+            b.origin()
+        )));
     }
     let n = 1 + truth
         .as_slice()
@@ -115,5 +128,18 @@ mod tests {
     #[test]
     fn shape_mismatch_is_an_error() {
         assert!(dice(&vol(vec![0; 4]), &vol(vec![0; 5])).is_err());
+    }
+
+    #[test]
+    fn same_shape_on_another_grid_is_an_error() {
+        let a = vol(vec![1; 4]);
+        let b = LabelVolume::from_vec(
+            [4, 1, 1],
+            vec![1; 4],
+            Geometry::from_spacing_origin([2.0, 1.0, 1.0], [0.0; 3]),
+        )
+        .unwrap();
+        let e = dice(&a, &b).unwrap_err().to_string();
+        assert!(e.contains("different grids"), "{e}");
     }
 }

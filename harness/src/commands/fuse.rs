@@ -11,21 +11,27 @@ use atlasperf_kernels::{LabelVolume, Volume};
 
 use crate::cli::{FuseArgs, FuseMethod, UsageError};
 
-/// Reads every file with `read` and checks it lies on the target's grid.
+/// Reads every file with `read` and checks it lies on the target's grid: same shape and the
+/// same placement (spacing, origin, direction within 0.001 mm).
 fn read_on_grid<T>(
     paths: &[PathBuf],
     read: impl Fn(&Path) -> atlasperf_kernels::Result<Volume<T>>,
-    dims: [usize; 3],
+    target: &Volume<f32>,
 ) -> anyhow::Result<Vec<Volume<T>>> {
+    let dims = target.dims();
     paths
         .iter()
         .map(|p| {
             let v = read(p)?;
-            if v.dims() != dims {
+            if v.dims() != dims || !v.geometry().approx_eq(target.geometry(), 1e-3) {
                 return Err(UsageError(format!(
-                    "{}: grid {:?} differs from the target's {dims:?}; warp the atlases into the target space first",
+                    "{}: grid {:?} (spacing {:?} mm, origin {:?}) differs from the target's {dims:?} (spacing {:?} mm, origin {:?}); warp the atlases into the target space first",
                     p.display(),
-                    v.dims()
+                    v.dims(),
+                    v.geometry().spacing(),
+                    v.geometry().origin(),
+                    target.geometry().spacing(),
+                    target.geometry().origin()
                 ))
                 .into());
             }
@@ -60,8 +66,12 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let target = read_image(&a.target)?;
-    let labels = read_on_grid(&a.atlas_labels, read_labels, target.dims())?;
-    let images = read_on_grid(&a.atlas_images, read_image, target.dims())?;
+    let labels = read_on_grid(&a.atlas_labels, read_labels, &target)?;
+    let images = read_on_grid(&a.atlas_images, read_image, &target)?;
+    let truth = match &a.truth {
+        Some(t) => Some(read_on_grid(std::slice::from_ref(t), read_labels, &target)?.remove(0)),
+        None => None,
+    };
     let pool = super::pool(a.threads)?;
     let fused = if jlf {
         let inputs = JlfInputs {
@@ -77,9 +87,7 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
             beta: a.beta,
         };
         let mask = match &a.mask {
-            Some(m) => {
-                Some(read_on_grid(std::slice::from_ref(m), read_labels, target.dims())?.remove(0))
-            }
+            Some(m) => Some(read_on_grid(std::slice::from_ref(m), read_labels, &target)?.remove(0)),
             None => None,
         };
         if let Some(dir) = &a.posteriors {
@@ -110,8 +118,8 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
         fused
     };
     write_labels(&a.out, &fused)?;
-    if let Some(truth) = &a.truth {
-        let d = dice(&read_labels(truth)?, &fused)?;
+    if let Some(truth) = &truth {
+        let d = dice(truth, &fused)?;
         println!("mean Dice {:.4}", d.mean_dice);
     }
     println!(

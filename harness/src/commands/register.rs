@@ -126,6 +126,26 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
     let moving = read_image(&a.moving)?;
     let moving_labels = a.moving_labels.as_deref().map(read_labels).transpose()?;
     let fixed_labels = a.fixed_labels.as_deref().map(read_labels).transpose()?;
+    // Every input pair on its grid before any work.
+    for (labels, image, labels_path, image_path) in [
+        (&fixed_labels, &fixed, &a.fixed_labels, &a.fixed),
+        (&moving_labels, &moving, &a.moving_labels, &a.moving),
+    ] {
+        if let (Some(l), Some(lp)) = (labels, labels_path) {
+            if l.dims() != image.dims() || !l.geometry().approx_eq(image.geometry(), 1e-3) {
+                return Err(UsageError(format!(
+                    "{}: the labels are not on the grid of {} ({:?}, spacing {:?} mm vs {:?}, spacing {:?} mm)",
+                    lp.display(),
+                    image_path.display(),
+                    l.dims(),
+                    l.geometry().spacing(),
+                    image.dims(),
+                    image.geometry().spacing()
+                ))
+                .into());
+            }
+        }
+    }
     if let Some(parent) = output(&a.out, "x")
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -161,7 +181,8 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
         let warped_labels = pool.install(|| reg.warp_labels(labels, interpolation))?;
         write_labels(&output(&a.out, "warped_labels.nii.gz"), &warped_labels)?;
         if let Some(truth) = &fixed_labels {
-            if truth.dims() == labels.dims() {
+            if truth.dims() == labels.dims() && truth.geometry().approx_eq(labels.geometry(), 1e-3)
+            {
                 let before = dice(truth, labels)?.mean_dice;
                 let after = dice(truth, &warped_labels)?.mean_dice;
                 dice_report = json!({ "before": before, "after": after });

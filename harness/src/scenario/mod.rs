@@ -205,9 +205,16 @@ impl<'de> Deserialize<'de> for MemoryRequest {
         }
         match Raw::deserialize(d)? {
             Raw::Text(t) if t.trim() == "auto" => Ok(Self::Auto),
-            Raw::Text(t) => t.parse::<ByteSize>().map(Self::Bytes).map_err(|e| {
-                serde::de::Error::custom(format!("memory `{t}`: {e} (e.g. \"2 GiB\" or \"auto\")"))
-            }),
+            Raw::Text(t) => match t.parse::<ByteSize>() {
+                // The parser saturates instead of overflowing.
+                Ok(b) if b.0 == u64::MAX => Err(serde::de::Error::custom(format!(
+                    "memory `{t}`: larger than 16 EiB, the most a 64-bit size can hold"
+                ))),
+                Ok(b) => Ok(Self::Bytes(b)),
+                Err(e) => Err(serde::de::Error::custom(format!(
+                    "memory `{t}`: {e} (e.g. \"2 GiB\" or \"auto\")"
+                ))),
+            },
             Raw::Number(n) => Ok(Self::Bytes(ByteSize(n))),
         }
     }

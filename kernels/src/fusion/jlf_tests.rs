@@ -260,3 +260,27 @@ fn mask_and_posteriors() {
     };
     assert!(joint_label_fusion_with(&inp, &p, opts).is_err());
 }
+
+#[test]
+fn radii_wider_than_the_image_are_refused_before_any_work() {
+    let dims = [14, 12, 10];
+    let (target, images, labels) = random_case(3, dims, 2);
+    let inp = JlfInputs {
+        dims,
+        target: &target,
+        images: images.iter().map(Vec::as_slice).collect(),
+        labels: labels.iter().map(Vec::as_slice).collect(),
+    };
+    for (patch_radius, search_radius, name) in [(1_000_000, 3, "patch"), (2, 10, "search")] {
+        let p = JlfParams {
+            patch_radius,
+            search_radius,
+            ..JlfParams::default()
+        };
+        let e = joint_label_fusion(&inp, &p).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("{name} radius")) && e.contains("10 voxels"),
+            "{e}"
+        );
+    }
+}
