@@ -486,6 +486,9 @@ pub fn load(file: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> 
     })
 }
 
+/// Most jobs one scenario may plan.
+pub const MAX_JOBS: usize = 1_000_000;
+
 /// Checks what serde cannot: ranges, uniqueness and consistency. Returns the offending key
 /// path (`cluster.nodes[1].memory`) and what is wrong with it.
 ///
@@ -571,6 +574,21 @@ pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
     }
     if w.atlases == 0 {
         return bad("workload.atlases", "must be at least 1".into());
+    }
+    // (n + 1) jobs per target per repetition; a plan is held in memory and run, not simulated.
+    let jobs = w
+        .atlases
+        .checked_add(1)
+        .and_then(|per| per.checked_mul(w.targets))
+        .and_then(|j| j.checked_mul(s.repetitions as usize));
+    if jobs.is_none_or(|j| j > MAX_JOBS) {
+        return bad(
+            "workload",
+            format!(
+                "{} targets × ({} atlases + 1) × {} repetitions is more than {MAX_JOBS} jobs",
+                w.targets, w.atlases, s.repetitions
+            ),
+        );
     }
     if !w.target_ids.is_empty() && w.target_ids.len() != w.targets {
         return bad(

@@ -168,6 +168,20 @@ where
     // Check the header before the crate allocates and converts the voxel data.
     let header = NiftiHeader::from_file(path).map_err(|e| nifti_error(path, e))?;
     let dims = check_header(path, &header)?;
+    // An uncompressed file must hold what its header announces: checked before the reader
+    // reserves memory for it.
+    if path.extension().is_none_or(|e| e != "gz") && &header.magic == b"n+1\0" {
+        let voxels: u64 = dims.iter().map(|&d| d as u64).product();
+        let expected = voxels.saturating_mul(u64::from(header.bitpix.unsigned_abs()) / 8);
+        let found = meta.len().saturating_sub(header.vox_offset.max(0.0) as u64);
+        if expected > found {
+            return Err(Error::Truncated {
+                path: path.to_owned(),
+                expected,
+                found,
+            });
+        }
+    }
     let obj = ReaderOptions::new()
         .read_file(path)
         .map_err(|e| nifti_error(path, e))?;
