@@ -22,14 +22,16 @@ pub mod fsio;
 mod journal;
 mod layout;
 mod lock;
+mod nodes;
 mod record;
 mod sample;
 mod schema;
 mod tables;
 
-pub use compact::{compact, compact_with, node_series, write_tables, CompactSummary};
+pub use compact::{compact, compact_with, write_tables, CompactSummary};
 pub use layout::{attempt_id, split_attempt_id, RunStore};
 pub use lock::{RunLock, LOCK_FILE};
+pub use nodes::node_series;
 pub use record::{AttemptStatus, JobRecord, Totals};
 pub use sample::{percentile, SampleRow, SampleWriter, SamplesFile};
 pub use schema::{
