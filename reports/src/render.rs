@@ -75,6 +75,15 @@ pub struct Rendered {
     pub summary: String,
 }
 
+/// Markdown rendered to HTML (CommonMark with tables), for `report.html`: the report's text
+/// is written once, in Markdown, and shown as a browser shows HTML.
+fn markdown_html(md: &str) -> String {
+    let parser = pulldown_cmark::Parser::new_ext(md, pulldown_cmark::Options::ENABLE_TABLES);
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, parser);
+    out
+}
+
 /// Writes `text` to `path` and records it in `files`.
 /// Never through a symlink or into a non-regular file.
 pub(crate) fn write(path: PathBuf, text: &str, files: &mut Vec<PathBuf>) -> Result<()> {
@@ -248,15 +257,13 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
             let _ = writeln!(body, "<figure>{svg}</figure>");
         }
         let html = format!(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>atlasperf report: {t}</title>\n<style>body{{font-family:sans-serif;max-width:1250px;margin:2em auto;}} table{{border-collapse:collapse;}} td,th{{border:1px solid #999;padding:4px 8px;text-align:left;}} figure{{margin:1em 0;}}</style></head><body>\n<h1>atlasperf report: {t}</h1>\n<p>{h}</p>\n<h2>Table I</h2>\n{table}\n<h2>Diagnosis</h2>\n<pre style=\"white-space:pre-wrap\">{diag}{fc}{dice}</pre>\n<h2>Sampler overhead</h2>\n<p>{ov}</p>\n<h2>Figures</h2>\n{body}\n<h2>Jobs</h2>\n<pre>{jobs}</pre>\n</body></html>\n",
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>atlasperf report: {t}</title>\n<style>body{{font-family:sans-serif;max-width:1250px;margin:2em auto;}} table{{border-collapse:collapse;}} td,th{{border:1px solid #999;padding:4px 8px;text-align:left;}} figure{{margin:1em 0;}}</style></head><body>\n<h1>atlasperf report: {t}</h1>\n{h}\n<h2>Table I</h2>\n{table}\n<h2>Diagnosis</h2>\n{diag}\n<h2>Sampler overhead</h2>\n{ov}\n<h2>Figures</h2>\n{body}\n<h2>Jobs</h2>\n{jobs}\n</body></html>\n",
             t = esc(&name),
-            h = esc(&header),
+            h = markdown_html(&header),
             table = table::html(&rows),
-            diag = esc(&diagnosis_md(&run, &diags)),
-            fc = esc(&forecast),
-            dice = esc(&dice_md),
-            ov = esc(&overhead(&run)),
-            jobs = esc(&jobs_markdown(&run)),
+            diag = markdown_html(&format!("{}\n{forecast}\n{dice_md}", diagnosis_md(&run, &diags))),
+            ov = markdown_html(&overhead(&run)),
+            jobs = markdown_html(&jobs_markdown(&run)),
         );
         write(out.join("report.html"), &html, &mut files)?;
     }

@@ -313,6 +313,31 @@ fn every_report_file_is_written_and_well_formed() {
         !html.contains("src=\"http") && !html.contains("href=\"http"),
         "no network"
     );
+    // As a browser shows it: no Markdown left outside figures and code, emphasis and tables
+    // rendered.
+    let mut text = html.clone();
+    for (open, close) in [
+        ("<svg", "</svg>"),
+        ("<code>", "</code>"),
+        ("<pre", "</pre>"),
+    ] {
+        while let Some(a) = text.find(open) {
+            let b = text[a..]
+                .find(close)
+                .map_or(text.len(), |b| a + b + close.len());
+            text.replace_range(a..b, "");
+        }
+    }
+    for marker in ["**", "### ", "## ", "| --- ", "|---", "`"] {
+        assert!(
+            !text.contains(marker),
+            "raw Markdown `{marker}` in report.html"
+        );
+    }
+    assert!(
+        html.contains("<strong>") && html.contains("<td>"),
+        "no emphasis or table"
+    );
     let jobs_md = std::fs::read_to_string(out.join("jobs.md")).unwrap();
     assert!(jobs_md.contains("reg-b.1") && jobs_md.contains("oom_killed"));
     assert!(
