@@ -65,13 +65,32 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
         );
     }
     let started = std::time::Instant::now();
-    let target = read_image(&a.target)?;
-    let labels = read_on_grid(&a.atlas_labels, read_labels, &target)?;
-    let images = read_on_grid(&a.atlas_images, read_image, &target)?;
-    let truth = match &a.truth {
-        Some(t) => Some(read_on_grid(std::slice::from_ref(t), read_labels, &target)?.remove(0)),
+    // The truth's grid is checked before any work, but the truth itself is read again only
+    // after fusing, so it does not add to the job's peak memory.
+    let truth_grid = match &a.truth {
+        Some(t) => {
+            let v = read_labels(t)?;
+            Some((t, v.dims(), v.geometry().clone()))
+        }
         None => None,
     };
+    let target = read_image(&a.target)?;
+    if let Some((t, dims, g)) = &truth_grid {
+        if *dims != target.dims() || !g.approx_eq(target.geometry(), 1e-3) {
+            return Err(UsageError(format!(
+                "{}: grid {dims:?} (spacing {:?} mm, origin {:?}) differs from the target's {:?} (spacing {:?} mm, origin {:?})",
+                t.display(),
+                g.spacing(),
+                g.origin(),
+                target.dims(),
+                target.geometry().spacing(),
+                target.geometry().origin()
+            ))
+            .into());
+        }
+    }
+    let labels = read_on_grid(&a.atlas_labels, read_labels, &target)?;
+    let images = read_on_grid(&a.atlas_images, read_image, &target)?;
     let pool = super::pool(a.threads)?;
     let fused = if jlf {
         let inputs = JlfInputs {
@@ -118,13 +137,17 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
         fused
     };
     write_labels(&a.out, &fused)?;
-    if let Some(truth) = &truth {
-        let d = dice(truth, &fused)?;
+    let atlases = labels.len();
+    // The atlases are done with: free them before the truth is read for Dice, so checking
+    // the result does not raise the job's peak memory.
+    drop((images, labels, target));
+    if let Some(truth) = &a.truth {
+        let d = dice(&read_labels(truth)?, &fused)?;
         println!("mean Dice {:.4}", d.mean_dice);
     }
     println!(
         "fused {} atlases by {} in {:.2} s: {}",
-        labels.len(),
+        atlases,
         if jlf {
             "joint label fusion"
         } else {
