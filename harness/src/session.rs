@@ -226,13 +226,16 @@ impl Session {
     /// writes the final status (`failure` says why a run failed or stopped). A full disk turns
     /// the status into `failed` with the reason.
     ///
+    /// Returns the compaction summary (none when the tables could not be written) and
+    /// `run.json` as written.
+    ///
     /// # Errors
     /// When `run.json` cannot be written.
     pub fn finish(
         mut self,
         mut status: RunStatus,
         mut failure: Option<String>,
-    ) -> Result<Option<CompactSummary>, StoreError> {
+    ) -> Result<(Option<CompactSummary>, RunInfo), StoreError> {
         self.finished = true;
         for r in std::mem::take(&mut self.pending) {
             if let Err(e) = self.store.append_job(&r) {
@@ -271,7 +274,7 @@ impl Session {
         self.info.status = status;
         self.info.notes.failure = failure;
         self.write_info()?;
-        Ok(summary)
+        Ok((summary, self.info.clone()))
     }
 
     /// Ends the session as `failed` because of `reason`, keeping what was measured.

@@ -462,7 +462,7 @@ fn inputs_on_another_grid_are_refused_before_any_work() {
         .code(2)
         .stderr(
             predicate::str::contains("sub01_labels.nii.gz")
-                .and(predicate::str::contains("differs from the target")),
+                .and(predicate::str::contains("not on the grid of")),
         );
     atlasperf()
         .args(["kernel", "register", "--fixed"])

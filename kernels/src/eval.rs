@@ -56,15 +56,11 @@ pub fn dice(truth: &LabelVolume, seg: &LabelVolume) -> Result<DiceReport> {
             b: seg.dims(),
         });
     }
-    let (a, b) = (truth.geometry(), seg.geometry());
-    if !a.approx_eq(b, 1e-3) {
+    if !truth.on_grid_of(seg) {
         return Err(Error::InvalidParameter(format!(
-            "Dice between reference and segmentation: same shape {:?} but different grids (spacing {:?} mm, origin {:?} vs spacing {:?} mm, origin {:?}); resample one onto the other first",
-            truth.dims(),
-            a.spacing(),
-            a.origin(),
-            b.spacing(),
-            b.origin()
+            "Dice between reference and segmentation: different grids, {} vs {}; resample one onto the other first",
+            truth.grid_text(),
+            seg.grid_text()
         )));
     }
     let n = 1 + truth

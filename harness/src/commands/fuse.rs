@@ -11,30 +11,18 @@ use atlasperf_kernels::{LabelVolume, Volume};
 
 use crate::cli::{FuseArgs, FuseMethod, UsageError};
 
-/// Reads every file with `read` and checks it lies on the target's grid: same shape and the
-/// same placement (spacing, origin, direction within 0.001 mm).
+/// Reads every file with `read` and checks it lies on the target's grid.
 fn read_on_grid<T>(
     paths: &[PathBuf],
     read: impl Fn(&Path) -> atlasperf_kernels::Result<Volume<T>>,
+    target_path: &Path,
     target: &Volume<f32>,
 ) -> anyhow::Result<Vec<Volume<T>>> {
-    let dims = target.dims();
     paths
         .iter()
         .map(|p| {
             let v = read(p)?;
-            if v.dims() != dims || !v.geometry().approx_eq(target.geometry(), 1e-3) {
-                return Err(UsageError(format!(
-                    "{}: grid {:?} (spacing {:?} mm, origin {:?}) differs from the target's {dims:?} (spacing {:?} mm, origin {:?}); warp the atlases into the target space first",
-                    p.display(),
-                    v.dims(),
-                    v.geometry().spacing(),
-                    v.geometry().origin(),
-                    target.geometry().spacing(),
-                    target.geometry().origin()
-                ))
-                .into());
-            }
+            super::on_grid(p, &v, target_path, target)?;
             Ok(v)
         })
         .collect()
@@ -65,32 +53,14 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
         );
     }
     let started = std::time::Instant::now();
-    // The truth's grid is checked before any work, but the truth itself is read again only
-    // after fusing, so it does not add to the job's peak memory.
-    let truth_grid = match &a.truth {
-        Some(t) => {
-            let v = read_labels(t)?;
-            Some((t, v.dims(), v.geometry().clone()))
-        }
-        None => None,
-    };
     let target = read_image(&a.target)?;
-    if let Some((t, dims, g)) = &truth_grid {
-        if *dims != target.dims() || !g.approx_eq(target.geometry(), 1e-3) {
-            return Err(UsageError(format!(
-                "{}: grid {dims:?} (spacing {:?} mm, origin {:?}) differs from the target's {:?} (spacing {:?} mm, origin {:?})",
-                t.display(),
-                g.spacing(),
-                g.origin(),
-                target.dims(),
-                target.geometry().spacing(),
-                target.geometry().origin()
-            ))
-            .into());
-        }
+    // The truth's grid is checked before any work from a read that is dropped at once; it
+    // is read again for Dice after the atlases are freed, so it never adds to the peak.
+    if let Some(t) = &a.truth {
+        super::on_grid(t, &read_labels(t)?, &a.target, &target)?;
     }
-    let labels = read_on_grid(&a.atlas_labels, read_labels, &target)?;
-    let images = read_on_grid(&a.atlas_images, read_image, &target)?;
+    let labels = read_on_grid(&a.atlas_labels, read_labels, &a.target, &target)?;
+    let images = read_on_grid(&a.atlas_images, read_image, &a.target, &target)?;
     let pool = super::pool(a.threads)?;
     let fused = if jlf {
         let inputs = JlfInputs {
@@ -106,7 +76,9 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
             beta: a.beta,
         };
         let mask = match &a.mask {
-            Some(m) => Some(read_on_grid(std::slice::from_ref(m), read_labels, &target)?.remove(0)),
+            Some(m) => Some(
+                read_on_grid(std::slice::from_ref(m), read_labels, &a.target, &target)?.remove(0),
+            ),
             None => None,
         };
         if let Some(dir) = &a.posteriors {

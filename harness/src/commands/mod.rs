@@ -51,6 +51,27 @@ pub(crate) fn out_or_default(out: Option<&Path>, name: &str) -> PathBuf {
     )
 }
 
+/// A usage error unless `v` (read from `path`) lies on the grid of `reference` (read from
+/// `reference_path`): checked before any work.
+pub(crate) fn on_grid<T, U>(
+    path: &Path,
+    v: &atlasperf_kernels::Volume<T>,
+    reference_path: &Path,
+    reference: &atlasperf_kernels::Volume<U>,
+) -> anyhow::Result<()> {
+    if v.on_grid_of(reference) {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "{}: not on the grid of {}: {} vs {}",
+        path.display(),
+        reference_path.display(),
+        v.grid_text(),
+        reference.grid_text()
+    ))
+    .into())
+}
+
 /// A rayon pool of `threads` workers (all cores when `None`).
 pub(crate) fn pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
     if threads == Some(0) {

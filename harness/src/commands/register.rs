@@ -127,23 +127,12 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
     let moving_labels = a.moving_labels.as_deref().map(read_labels).transpose()?;
     let fixed_labels = a.fixed_labels.as_deref().map(read_labels).transpose()?;
     // Every input pair on its grid before any work.
-    for (labels, image, labels_path, image_path) in [
-        (&fixed_labels, &fixed, &a.fixed_labels, &a.fixed),
-        (&moving_labels, &moving, &a.moving_labels, &a.moving),
+    for (labels, path, image, image_path) in [
+        (&fixed_labels, &a.fixed_labels, &fixed, &a.fixed),
+        (&moving_labels, &a.moving_labels, &moving, &a.moving),
     ] {
-        if let (Some(l), Some(lp)) = (labels, labels_path) {
-            if l.dims() != image.dims() || !l.geometry().approx_eq(image.geometry(), 1e-3) {
-                return Err(UsageError(format!(
-                    "{}: the labels are not on the grid of {} ({:?}, spacing {:?} mm vs {:?}, spacing {:?} mm)",
-                    lp.display(),
-                    image_path.display(),
-                    l.dims(),
-                    l.geometry().spacing(),
-                    image.dims(),
-                    image.geometry().spacing()
-                ))
-                .into());
-            }
+        if let (Some(l), Some(p)) = (labels, path) {
+            super::on_grid(p, l, image_path, image)?;
         }
     }
     if let Some(parent) = output(&a.out, "x")

@@ -265,9 +265,7 @@ impl Runner {
         };
         self.session
             .update_info(|i| i.notes.memory_forecast = forecasts.clone())?;
-        let info_before = self.session.info().clone();
-        let summary = self.session.finish(status, failure)?;
-        let info = store.read_info().unwrap_or(info_before);
+        let (summary, info) = self.session.finish(status, failure)?;
         result?;
         Ok(Outcome {
             dir: store.dir().to_path_buf(),

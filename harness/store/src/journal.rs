@@ -4,6 +4,7 @@
 //! is appended again, so a torn line never swallows the next record.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::{fsio, io_err, JobRecord, StoreError};
@@ -65,22 +66,12 @@ pub(crate) fn repair_tail(path: &Path) -> Result<usize, StoreError> {
     t.sync_data().map_err(io_err(&torn))?;
     let f = std::fs::OpenOptions::new()
         .write(true)
-        .custom_flags_nofollow()
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(io_err(path))?;
     f.set_len(keep as u64).map_err(io_err(path))?;
     f.sync_data().map_err(io_err(path))?;
     Ok(tail.len())
-}
-
-trait NoFollow {
-    fn custom_flags_nofollow(&mut self) -> &mut Self;
-}
-
-impl NoFollow for std::fs::OpenOptions {
-    fn custom_flags_nofollow(&mut self) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::custom_flags(self, libc::O_NOFOLLOW)
-    }
 }
 
 /// Every record of the journal, in order. A last line without its newline that does not

@@ -72,6 +72,10 @@ impl<T: Clone + Default> Volume<T> {
     }
 }
 
+/// How far two affines may differ (mm, per entry) and still be one grid: NIfTI stores them
+/// in f32.
+pub const GRID_TOLERANCE_MM: f64 = 1e-3;
+
 impl<T> Volume<T> {
     /// Number of voxels along i, j, k.
     pub fn dims(&self) -> [usize; 3] {
@@ -115,6 +119,22 @@ impl<T> Volume<T> {
     /// Voxel-to-world geometry.
     pub fn geometry(&self) -> &Geometry {
         &self.geometry
+    }
+
+    /// True when `other` lies on this volume's grid: the same shape and the same affine
+    /// within [`GRID_TOLERANCE_MM`], so one voxel index is one place in both.
+    pub fn on_grid_of<U>(&self, other: &Volume<U>) -> bool {
+        self.dims() == other.dims() && self.geometry.approx_eq(other.geometry(), GRID_TOLERANCE_MM)
+    }
+
+    /// The grid in words, for messages: shape, spacing and origin.
+    pub fn grid_text(&self) -> String {
+        format!(
+            "{:?} (spacing {:?} mm, origin {:?})",
+            self.dims(),
+            self.geometry.spacing(),
+            self.geometry.origin()
+        )
     }
 
     /// Replaces the geometry (the voxels are unchanged).
