@@ -16,11 +16,7 @@ pub fn fit(points: &[(u64, u64)], source: &'static str) -> Option<MemoryModel> {
     }
     let xs: Vec<f64> = points.iter().map(|p| p.0 as f64).collect();
     let ys: Vec<f64> = points.iter().map(|p| p.1 as f64).collect();
-    let n = xs.len() as f64;
-    let mx = xs.iter().sum::<f64>() / n;
-    let my = ys.iter().sum::<f64>() / n;
-    let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
-    if sxx <= f64::EPSILON * mx.max(1.0) {
+    let Some((mut intercept, slope)) = atlasperf_reports::fit::least_squares(&xs, &ys) else {
         let slope = points
             .iter()
             .map(|&(v, p)| p as f64 / v.max(1) as f64)
@@ -30,10 +26,7 @@ pub fn fit(points: &[(u64, u64)], source: &'static str) -> Option<MemoryModel> {
             slope,
             source,
         });
-    }
-    let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
-    let slope = sxy / sxx;
-    let mut intercept = my - slope * mx;
+    };
     let worst = xs
         .iter()
         .zip(&ys)

@@ -119,7 +119,7 @@ fn overrides_apply_and_bad_overrides_are_reported() {
         .code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
-        err.contains("after --set overrides: unknown field `tragets`"),
+        err.contains("workload.tragets (set by --set): unknown field `tragets`"),
         "{err}"
     );
 }

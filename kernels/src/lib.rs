@@ -9,6 +9,7 @@ pub mod error;
 pub mod eval;
 pub mod filter;
 pub mod fusion;
+pub mod params;
 pub mod phantom;
 pub mod registration;
 pub mod volume;

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod diagnosis;
 pub mod error;
 pub mod figures;
+pub mod fit;
 pub mod preview;
 pub mod render;
 pub mod run;

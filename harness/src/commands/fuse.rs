@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use atlasperf_kernels::{LabelVolume, Volume};
 
-use crate::cli::{FuseArgs, FuseMethod, UsageError};
+use atlasperf_kernels::params::{FusionMethod, ParamError};
+
+use crate::cli::{FuseArgs, UsageError};
 
 /// Reads every file with `read` and checks it lies on the target's grid.
 fn read_on_grid<T>(
@@ -29,15 +31,22 @@ fn read_on_grid<T>(
 }
 
 pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
-    let jlf = a.method == FuseMethod::Jlf;
+    let jlf = a.method == FusionMethod::Jlf;
     if jlf && a.atlas_images.is_empty() {
         return Err(UsageError(
             "joint label fusion needs --atlas-images (one per label map)".into(),
         )
         .into());
     }
-    if !(a.alpha.is_finite() && a.alpha > 0.0 && a.beta.is_finite() && a.beta > 0.0) {
-        return Err(UsageError("--alpha and --beta must be > 0".into()).into());
+    let params = JlfParams {
+        patch_radius: a.patch_radius,
+        search_radius: a.search_radius,
+        alpha: a.alpha,
+        beta: a.beta,
+    };
+    let usage = |e: ParamError| UsageError(format!("--{}: {}", e.key.replace('_', "-"), e.message));
+    if jlf {
+        params.validate().map_err(usage)?;
     }
     if !a.atlas_images.is_empty() && a.atlas_images.len() != a.atlas_labels.len() {
         return Err(UsageError(format!(
@@ -54,6 +63,12 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let target = read_image(&a.target)?;
+    if jlf {
+        params.check_image(target.dims()).map_err(|e| {
+            let e = usage(e);
+            UsageError(format!("{} ({})", e.0, a.target.display()))
+        })?;
+    }
     // The truth's grid is checked before any work from a read that is dropped at once; it
     // is read again for Dice after the atlases are freed, so it never adds to the peak.
     if let Some(t) = &a.truth {
@@ -68,12 +83,6 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
             target: target.as_slice(),
             images: images.iter().map(|i| i.as_slice()).collect(),
             labels: labels.iter().map(|l| l.as_slice()).collect(),
-        };
-        let params = JlfParams {
-            patch_radius: a.patch_radius,
-            search_radius: a.search_radius,
-            alpha: a.alpha,
-            beta: a.beta,
         };
         let mask = match &a.mask {
             Some(m) => Some(

@@ -3,8 +3,9 @@
 use anyhow::Context;
 use std::path::Path;
 
+use atlasperf_kernels::dataset::write_phantom_cohort;
 use atlasperf_kernels::dataset::Manifest;
-use atlasperf_kernels::phantom::{min_jacobian, write_cohort, PhantomSpec};
+use atlasperf_kernels::phantom::{min_jacobian, PhantomSpec};
 use atlasperf_kernels::volume::{read_image, read_labels};
 use atlasperf_reports::preview::{write_slices_png, PreviewSubject};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -27,7 +28,9 @@ pub(crate) fn run(args: &PhantomArgs) -> anyhow::Result<()> {
     bar.set_message("generating phantom cohort");
     let started = std::time::Instant::now();
     let manifest = super::pool(args.threads)?
-        .install(|| write_cohort(&spec, &args.out, &|done, _| bar.set_position(done as u64)))
+        .install(|| {
+            write_phantom_cohort(&spec, &args.out, &|done, _| bar.set_position(done as u64))
+        })
         .with_context(|| format!("writing phantom cohort to {}", args.out.display()))?;
     bar.finish_and_clear();
     let jmin = (0..spec.subjects)

@@ -4,77 +4,23 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use atlasperf_kernels::eval::dice;
-use atlasperf_kernels::registration::affine::AffineParams;
-use atlasperf_kernels::registration::pipeline::{
-    register, LabelInterpolation, Registration, RegistrationParams,
-};
+use atlasperf_kernels::registration::pipeline::{register, Registration, RegistrationParams};
 use atlasperf_kernels::registration::pyramid::level_dims;
-use atlasperf_kernels::registration::syn::{SynMetric, SynParams};
-use atlasperf_kernels::registration::Schedule;
+use atlasperf_kernels::registration::syn::SynMetric;
 use atlasperf_kernels::volume::{
     read_image, read_labels, write_displacement, write_image, write_labels,
 };
 use serde_json::json;
 
-use crate::cli::{LabelInterpolationArg, MetricArg, PresetArg, RegisterArgs, UsageError};
+use crate::cli::{RegisterArgs, UsageError};
 
-fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
-    // (iterations, step, update variance, total variance, inverse round trips below)
-    let (default_iters, default_step, default_uv, default_tv, default_rt) = match a.preset {
-        PresetArg::Paper => (vec![200, 100, 50], 0.1, 3.0, 0.0, 30),
-        PresetArg::Fast => (vec![100, 50, 10], 1.0, 1.5, 0.25, 0),
-    };
-    let update_variance = a.update_variance.unwrap_or(default_uv);
-    let total_variance = a.total_variance.unwrap_or(default_tv);
-    let iterations = a.iterations.clone().map(|l| l.0).unwrap_or(default_iters);
-    let levels = iterations.len();
-    if levels == 0 || a.shrink.0.len() != levels || a.smooth.0.len() != levels {
-        return Err(UsageError(format!(
-            "--iterations, --shrink and --smooth must have the same number of levels (got {}, {}, {})",
-            levels,
-            a.shrink.0.len(),
-            a.smooth.0.len()
-        ))
-        .into());
-    }
-    if a.shrink.0.contains(&0) || a.smooth.0.iter().any(|s| !(s.is_finite() && *s >= 0.0)) {
-        return Err(
-            UsageError("--shrink factors must be >= 1 and --smooth sigmas >= 0".into()).into(),
-        );
-    }
-    let step = a.step.unwrap_or(default_step);
-    if !(step.is_finite() && step > 0.0 && update_variance >= 0.0 && total_variance >= 0.0) {
-        return Err(UsageError("--step must be > 0 and the variances >= 0".into()).into());
-    }
-    let metric = match a.metric.unwrap_or(match a.preset {
-        PresetArg::Paper => MetricArg::Mattes,
-        PresetArg::Fast => MetricArg::Cc,
-    }) {
-        MetricArg::Mattes => SynMetric::Mattes { bins: 32 },
-        MetricArg::Cc => SynMetric::Cc {
-            radius: a.radius.max(1),
-        },
-    };
-    let schedule = Schedule {
-        iterations,
-        shrink: a.shrink.0.clone(),
-        smooth: a.smooth.0.clone(),
-        ..Schedule::default()
-    };
-    Ok(RegistrationParams {
-        affine: AffineParams {
-            schedule: schedule.clone(),
-            ..AffineParams::default()
-        },
-        syn: (!a.affine_only).then_some(SynParams {
-            schedule,
-            step,
-            update_variance,
-            total_variance,
-            metric,
-            reinvert_below: a.reinvert_below.unwrap_or(default_rt),
-        }),
-    })
+/// The preset with the command line's overrides, checked; a value out of bounds is a usage
+/// error naming its flag.
+pub(crate) fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
+    let p = RegistrationParams::preset(a.preset).with(&a.overrides());
+    p.validate()
+        .map_err(|e| UsageError(format!("--{}: {}", e.key.replace('_', "-"), e.message)))?;
+    Ok(p)
 }
 
 /// SyN on Mattes MI over-deforms when its coarsest level is only a dozen voxels across (the
@@ -142,10 +88,7 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
-    let interpolation = match a.label_interpolation {
-        LabelInterpolationArg::Linear => LabelInterpolation::Linear,
-        LabelInterpolationArg::Nearest => LabelInterpolation::Nearest,
-    };
+    let interpolation = a.label_interpolation;
     let mut warnings = Vec::new();
     if let Some(w) = small_grid_warning(&p, fixed.dims()) {
         eprintln!("warning: {w}");

@@ -59,6 +59,9 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
                 .ok_or_else(|| UsageError("give a scenario file".into()))?;
             let loaded =
                 scenario::load(file, &a.overrides).map_err(|e| UsageError(e.to_string()))?;
+            for note in scenario::oversubscription(&loaded.scenario) {
+                eprintln!("note: {note}");
+            }
             if a.dry_run {
                 return dry_run(&loaded.scenario, &loaded.base);
             }
@@ -179,17 +182,22 @@ fn dry_run(s: &Scenario, base: &Path) -> anyhow::Result<u8> {
             j.id,
             j.stage.as_str(),
             j.deps.iter().map(|&d| &plan.jobs[d].id).collect::<Vec<_>>(),
-            j.argv.join(" ")
+            j.argv().join(" ")
         );
     }
     Ok(0)
 }
 
-/// Progress bar and per-stage counts.
+/// Progress bar and per-stage counts: on a terminal one live line (jobs done, running and
+/// queued per stage, elapsed, an ETA from the walls measured so far); otherwise plain lines.
 struct Progress {
     bar: ProgressBar,
     counts: [[usize; 4]; 2],
     totals: [usize; 2],
+    /// Σ wall seconds and count of the successful attempts, per stage.
+    walls: [(f64, usize); 2],
+    /// Jobs that can run at once (Σ slots over the nodes).
+    slots: usize,
 }
 
 impl Progress {
@@ -206,9 +214,9 @@ impl Progress {
             Some(plan.jobs.len() as u64),
             ProgressDrawTarget::stderr(),
         );
-        if let Ok(style) = ProgressStyle::with_template(
-            "[{elapsed_precise}] {bar:30} {pos}/{len} jobs, ETA {eta} | {msg}",
-        ) {
+        if let Ok(style) =
+            ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} jobs | {msg}")
+        {
             bar.set_style(style);
         }
         bar.set_position(done.iter().filter(|d| **d).count() as u64);
@@ -216,6 +224,8 @@ impl Progress {
             bar,
             counts,
             totals,
+            walls: [(0.0, 0); 2],
+            slots: plan.nodes.iter().map(|n| n.slots).sum::<usize>().max(1),
         };
         p.bar.set_message(p.message());
         p
@@ -230,7 +240,37 @@ impl Progress {
                 c[1], c[2], c[3]
             )
         };
-        format!("{} | {}", part(0, "registration"), part(1, "fusion"))
+        format!(
+            "{} | {} | {}",
+            part(0, "registration"),
+            part(1, "fusion"),
+            self.eta()
+        )
+    }
+
+    /// Jobs left per stage × the stage's mean measured wall, spread over the slots; unknown
+    /// until each stage with jobs left has a measured job (fusion borrows registration's).
+    fn eta(&self) -> String {
+        let mean = |s: usize| {
+            let (sum, n) = self.walls[s];
+            (n > 0).then(|| sum / n as f64)
+        };
+        let mut left_s = 0.0;
+        for s in 0..2 {
+            let left = self.totals[s].saturating_sub(self.counts[s][2] + self.counts[s][3]);
+            if left == 0 {
+                continue;
+            }
+            match mean(s).or_else(|| mean(0)) {
+                Some(m) => left_s += left as f64 * m,
+                None => return "ETA: after the first job".into(),
+            }
+        }
+        let eta = std::time::Duration::from_secs_f64(left_s / self.slots as f64);
+        format!(
+            "ETA ~{}",
+            humantime::format_duration(std::time::Duration::from_secs(eta.as_secs()))
+        )
     }
 
     fn say(&self, line: String) {
@@ -262,6 +302,8 @@ impl Progress {
                 match record.status {
                     AttemptStatus::Ok => {
                         self.counts[s][2] += 1;
+                        self.walls[s].0 += record.totals.wall_s;
+                        self.walls[s].1 += 1;
                         self.bar.inc(1);
                     }
                     AttemptStatus::Terminated => {}

@@ -139,7 +139,7 @@ impl Executor for LocalExecutor {
             .arg(self.store.result_path(attempt_id))
             .args(["--grace", &self.grace_s.to_string()])
             .arg("--")
-            .args(&job.argv)
+            .args(job.argv())
             .stdin(Stdio::null())
             .stdout(Stdio::from(stdout))
             .stderr(Stdio::from(stderr))

@@ -232,7 +232,7 @@ impl SlurmExecutor {
             self.grace_s.to_string(),
             "--".into(),
         ];
-        words.extend(job.argv.iter().cloned());
+        words.extend(job.argv());
         format!(
             "#!/bin/sh\n# atlasperf attempt {}: the agent supervises and measures the job.\nexec {}\n",
             comment_safe(attempt_id),

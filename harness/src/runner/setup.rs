@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use atlasperf_kernels::phantom::write_cohort;
+use atlasperf_kernels::dataset::write_phantom_cohort;
 
 use crate::cli::UsageError;
 use crate::executor::local::cpusets;
@@ -206,7 +206,7 @@ fn prepare_inputs(plan: &Plan, store: &RunStore) -> anyhow::Result<()> {
             bar.set_style(indicatif::ProgressStyle::with_template(
                 "generating phantom cohort [{bar:30}] {pos}/{len}",
             )?);
-            write_cohort(spec, dir, &|n, _| bar.set_position(n as u64))
+            write_phantom_cohort(spec, dir, &|n, _| bar.set_position(n as u64))
                 .with_context(|| format!("writing the phantom cohort to {}", dir.display()))?;
             bar.finish_and_clear();
         }

@@ -2,18 +2,30 @@
 //! scheduling policy. Unknown keys are rejected; every error names the file and, where the
 //! value came from the file, its line and column.
 
+mod load;
 mod location;
+mod memory;
+mod validate;
 
-use std::collections::BTreeSet;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use atlasperf_kernels::dataset::check_id;
+use atlasperf_kernels::fusion::JlfParams;
+use atlasperf_kernels::params::{
+    FusionMethod, LabelInterpolation, Levels, Metric, Overrides, Preset,
+};
 use atlasperf_kernels::phantom::PhantomSpec;
+use atlasperf_kernels::registration::pipeline::RegistrationParams;
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
+pub use load::{load, Loaded, ScenarioError};
 pub use location::{apply_override, line_col};
+use memory::bytes;
+pub use memory::MemoryRequest;
+pub use validate::{
+    oversubscription, placeholders, validate, FUSION_PLACEHOLDERS, MAX_JOBS,
+    PREFLIGHT_PLACEHOLDERS, REGISTRATION_PLACEHOLDERS,
+};
 
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,58 +189,6 @@ pub struct Stages {
     pub fusion: Fusion,
 }
 
-/// Memory request of a stage's jobs: bytes, or `"auto"` (forecast from measurements).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemoryRequest {
-    /// Forecast from a calibration job or earlier runs.
-    Auto,
-    /// A fixed request.
-    Bytes(ByteSize),
-}
-
-impl Serialize for MemoryRequest {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Auto => s.serialize_str("auto"),
-            Self::Bytes(b) => b.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for MemoryRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Number(u64),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Text(t) if t.trim() == "auto" => Ok(Self::Auto),
-            Raw::Text(t) => match t.parse::<ByteSize>() {
-                // The parser saturates instead of overflowing.
-                Ok(b) if b.0 == u64::MAX => Err(serde::de::Error::custom(format!(
-                    "memory `{t}`: larger than 16 EiB, the most a 64-bit size can hold"
-                ))),
-                Ok(b) => Ok(Self::Bytes(b)),
-                Err(e) => Err(serde::de::Error::custom(format!(
-                    "memory `{t}`: {e} (e.g. \"2 GiB\" or \"auto\")"
-                ))),
-            },
-            Raw::Number(n) => Ok(Self::Bytes(ByteSize(n))),
-        }
-    }
-}
-
-fn bytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ByteSize, D::Error> {
-    match MemoryRequest::deserialize(d)? {
-        MemoryRequest::Bytes(b) => Ok(b),
-        MemoryRequest::Auto => Err(serde::de::Error::custom(
-            "a node's memory must be a size, e.g. \"32 GiB\"",
-        )),
-    }
-}
-
 /// Registration stage: the built-in kernel's parameters, or an external argv template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -240,19 +200,19 @@ pub struct Registration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryRequest>,
     /// Built-in kernel preset: `paper` (200x100x50, step 0.1) or `fast`.
-    #[serde(default = "default_preset")]
-    pub preset: String,
+    #[serde(default)]
+    pub preset: Preset,
     /// SyN metric of the built-in kernel: `mattes` or `cc` (default: the preset's, Mattes MI
     /// for `paper` and CC for `fast`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metric: Option<String>,
+    pub metric: Option<Metric>,
     /// Label resampling of the built-in kernel: `nearest` (default) or `linear` (per-label
     /// interpolation, like ANTs' GenericLabel).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label_interpolation: Option<String>,
-    /// Iterations per level (e.g. `"200x100x50"`), overriding the preset.
+    pub label_interpolation: Option<LabelInterpolation>,
+    /// Iterations per level (e.g. `"200x100x50"` or `[200, 100, 50]`), overriding the preset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iterations: Option<String>,
+    pub iterations: Option<Levels<usize>>,
     /// External command instead of the built-in kernel: argv with placeholders `{fixed}`,
     /// `{moving}`, `{moving_labels}`, `{fixed_labels}`, `{out}` (prefix), `{warped}`,
     /// `{warped_labels}` (files the command must write), `{threads}`, `{atlasperf}`.
@@ -265,7 +225,7 @@ impl Default for Registration {
         Self {
             threads: default_threads(),
             memory: None,
-            preset: default_preset(),
+            preset: Preset::default(),
             metric: None,
             label_interpolation: None,
             iterations: None,
@@ -277,8 +237,21 @@ impl Default for Registration {
 fn default_threads() -> usize {
     1
 }
-fn default_preset() -> String {
-    "paper".into()
+
+impl Registration {
+    /// The built-in kernel's overrides of its preset that the scenario gives.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            metric: self.metric,
+            iterations: self.iterations.clone(),
+            ..Overrides::default()
+        }
+    }
+
+    /// The built-in kernel's parameters: the preset with the scenario's overrides.
+    pub fn params(&self) -> RegistrationParams {
+        RegistrationParams::preset(self.preset).with(&self.overrides())
+    }
 }
 
 /// Fusion stage: the built-in kernel's parameters, or an external argv template.
@@ -292,8 +265,8 @@ pub struct Fusion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryRequest>,
     /// `jlf` or `majority`.
-    #[serde(default = "default_method")]
-    pub method: String,
+    #[serde(default)]
+    pub method: FusionMethod,
     /// JLF patch radius.
     #[serde(default = "default_patch")]
     pub patch_radius: usize,
@@ -312,7 +285,7 @@ impl Default for Fusion {
         Self {
             threads: default_threads(),
             memory: None,
-            method: default_method(),
+            method: FusionMethod::default(),
             patch_radius: default_patch(),
             search_radius: default_search(),
             command: Vec::new(),
@@ -320,14 +293,22 @@ impl Default for Fusion {
     }
 }
 
-fn default_method() -> String {
-    "jlf".into()
-}
 fn default_patch() -> usize {
     2
 }
 fn default_search() -> usize {
     3
+}
+
+impl Fusion {
+    /// The built-in joint label fusion's parameters (α and β at antsJointFusion's defaults).
+    pub fn jlf(&self) -> JlfParams {
+        JlfParams {
+            patch_radius: self.patch_radius,
+            search_radius: self.search_radius,
+            ..JlfParams::default()
+        }
+    }
 }
 
 /// Admission policy.
@@ -393,412 +374,6 @@ fn default_retries() -> u32 {
 }
 fn default_margin() -> f64 {
     0.15
-}
-
-/// A scenario error: the file, where in it (when known), and what is wrong.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScenarioError {
-    /// The scenario file.
-    pub file: PathBuf,
-    /// Line and column (1-based) of the offending value.
-    pub at: Option<(usize, usize)>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.at {
-            Some((l, c)) => write!(f, "{}:{l}:{c}: {}", self.file.display(), self.message),
-            None => write!(f, "{}: {}", self.file.display(), self.message),
-        }
-    }
-}
-
-impl std::error::Error for ScenarioError {}
-
-/// A scenario loaded from a file, with the folder relative paths resolve against.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    /// The validated scenario (overrides applied).
-    pub scenario: Scenario,
-    /// The scenario file.
-    pub file: PathBuf,
-    /// Its folder.
-    pub base: PathBuf,
-}
-
-/// Reads, overrides (`key=value`, TOML value syntax, bare words as strings) and validates a
-/// scenario file.
-///
-/// # Errors
-/// A [`ScenarioError`] naming the file and, where it helps, line and column.
-pub fn load(file: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> {
-    let err = |at: Option<(usize, usize)>, message: String| ScenarioError {
-        file: file.to_path_buf(),
-        at,
-        message,
-    };
-    let text = std::fs::read_to_string(file).map_err(|e| err(None, format!("cannot read: {e}")))?;
-    let scenario = if overrides.is_empty() {
-        toml::from_str::<Scenario>(&text).map_err(|e| {
-            let at = e.span().map(|s| line_col(&text, s.start));
-            err(at, e.message().trim().to_string())
-        })?
-    } else {
-        let table: toml::Table = toml::from_str(&text).map_err(|e| {
-            let at = e.span().map(|s| line_col(&text, s.start));
-            err(at, e.message().trim().to_string())
-        })?;
-        let mut doc = toml::Value::Table(table);
-        for o in overrides {
-            apply_override(&mut doc, o).map_err(|m| err(None, format!("--set {o}: {m}")))?;
-        }
-        doc.try_into::<Scenario>().map_err(|e| {
-            err(
-                None,
-                format!("after --set overrides: {}", e.message().trim()),
-            )
-        })?
-    };
-    let overridden: Vec<&str> = overrides
-        .iter()
-        .filter_map(|o| o.split_once('=').map(|(k, _)| k.trim()))
-        .collect();
-    validate(&scenario).map_err(|(key, message)| {
-        let set_here = overridden
-            .iter()
-            .any(|k| key.starts_with(k) || k.starts_with(&key));
-        if set_here {
-            err(None, format!("{key} (set by --set): {message}"))
-        } else {
-            err(location::locate(&text, &key), format!("{key}: {message}"))
-        }
-    })?;
-    let base = file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    Ok(Loaded {
-        scenario,
-        file: file.to_path_buf(),
-        base,
-    })
-}
-
-/// Most jobs one scenario may plan.
-pub const MAX_JOBS: usize = 1_000_000;
-
-/// Checks what serde cannot: ranges, uniqueness and consistency. Returns the offending key
-/// path (`cluster.nodes[1].memory`) and what is wrong with it.
-///
-/// # Errors
-/// The first problem found.
-pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
-    let bad = |k: &str, m: String| Err((k.to_string(), m));
-    if let Err(why) = check_id(&s.name) {
-        return bad("name", format!("{:?} {why}", s.name));
-    }
-    if s.interval_ms == 0 {
-        return bad("interval_ms", "must be at least 1".into());
-    }
-    if s.repetitions == 0 {
-        return bad("repetitions", "must be at least 1".into());
-    }
-    if s.cluster.nodes.is_empty() {
-        return bad("cluster.nodes", "at least one node is needed".into());
-    }
-    let mut names = BTreeSet::new();
-    for (i, n) in s.cluster.nodes.iter().enumerate() {
-        if !names.insert(n.name.as_str()) {
-            return bad(
-                &format!("cluster.nodes[{i}].name"),
-                format!("node `{}` appears twice", n.name),
-            );
-        }
-        if let Err(why) = check_id(&n.name) {
-            return bad(
-                &format!("cluster.nodes[{i}].name"),
-                format!("{:?} {why}", n.name),
-            );
-        }
-        if n.cores == 0 {
-            return bad(
-                &format!("cluster.nodes[{i}].cores"),
-                "must be at least 1".into(),
-            );
-        }
-        if n.slots == 0 {
-            return bad(
-                &format!("cluster.nodes[{i}].slots"),
-                "must be at least 1".into(),
-            );
-        }
-        if n.memory.0 == 0 {
-            return bad(
-                &format!("cluster.nodes[{i}].memory"),
-                "must be more than 0 bytes".into(),
-            );
-        }
-    }
-    match (&s.dataset.phantom, &s.dataset.manifest) {
-        (Some(_), Some(_)) => {
-            return bad(
-                "dataset",
-                "give either `phantom` or `manifest`, not both".into(),
-            )
-        }
-        (None, None) => return bad("dataset", "give `phantom` or `manifest`".into()),
-        _ => {}
-    }
-    if let Some(p) = &s.dataset.phantom {
-        let spec = phantom_spec(p, s);
-        if let Err(e) = spec.validate() {
-            return bad("dataset.phantom", e.to_string());
-        }
-        if spec.subjects < s.workload.targets + s.workload.atlases
-            && s.workload.atlas_ids.is_empty()
-        {
-            return bad(
-                "dataset.phantom.subjects",
-                format!(
-                    "{} subjects cannot give {} targets and {} distinct atlases",
-                    spec.subjects, s.workload.targets, s.workload.atlases
-                ),
-            );
-        }
-    }
-    let w = &s.workload;
-    if w.targets == 0 {
-        return bad("workload.targets", "must be at least 1".into());
-    }
-    if w.atlases == 0 {
-        return bad("workload.atlases", "must be at least 1".into());
-    }
-    // (n + 1) jobs per target per repetition; a plan is held in memory and run, not simulated.
-    let jobs = w
-        .atlases
-        .checked_add(1)
-        .and_then(|per| per.checked_mul(w.targets))
-        .and_then(|j| j.checked_mul(s.repetitions as usize));
-    if jobs.is_none_or(|j| j > MAX_JOBS) {
-        return bad(
-            "workload",
-            format!(
-                "{} targets × ({} atlases + 1) × {} repetitions is more than {MAX_JOBS} jobs",
-                w.targets, w.atlases, s.repetitions
-            ),
-        );
-    }
-    if !w.target_ids.is_empty() && w.target_ids.len() != w.targets {
-        return bad(
-            "workload.target_ids",
-            format!(
-                "lists {} ids but targets = {}",
-                w.target_ids.len(),
-                w.targets
-            ),
-        );
-    }
-    if !w.atlas_ids.is_empty() && w.atlas_ids.len() != w.atlases {
-        return bad(
-            "workload.atlas_ids",
-            format!(
-                "lists {} ids but atlases = {}",
-                w.atlas_ids.len(),
-                w.atlases
-            ),
-        );
-    }
-    for (key, ids) in [
-        ("workload.target_ids", &w.target_ids),
-        ("workload.atlas_ids", &w.atlas_ids),
-    ] {
-        let mut seen = BTreeSet::new();
-        for (i, id) in ids.iter().enumerate() {
-            if let Err(why) = check_id(id) {
-                return bad(&format!("{key}[{i}]"), format!("{id:?} {why}"));
-            }
-            if !seen.insert(id) {
-                return bad(&format!("{key}[{i}]"), format!("`{id}` is listed twice"));
-            }
-        }
-    }
-    if !w.leave_one_out {
-        if let Some((i, id)) = w
-            .atlas_ids
-            .iter()
-            .enumerate()
-            .find(|(_, a)| w.target_ids.contains(a))
-        {
-            return bad(
-                &format!("workload.atlas_ids[{i}]"),
-                format!(
-                    "`{id}` is also a target: its own labels would be fused into its result; set workload.leave_one_out = true if that is the study"
-                ),
-            );
-        }
-    }
-    let r = &s.stages.registration;
-    if r.threads == 0 {
-        return bad("stages.registration.threads", "must be at least 1".into());
-    }
-    if r.command.is_empty() {
-        for (field, value, allowed) in [
-            ("preset", Some(r.preset.as_str()), &["paper", "fast"]),
-            ("metric", r.metric.as_deref(), &["cc", "mattes"]),
-            (
-                "label_interpolation",
-                r.label_interpolation.as_deref(),
-                &["nearest", "linear"],
-            ),
-        ] {
-            if let Some(v) = value.filter(|v| !allowed.contains(v)) {
-                return bad(
-                    &format!("stages.registration.{field}"),
-                    format!("`{v}`: expected {}", allowed.join(" or ")),
-                );
-            }
-        }
-        if let Some(it) = &r.iterations {
-            if it.split('x').any(|v| v.trim().parse::<usize>().is_err()) {
-                return bad(
-                    "stages.registration.iterations",
-                    format!("`{it}`: expected e.g. 200x100x50"),
-                );
-            }
-        }
-    } else {
-        check_template(&r.command, REGISTRATION_PLACEHOLDERS)
-            .or_else(|m| bad("stages.registration.command", m))?;
-    }
-    let f = &s.stages.fusion;
-    if f.threads == 0 {
-        return bad("stages.fusion.threads", "must be at least 1".into());
-    }
-    if f.command.is_empty() {
-        if !["jlf", "majority"].contains(&f.method.as_str()) {
-            return bad(
-                "stages.fusion.method",
-                format!("`{}`: expected jlf or majority", f.method),
-            );
-        }
-    } else {
-        check_template(&f.command, FUSION_PLACEHOLDERS)
-            .or_else(|m| bad("stages.fusion.command", m))?;
-    }
-    check_template(&s.preflight, PREFLIGHT_PLACEHOLDERS).or_else(|m| bad("preflight", m))?;
-    let sc = &s.scheduling;
-    if !(sc.forecast_margin.is_finite() && (0.0..=10.0).contains(&sc.forecast_margin)) {
-        return bad(
-            "scheduling.forecast_margin",
-            "must be between 0 and 10".into(),
-        );
-    }
-    if sc.policy == Policy::Memory {
-        let largest = s
-            .cluster
-            .nodes
-            .iter()
-            .map(|n| n.memory.0)
-            .max()
-            .unwrap_or(0);
-        for (key, req) in [
-            ("stages.registration.memory", r.memory),
-            ("stages.fusion.memory", f.memory),
-        ] {
-            match req {
-                None => {
-                    return bad(
-                        "scheduling.policy",
-                        format!(
-                            "the memory policy needs `{key}` (bytes, e.g. \"2 GiB\", or \"auto\")"
-                        ),
-                    )
-                }
-                Some(MemoryRequest::Bytes(b)) if b.0 > largest => {
-                    return bad(
-                        key,
-                        format!(
-                            "{b} does not fit on any node (largest has {})",
-                            ByteSize(largest)
-                        ),
-                    )
-                }
-                _ => {}
-            }
-        }
-    }
-    if s.cluster.executor == ExecutorKind::Slurm && sc.policy == Policy::Unlimited {
-        return bad(
-            "scheduling.policy",
-            "Slurm always admits by its own limits; use slots or memory".into(),
-        );
-    }
-    Ok(())
-}
-
-/// Placeholders a registration command may use.
-pub const REGISTRATION_PLACEHOLDERS: &[&str] = &[
-    "fixed",
-    "moving",
-    "moving_labels",
-    "fixed_labels",
-    "out",
-    "warped",
-    "warped_labels",
-    "threads",
-    "atlasperf",
-    "scenario_dir",
-];
-/// Placeholders a fusion command may use.
-pub const FUSION_PLACEHOLDERS: &[&str] = &[
-    "target",
-    "target_labels",
-    "atlas_images",
-    "atlas_labels",
-    "out",
-    "threads",
-    "atlasperf",
-    "scenario_dir",
-];
-/// Placeholders the preflight command may use.
-pub const PREFLIGHT_PLACEHOLDERS: &[&str] = &["scenario_dir", "atlasperf"];
-
-/// Every `{name}` in the template must be known; braces must balance.
-fn check_template(argv: &[String], known: &[&str]) -> Result<(), String> {
-    for arg in argv {
-        for name in placeholders(arg)? {
-            if !known.contains(&name) {
-                return Err(format!(
-                    "unknown placeholder `{{{name}}}` in `{arg}` (known: {})",
-                    known
-                        .iter()
-                        .map(|k| format!("{{{k}}}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The placeholder names in one argument.
-///
-/// # Errors
-/// An unclosed `{`.
-pub fn placeholders(arg: &str) -> Result<Vec<&str>, String> {
-    let mut out = Vec::new();
-    let mut rest = arg;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            return Err(format!("unclosed `{{` in `{arg}`"));
-        };
-        out.push(&rest[open + 1..open + close]);
-        rest = &rest[open + close + 1..];
-    }
-    Ok(out)
 }
 
 /// The phantom generator's spec for this scenario.

@@ -140,3 +140,24 @@ pub fn processes_mentioning(needle: &str) -> Vec<i32> {
         .map(|p| p.pid)
         .collect()
 }
+
+/// Writes a two-subject phantom cohort into `dir` through the CLI.
+pub fn phantom(dir: &std::path::Path, shape: &str, spacing: &str, seed: &str) {
+    atlasperf()
+        .args([
+            "phantom",
+            "--subjects",
+            "2",
+            "--shape",
+            shape,
+            "--spacing",
+            spacing,
+            "--seed",
+            seed,
+            "--out",
+        ])
+        .arg(dir)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("wrote 2 subjects"));
+}

@@ -515,16 +515,10 @@ pub fn joint_label_fusion_with(
     }
     let inside = |v: usize| opts.mask.is_none_or(|m| m[v] != 0);
     let (r, big_r) = (p.patch_radius, p.search_radius);
-    // Checked before anything is allocated: a window wider than the image compares nothing
-    // new and costs (2r+1)³ per voxel.
-    let smallest = dims.iter().copied().min().unwrap_or(0);
-    for (name, radius) in [("patch", r), ("search", big_r)] {
-        if radius >= smallest {
-            return Err(Error::InvalidParameter(format!(
-                "{name} radius {radius} is not smaller than the image's shortest axis ({smallest} voxels of {dims:?})"
-            )));
-        }
-    }
+    // Checked before anything is allocated.
+    p.validate()
+        .and_then(|()| p.check_image(dims))
+        .map_err(|e| Error::InvalidParameter(e.to_string()))?;
     let patch = cube(r);
     let search = cube(big_r);
     if search.len() > usize::from(u16::MAX) {

@@ -12,16 +12,13 @@
 pub mod anatomy;
 pub mod deformation;
 
-use std::path::Path;
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{LabelName, Manifest, SubjectEntry};
 use crate::filter::smooth;
-use crate::volume::{write_image, write_labels, Geometry, LabelVolume, Volume};
+use crate::volume::{Geometry, LabelVolume, Volume};
 use crate::{Error, Result};
 pub use deformation::SubjectTransform;
 
@@ -250,100 +247,10 @@ pub fn min_jacobian(spec: &PhantomSpec, transform: &SubjectTransform) -> f64 {
         .reduce(|| f64::MAX, f64::min)
 }
 
-/// Writes a cohort into `out`: `subNN_t1.nii.gz`, `subNN_labels.nii.gz` and `manifest.toml`.
-/// `progress` is called after each subject with (done, total).
-///
-/// # Errors
-/// Invalid spec, or a file cannot be written.
-pub fn write_cohort(
-    spec: &PhantomSpec,
-    out: &Path,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Manifest> {
-    spec.validate()?;
-    std::fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let entries: Vec<SubjectEntry> = (0..spec.subjects)
-        .into_par_iter()
-        .map(|index| {
-            let id = PhantomSpec::subject_id(index);
-            let s = generate_subject(spec, index);
-            let image = format!("{id}_t1.nii.gz");
-            let labels = format!("{id}_labels.nii.gz");
-            write_image(&out.join(&image), &s.image)?;
-            write_labels(&out.join(&labels), &s.labels)?;
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            progress(n, spec.subjects);
-            Ok(SubjectEntry {
-                id,
-                image: image.into(),
-                labels: Some(labels.into()),
-            })
-        })
-        .collect::<Result<_>>()?;
-    let manifest = Manifest {
-        name: "phantom".into(),
-        description: Some(format!(
-            "atlasperf phantom cohort: {} subjects, {:?} voxels at {} mm, seed {}",
-            spec.subjects, spec.shape, spec.spacing, spec.seed
-        )),
-        phantom: Some(spec.clone()),
-        labels: anatomy::LABELS
-            .iter()
-            .map(|(value, name)| LabelName {
-                value: *value,
-                name: (*name).into(),
-            })
-            .collect(),
-        subjects: entries,
-    };
-    manifest.save(&out.join("manifest.toml"))?;
-    Ok(manifest)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::eval::dice;
-    use crate::volume::{read_image, read_labels};
-
-    fn small(seed: u64) -> PhantomSpec {
-        PhantomSpec {
-            subjects: 2,
-            shape: [40, 48, 40],
-            spacing: 4.0,
-            seed,
-            ..PhantomSpec::default()
-        }
-    }
-
-    #[test]
-    fn same_seed_same_files_different_seed_different_subjects() {
-        let (a, b, c) = (
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-        );
-        write_cohort(&small(5), a.path(), &|_, _| {}).unwrap();
-        write_cohort(&small(5), b.path(), &|_, _| {}).unwrap();
-        write_cohort(&small(6), c.path(), &|_, _| {}).unwrap();
-        for name in ["sub01_t1.nii.gz", "sub02_labels.nii.gz", "manifest.toml"] {
-            let fa = std::fs::read(a.path().join(name)).unwrap();
-            assert_eq!(
-                fa,
-                std::fs::read(b.path().join(name)).unwrap(),
-                "{name} differs for the same seed"
-            );
-        }
-        let la = read_labels(&a.path().join("sub01_labels.nii.gz")).unwrap();
-        let lc = read_labels(&c.path().join("sub01_labels.nii.gz")).unwrap();
-        assert_ne!(la, lc, "different seeds gave the same subject");
-        let ia = read_image(&a.path().join("sub01_t1.nii.gz")).unwrap();
-        assert_eq!(ia.dims(), [40, 48, 40]);
-        let m = Manifest::load(&a.path().join("manifest.toml")).unwrap();
-        assert_eq!(m.subjects.len(), 2);
-        assert_eq!(m.phantom, Some(small(5)));
-    }
 
     #[test]
     fn every_label_in_every_subject_and_diffeomorphic() {

@@ -19,7 +19,8 @@ use crate::volume::{Geometry, LabelVolume, Volume};
 use crate::{Error, Result};
 
 /// How label images are resampled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum LabelInterpolation {
     /// The nearest voxel's label (the faithful default).

@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 use atlasperf_kernels::dataset::Manifest;
 use atlasperf_kernels::phantom::PhantomSpec;
 
-use crate::scenario::{
-    phantom_spec, placeholders, MemoryRequest, Node, Placement, Policy, Scenario,
-};
+use crate::scenario::{phantom_spec, MemoryRequest, Node, Placement, Policy, Scenario};
+
+mod jobs;
+
+use jobs::{fill_template, scenario_dir};
+pub use jobs::{preflight_argv, FuseJob, JobSpec, RegisterJob};
 
 /// The two stages of multi-atlas segmentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,14 +52,21 @@ pub struct PlannedJob {
     pub atlas: Option<String>,
     /// Indices of the jobs that must succeed first.
     pub deps: Vec<usize>,
-    /// Program and arguments (no shell).
-    pub argv: Vec<String>,
+    /// What it runs.
+    pub spec: JobSpec,
     /// Voxels of the target image (the memory forecast's predictor).
     pub voxels: u64,
     /// Kernel threads.
     pub threads: usize,
     /// Memory request from the scenario.
     pub memory: Option<MemoryRequest>,
+}
+
+impl PlannedJob {
+    /// Program and arguments (no shell).
+    pub fn argv(&self) -> Vec<String> {
+        self.spec.argv()
+    }
 }
 
 /// Where the images come from.
@@ -148,6 +158,7 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
     if let Some(a) = atlases.iter().find(|a| a.labels.is_none()) {
         return Err(format!("atlas `{}` has no label map in the dataset", a.id));
     }
+    let exe_path = exe.to_path_buf();
     let exe = exe.to_string_lossy().into_owned();
     let scenario_dir = scenario_dir(base);
     let outputs = run_dir.join("outputs");
@@ -178,8 +189,19 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
                 let w_img = format!("{out_s}warped.nii.gz");
                 let w_lab = format!("{out_s}warped_labels.nii.gz");
                 let r = &s.stages.registration;
-                let argv = if r.command.is_empty() {
-                    builtin_registration(&exe, s, t, a, &out_s)
+                let spec = if r.command.is_empty() {
+                    JobSpec::Register(RegisterJob {
+                        exe: exe_path.clone(),
+                        fixed: t.image.clone(),
+                        moving: a.image.clone(),
+                        moving_labels: a.labels.clone(),
+                        fixed_labels: t.labels.clone(),
+                        out: out.clone(),
+                        threads: r.threads,
+                        preset: r.preset,
+                        overrides: r.overrides(),
+                        label_interpolation: r.label_interpolation.unwrap_or_default(),
+                    })
                 } else {
                     let vars = |name: &str| -> Option<Vec<String>> {
                         let one = |p: &Path| Some(vec![p.to_string_lossy().into_owned()]);
@@ -197,8 +219,10 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
                             _ => None,
                         }
                     };
-                    fill_template(&r.command, &vars)
-                        .map_err(|m| format!("stages.registration.command: {m}"))?
+                    JobSpec::External(
+                        fill_template(&r.command, &vars)
+                            .map_err(|m| format!("stages.registration.command: {m}"))?,
+                    )
                 };
                 regs.push(jobs.len());
                 warped.push(w_img);
@@ -209,7 +233,7 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
                     target: t.id.clone(),
                     atlas: Some(a.id.clone()),
                     deps: Vec::new(),
-                    argv,
+                    spec,
                     voxels,
                     threads: r.threads,
                     memory: r.memory,
@@ -218,8 +242,18 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
             let f = &s.stages.fusion;
             let seg = out_root.join("fusion").join(format!("{}_seg.nii.gz", t.id));
             let seg_s = seg.to_string_lossy().into_owned();
-            let argv = if f.command.is_empty() {
-                builtin_fusion(&exe, s, t, &warped, &warped_labels, &seg_s)
+            let spec = if f.command.is_empty() {
+                JobSpec::Fuse(FuseJob {
+                    exe: exe_path.clone(),
+                    target: t.image.clone(),
+                    atlas_images: warped.iter().map(PathBuf::from).collect(),
+                    atlas_labels: warped_labels.iter().map(PathBuf::from).collect(),
+                    out: seg.clone(),
+                    method: f.method,
+                    jlf: f.jlf(),
+                    threads: f.threads,
+                    truth: t.labels.clone(),
+                })
             } else {
                 let vars = |name: &str| -> Option<Vec<String>> {
                     match name {
@@ -237,8 +271,10 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
                         _ => None,
                     }
                 };
-                fill_template(&f.command, &vars)
-                    .map_err(|m| format!("stages.fusion.command: {m}"))?
+                JobSpec::External(
+                    fill_template(&f.command, &vars)
+                        .map_err(|m| format!("stages.fusion.command: {m}"))?,
+                )
             };
             jobs.push(PlannedJob {
                 id: format!("{prefix}fuse-{}", t.id),
@@ -246,7 +282,7 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
                 target: t.id.clone(),
                 atlas: None,
                 deps: regs,
-                argv,
+                spec,
                 voxels,
                 threads: f.threads,
                 memory: f.memory,
@@ -319,139 +355,4 @@ fn resolve_dataset(
                 .product())
         }),
     ))
-}
-
-fn builtin_registration(exe: &str, s: &Scenario, t: &Files, a: &Files, out: &str) -> Vec<String> {
-    let r = &s.stages.registration;
-    let p = |x: &Path| x.to_string_lossy().into_owned();
-    let mut argv = vec![
-        exe.to_string(),
-        "kernel".into(),
-        "register".into(),
-        "--fixed".into(),
-        p(&t.image),
-        "--moving".into(),
-        p(&a.image),
-    ];
-    if let Some(l) = &a.labels {
-        argv.extend(["--moving-labels".into(), p(l)]);
-    }
-    if let Some(l) = &t.labels {
-        argv.extend(["--fixed-labels".into(), p(l)]);
-    }
-    argv.extend([
-        "--out".into(),
-        out.to_string(),
-        "--threads".into(),
-        r.threads.to_string(),
-        "--preset".into(),
-        r.preset.clone(),
-    ]);
-    if let Some(metric) = &r.metric {
-        argv.extend(["--metric".into(), metric.clone()]);
-    }
-    if let Some(l) = &r.label_interpolation {
-        argv.extend(["--label-interpolation".into(), l.clone()]);
-    }
-    if let Some(it) = &r.iterations {
-        argv.extend(["--iterations".into(), it.clone()]);
-    }
-    argv
-}
-
-fn builtin_fusion(
-    exe: &str,
-    s: &Scenario,
-    t: &Files,
-    images: &[String],
-    labels: &[String],
-    out: &str,
-) -> Vec<String> {
-    let f = &s.stages.fusion;
-    let mut argv = vec![
-        exe.to_string(),
-        "kernel".into(),
-        "fuse".into(),
-        "--target".into(),
-        t.image.to_string_lossy().into_owned(),
-        "--atlas-images".into(),
-    ];
-    argv.extend(images.iter().cloned());
-    argv.push("--atlas-labels".into());
-    argv.extend(labels.iter().cloned());
-    argv.extend([
-        "--out".into(),
-        out.to_string(),
-        "--method".into(),
-        f.method.clone(),
-        "--patch-radius".into(),
-        f.patch_radius.to_string(),
-        "--search-radius".into(),
-        f.search_radius.to_string(),
-        "--threads".into(),
-        f.threads.to_string(),
-    ]);
-    if let Some(l) = &t.labels {
-        argv.extend(["--truth".into(), l.to_string_lossy().into_owned()]);
-    }
-    argv
-}
-
-/// Fills an argv template. An argument that is exactly one placeholder may expand to several
-/// arguments; inside a longer argument a placeholder must have exactly one value.
-/// The scenario's folder as an absolute path (`{scenario_dir}` in command templates).
-fn scenario_dir(base: &Path) -> String {
-    std::path::absolute(base)
-        .unwrap_or_else(|_| base.to_path_buf())
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// The scenario's preflight command with its placeholders filled in (empty when it has none).
-///
-/// # Errors
-/// A placeholder other than `{scenario_dir}` and `{atlasperf}`.
-pub fn preflight_argv(s: &Scenario, base: &Path, exe: &Path) -> Result<Vec<String>, String> {
-    let dir = scenario_dir(base);
-    let exe = exe.to_string_lossy().into_owned();
-    fill_template(&s.preflight, &|name: &str| match name {
-        "scenario_dir" => Some(vec![dir.clone()]),
-        "atlasperf" => Some(vec![exe.clone()]),
-        _ => None,
-    })
-    .map_err(|m| format!("preflight: {m}"))
-}
-
-fn fill_template(
-    template: &[String],
-    vars: &dyn Fn(&str) -> Option<Vec<String>>,
-) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    for arg in template {
-        let names = placeholders(arg)?;
-        if names.is_empty() {
-            out.push(arg.clone());
-            continue;
-        }
-        let value = |name: &str| {
-            vars(name).ok_or_else(|| format!("`{{{name}}}` has no value for this job"))
-        };
-        if names.len() == 1 && arg == &format!("{{{}}}", names[0]) {
-            out.extend(value(names[0])?);
-            continue;
-        }
-        let mut s = arg.clone();
-        for name in names {
-            let v = value(name)?;
-            if v.len() != 1 {
-                return Err(format!(
-                    "`{{{name}}}` expands to {} values; use it as a whole argument",
-                    v.len()
-                ));
-            }
-            s = s.replace(&format!("{{{name}}}"), &v[0]);
-        }
-        out.push(s);
-    }
-    Ok(out)
 }
