@@ -1,11 +1,14 @@
-//! The door: scenario values and kernel arguments out of bounds, and inputs on other grids,
-//! are refused with exit code 2 before any job starts or any file is written.
+//! The door: invalid scenarios and overrides, scenario values and kernel arguments out of
+//! bounds, inputs on other grids and symlinks planted in a run store are refused with exit
+//! code 2 before any job starts or any file is written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
 
 use predicates::prelude::*;
 
 mod common;
-use common::{atlasperf, phantom};
+use common::*;
 
 #[test]
 fn unknown_registration_choices_in_a_scenario_are_usage_errors() {
@@ -163,4 +166,136 @@ fn fusion_radii_are_bounded_before_any_atlas_is_read() {
             .stderr(predicate::str::contains(expected));
     }
     assert!(!dir.path().join("fused.nii.gz").exists());
+}
+
+#[test]
+fn planted_symlinks_are_refused_and_their_targets_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = load_scenario(tmp.path(), "4 GiB", "slots", 2, 1, 10, 100);
+    let target = tmp.path().join("precious");
+    std::fs::write(&target, "precious\n").unwrap();
+    let unchanged = || assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+
+    // A journal symlink planted in a new run folder.
+    let dir = tmp.path().join("run");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(&target, dir.join("jobs.jsonl")).unwrap();
+    atlasperf()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("jobs.jsonl").and(predicate::str::contains("symbolic link")),
+        );
+    unchanged();
+
+    // A report folder, and a summary inside one, planted in a finished run.
+    let ok = tmp.path().join("ok");
+    atlasperf()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&ok)
+        .assert()
+        .success();
+    std::fs::remove_dir_all(ok.join("report")).unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, ok.join("report")).unwrap();
+    atlasperf()
+        .arg("report")
+        .arg(&ok)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("symbolic link"));
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    std::fs::remove_file(ok.join("report")).unwrap();
+    std::fs::create_dir_all(ok.join("report")).unwrap();
+    std::os::unix::fs::symlink(&target, ok.join("report/summary.md")).unwrap();
+    atlasperf()
+        .arg("report")
+        .arg(&ok)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("summary.md"));
+    unchanged();
+}
+
+#[test]
+fn invalid_scenarios_give_file_line_column_and_exit_2() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .unwrap()
+            .strip_prefix("# expect: ")
+            .unwrap();
+        let out = atlasperf()
+            .current_dir(&dir)
+            .arg("run")
+            .arg(path.file_name().unwrap())
+            .arg("--dry-run")
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(
+            err.contains(expect),
+            "{}:\nexpected: {expect}\ngot: {err}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 10);
+}
+
+#[test]
+fn overrides_apply_and_bad_overrides_are_reported() {
+    let quick = repo().join("scenarios/quick.toml");
+    let out = atlasperf()
+        .arg("run")
+        .arg(&quick)
+        .args([
+            "--dry-run",
+            "--set",
+            "workload.atlases=2",
+            "--set",
+            "cluster.nodes[1].slots=5",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("4 registration jobs"), "{text}");
+    assert!(
+        text.contains("node node2: 1 cores, 2.0 GiB, 5 slots"),
+        "{text}"
+    );
+    let out = atlasperf()
+        .arg("run")
+        .arg(&quick)
+        .args(["--dry-run", "--set", "workload.targets=0"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("workload.targets (set by --set): must be at least 1"),
+        "{err}"
+    );
+    let out = atlasperf()
+        .arg("run")
+        .arg(&quick)
+        .args(["--dry-run", "--set", "workload.tragets=2"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("workload.tragets (set by --set): unknown field `tragets`"),
+        "{err}"
+    );
 }

@@ -15,6 +15,9 @@ use crate::run::RunData;
 use crate::table::{bytes, duration, table_one};
 use crate::{ReportError, Result};
 
+mod plot;
+use plot::{draw_axis, SIZE};
+
 /// One axis of the grid.
 #[derive(Debug, Clone)]
 pub struct Axis {
@@ -358,109 +361,4 @@ pub fn render_sweep(
         write(out.join("sweep.csv"), &csv, &mut files)?;
     }
     Ok(SweepReport { files, summary: md })
-}
-
-/// Scaling figure size in pixels.
-const SIZE: (u32, u32) = (1200, 900);
-
-fn colour(i: usize) -> RGBColor {
-    const P: [RGBColor; 6] = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(23, 190, 207),
-    ];
-    P[i % P.len()]
-}
-
-/// Four panels (makespan, registration job, peak RSS, I/O) against one axis: measured points,
-/// the fitted line (solid) and power law (dashed) per series.
-fn draw_axis<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    title: &str,
-    axis: &Axis,
-    series: &[Series],
-) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    root.fill(&WHITE)?;
-    let root = root.titled(
-        &format!("{title}: scaling against {}", axis.label),
-        ("sans-serif", 24),
-    )?;
-    let panels = root.split_evenly((2, 2));
-    let xs: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .collect();
-    let (x0, x1) = (
-        xs.iter().copied().fold(f64::INFINITY, f64::min),
-        xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-    );
-    let pad = ((x1 - x0) * 0.08).max(x1.abs() * 0.05).max(1e-9);
-    let (x0, x1) = (x0 - pad, x1 + pad);
-    for (area, q) in panels.iter().zip([0usize, 1, 3, 4]) {
-        let ymax = series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1[q]))
-            .fold(0.0, f64::max)
-            .max(1e-9)
-            * 1.15;
-        let mut c = ChartBuilder::on(area)
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, 0.0..ymax)?;
-        c.configure_mesh()
-            .x_desc(axis.label.as_str())
-            .y_desc(QUANTITIES[q].1)
-            .label_style(("sans-serif", 14))
-            .draw()?;
-        for (i, s) in series.iter().enumerate() {
-            let col = colour(i);
-            let x: Vec<f64> = s.points.iter().map(|p| p.0).collect();
-            let y: Vec<f64> = s.points.iter().map(|p| p.1[q]).collect();
-            let name = if s.others.is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", s.others)
-            };
-            c.draw_series(
-                x.iter()
-                    .zip(&y)
-                    .map(|(&a, &b)| Circle::new((a, b), 5, col.filled())),
-            )?;
-            let grid: Vec<f64> = (0..=60).map(|k| x0 + (x1 - x0) * k as f64 / 60.0).collect();
-            if let Some(f) = fit_linear(&x, &y) {
-                c.draw_series(LineSeries::new(
-                    grid.iter().map(|&g| (g, f.at(g))),
-                    col.stroke_width(2),
-                ))?
-                .label(format!("{name}linear, R² {:.3}", f.r2()))
-                .legend(move |(a, b)| {
-                    PathElement::new(vec![(a, b), (a + 18, b)], col.stroke_width(2))
-                });
-            }
-            if let Some(f @ Fit::Power { exponent, .. }) = fit_power(&x, &y) {
-                let curve: Vec<(f64, f64)> = grid
-                    .iter()
-                    .filter(|&&g| g > 0.0)
-                    .map(|&g| (g, f.at(g)))
-                    .collect();
-                c.draw_series(DashedLineSeries::new(
-                    curve,
-                    6,
-                    4,
-                    col.mix(0.6).stroke_width(2),
-                ))?
-                .label(format!("{name}x^{exponent:.2}, R² {:.3}", f.r2()))
-                .legend(move |(a, b)| {
-                    PathElement::new(vec![(a, b), (a + 18, b)], col.mix(0.6).stroke_width(2))
-                });
-            }
-        }
-        crate::figures::legend(&mut c, SeriesLabelPosition::UpperLeft)?;
-    }
-    root.present()?;
-    Ok(())
 }

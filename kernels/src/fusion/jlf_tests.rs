@@ -1,3 +1,4 @@
+use super::search::valid_box;
 use super::*;
 use rand::{Rng, SeedableRng};
 
