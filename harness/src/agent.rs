@@ -24,8 +24,8 @@ use crate::store::{percentile, SampleRow, SampleWriter, StoreError, Totals};
 /// What the agent runs and where it writes.
 #[derive(Debug, Clone)]
 pub struct AgentOptions {
-    /// Job (attempt) identifier written into every sample row.
-    pub job: String,
+    /// The attempt's identifier, written into every sample row.
+    pub attempt_id: String,
     /// Program and arguments; the first element is looked up on `PATH`.
     pub argv: Vec<OsString>,
     /// Sampling period.
@@ -110,9 +110,9 @@ pub fn supervise(opts: &AgentOptions, stop: &AtomicBool) -> Result<Totals, Agent
             record(&mut totals, &s);
             let late_ms = *lateness.last().unwrap_or(&0.0);
             if let Some(w) = out.as_mut() {
-                if let Err(e) = w.write(&row(&opts.job, &s, late_ms)) {
+                if let Err(e) = w.write(&row(&opts.attempt_id, &s, late_ms)) {
                     eprintln!(
-                        "agent: {}; no further samples are written for this job",
+                        "agent: {}; no further samples are written for this attempt",
                         crate::store::describe(&e)
                     );
                     out = None;
@@ -161,7 +161,7 @@ fn row(attempt_id: &str, s: &Sample, late_ms: f64) -> SampleRow {
         attempt_id: attempt_id.to_string(),
         t: s.t,
         unix: s.unix,
-        cpu_pct: s.cpu_pct,
+        cpu_core_pct: s.cpu_core_pct,
         cpu_s: s.cpu_s,
         rss: c.rss,
         rss_anon: c.rss_anon,

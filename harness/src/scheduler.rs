@@ -2,7 +2,7 @@
 //! to which node now, and what follows from a job's outcome. The driver feeds it outcomes; an
 //! executor (local, Slurm or mock) carries out its decisions.
 //!
-//! Policies (DESIGN.md): `slots` — at most `slots` running jobs per node (the paper's waves);
+//! Policies (docs/architecture.md): `slots` — at most `slots` running jobs per node (the paper's waves);
 //! `memory` — a job is admitted only if its request fits the node's unreserved capacity;
 //! `unlimited` — everything at once. A job retried after an OOM kill waits, under every
 //! policy, until its node's committed memory plus the peak it was killed at fits.

@@ -1,6 +1,6 @@
 //! Fig 2 / Fig 3 analogs: for one node and one stage, three stacked panels against time —
 //! memory (GB, with the node's capacity), CPU (% of the node's cores), I/O read and write
-//! (MB/s) — one trace per job attempt plus the node total. OOM-killed attempts end in a red ×.
+//! (MB/s of syscall bytes, `rchar`/`wchar`: page-cache hits included) — one trace per job attempt plus the node total. OOM-killed attempts end in a red ×.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -22,7 +22,7 @@ static FONT: Once = Once::new();
 
 static EMPTY: Series = Series {
     t: Vec::new(),
-    cpu_pct: Vec::new(),
+    cpu_core_pct: Vec::new(),
     rss: Vec::new(),
     rchar: Vec::new(),
     wchar: Vec::new(),
@@ -91,7 +91,16 @@ pub fn draw_into<DB: DrawingBackend>(
     // Memory.
     let mut all: Vec<&[(f64, f64)]> = p.mem.iter().map(Vec::as_slice).collect();
     all.push(&p.mem_total);
-    let y = ymax(&all, capacity_gb.max(1e-3));
+    // The capacity line is drawn when it is within sight of the data; a job far below it (a
+    // 200 MB job profiled on a 25 GB machine) is scaled to itself, and the title gives the
+    // capacity.
+    let data_max = ymax(&all, 1e-3);
+    let show_capacity = capacity_gb <= 4.0 * data_max;
+    let y = if show_capacity {
+        ymax(&all, capacity_gb.max(1e-3))
+    } else {
+        data_max
+    };
     let mut c = ChartBuilder::on(&areas[0])
         .margin(8)
         .x_label_area_size(30)
@@ -115,14 +124,16 @@ pub fn draw_into<DB: DrawingBackend>(
     ))?
     .label("node total (every job on it)")
     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(3)));
-    c.draw_series(DashedLineSeries::new(
-        [(x0, capacity_gb), (x1, capacity_gb)],
-        8,
-        5,
-        RED.stroke_width(2),
-    ))?
-    .label(format!("capacity {capacity_gb:.2} GB"))
-    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+    if show_capacity {
+        c.draw_series(DashedLineSeries::new(
+            [(x0, capacity_gb), (x1, capacity_gb)],
+            8,
+            5,
+            RED.stroke_width(2),
+        ))?
+        .label(format!("capacity {capacity_gb:.2} GB"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+    }
     let killed: Vec<(f64, f64)> = fig
         .jobs
         .iter()
@@ -180,7 +191,7 @@ pub fn draw_into<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, 0.0..y)?;
     c.configure_mesh()
-        .y_desc("I/O (MB/s)")
+        .y_desc("I/O, syscall bytes (MB/s)")
         .x_desc("time since the run started (s)")
         .label_style(("sans-serif", 14))
         .draw()?;
@@ -194,7 +205,7 @@ pub fn draw_into<DB: DrawingBackend>(
         p.read_total.iter().copied(),
         BLUE.stroke_width(3),
     ))?
-    .label("node read")
+    .label("node read (rchar)")
     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(3)));
     c.draw_series(LineSeries::new(
         p.write_total.iter().copied(),
@@ -258,14 +269,25 @@ pub fn stage_figures(run: &RunData) -> Vec<(String, String, StageFigure<'_>)> {
                 "fusion" => "Fig 3".to_string(),
                 _ => format!("Fig {}", k + 2),
             };
-            let title = format!(
-                "{fig_no} analog — {} on {} ({}, {:.2} GB): {} attempts",
-                crate::table::stage_label(stage),
-                node.name,
-                cores_label(node.cores as f64),
-                node.memory as f64 / 1e9,
-                jobs.len()
-            );
+            let title = if stage == "profile" {
+                format!(
+                    "Profile — {} on {} ({}, {:.2} GB of memory)",
+                    jobs.first().map_or("", |(a, _)| a.attempt_id.as_str()),
+                    node.name,
+                    cores_label(node.cores as f64),
+                    node.memory as f64 / 1e9,
+                )
+            } else {
+                format!(
+                    "{fig_no} analog — {} on {} ({}, {:.2} GB): {} attempt{}",
+                    crate::table::stage_label(stage),
+                    node.name,
+                    cores_label(node.cores as f64),
+                    node.memory as f64 / 1e9,
+                    jobs.len(),
+                    if jobs.len() == 1 { "" } else { "s" }
+                )
+            };
             let name = format!(
                 "{}-{}-{}",
                 fig_no.to_lowercase().replace(' ', ""),

@@ -210,8 +210,20 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
         String::new()
     } else {
         let mean = dice.iter().map(|d| d.1).sum::<f64>() / dice.len() as f64;
+        // Only a phantom's labels are ground truth; a manifest's are somebody's reference.
+        let reference = match info
+            .scenario
+            .pointer("/dataset/manifest")
+            .and_then(|v| v.as_str())
+        {
+            Some(m) => format!("the reference labels of the dataset manifest `{m}`"),
+            None if info.scenario.pointer("/dataset/phantom").is_some() => {
+                "the phantom's ground truth (the generated anatomy's exact labels)".to_string()
+            }
+            None => "the targets' reference labels".to_string(),
+        };
         format!(
-            "\n### Segmentation accuracy\n\nMean Dice of the fused segmentations against the phantom ground truth: {mean:.4} ({}).\n",
+            "\n### Segmentation accuracy\n\nMean Dice of the fused segmentations against {reference}: {mean:.4} ({}).\n",
             dice.iter().map(|(j, d)| format!("{j} {d:.4}")).collect::<Vec<_>>().join(", ")
         )
     };

@@ -60,7 +60,7 @@ pub struct Series {
     /// Seconds since the run started.
     pub t: Vec<f64>,
     /// CPU, % of one core.
-    pub cpu_pct: Vec<f64>,
+    pub cpu_core_pct: Vec<f64>,
     /// Σ RSS, bytes.
     pub rss: Vec<f64>,
     /// Cumulative syscall bytes read (`rchar`).
@@ -84,7 +84,7 @@ impl Series {
             return;
         }
         self.t.push(a.end_s);
-        self.cpu_pct
+        self.cpu_core_pct
             .push((100.0 * (a.cpu_s - last_cpu_s) / dt).max(0.0));
         self.rss.push(0.0);
         self.rchar.push(a.rchar.max(r0));
@@ -102,7 +102,7 @@ pub struct NodeSeries {
     /// Σ RSS of its running attempts, bytes.
     pub rss: Vec<f64>,
     /// CPU, % of the node's cores.
-    pub cpu_pct: Vec<f64>,
+    pub cpu_node_pct: Vec<f64>,
     /// Syscall bytes read per second (rchar).
     pub rchar_per_s: Vec<f64>,
     /// Syscall bytes written per second (wchar).
@@ -195,7 +195,7 @@ impl RunData {
         for r in read_samples_table(&dir.join("samples.parquet"))? {
             let s = series.entry(r.attempt_id.clone()).or_default();
             s.t.push(info.run_clock(r.unix));
-            s.cpu_pct.push(r.cpu_pct);
+            s.cpu_core_pct.push(r.cpu_core_pct);
             s.rss.push(r.rss as f64);
             s.rchar.push(r.rchar as f64);
             s.wchar.push(r.wchar as f64);
@@ -214,7 +214,7 @@ impl RunData {
             let n = node_totals.entry(r.node).or_default();
             n.t.push(r.t);
             n.rss.push(r.rss as f64);
-            n.cpu_pct.push(r.cpu_pct);
+            n.cpu_node_pct.push(r.cpu_node_pct);
             n.rchar_per_s.push(r.rates[0]);
             n.wchar_per_s.push(r.rates[1]);
             n.jobs_running.push(r.jobs_running as f64);

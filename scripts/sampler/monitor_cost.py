@@ -58,7 +58,7 @@ def main():
                "--rss-mib", "100", "--io-bytes", "50000000", "--dir", tmp, "--hold-ms", "500"]
         for rep in range(a.reps):
             samples, result = f"{tmp}/s{rep}.csv", f"{tmp}/r{rep}.json"
-            wall, cpu, rc = watch([a.atlasperf, "agent", "--job", "j", "--interval", "100",
+            wall, cpu, rc = watch([a.atlasperf, "agent", "--attempt", "j", "--interval", "100",
                                    "--samples", samples, "--result", result, "--"] + job)
             assert rc == 0, f"agent exited {rc}"
             r = json.load(open(result))

@@ -152,9 +152,10 @@ pub struct ProfileArgs {
 /// `atlasperf agent`.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// Attempt identifier written into every sample row.
-    #[arg(long, default_value = "job")]
-    pub job: String,
+    /// The attempt's identifier, written into every sample row (one job may have several
+    /// attempts: retries, resumes).
+    #[arg(long, default_value = "attempt")]
+    pub attempt: String,
     /// Sampling period, milliseconds.
     #[arg(long, default_value_t = 100)]
     pub interval: u64,

@@ -46,7 +46,7 @@ pub(crate) fn run(a: &AgentArgs) -> anyhow::Result<u8> {
     }
     let stop = stop_flag()?;
     let opts = AgentOptions {
-        job: a.job.clone(),
+        attempt_id: a.attempt.clone(),
         argv: a.command.clone(),
         interval: interval(a.interval)?,
         samples: a.samples.clone(),

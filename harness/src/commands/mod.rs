@@ -1,10 +1,10 @@
 //! One function per subcommand; [`dispatch`] routes the parsed command line to it.
 
 mod agent;
+mod calibrated_load;
 mod compare;
 mod eval;
 mod fuse;
-mod load;
 mod phantom;
 mod profile;
 mod register;
@@ -32,7 +32,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Compare(args) => compare::run(&args),
         Command::Profile(args) => profile::run(&args),
         Command::Agent(args) => agent::run(&args),
-        Command::CalibratedLoad(args) => done(load::run(&args)),
+        Command::CalibratedLoad(args) => done(calibrated_load::run(&args)),
         Command::Kernel(KernelCommand::Register(args)) => done(register::run(&args)),
         Command::Kernel(KernelCommand::Fuse(args)) => done(fuse::run(&args)),
     }

@@ -84,7 +84,7 @@ pub(crate) fn run(a: &ProfileArgs) -> anyhow::Result<u8> {
     };
     session.launching(&record)?;
     let opts = AgentOptions {
-        job: id.clone(),
+        attempt_id: id.clone(),
         argv: a.command.clone(),
         interval: period,
         samples: Some(store.samples_path(&id)),

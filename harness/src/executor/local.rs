@@ -131,7 +131,7 @@ impl Executor for LocalExecutor {
         let (stdout, stderr) = (log("stdout")?, log("stderr")?);
         let mut cmd = Command::new(&self.exe);
         cmd.arg("agent")
-            .args(["--job", attempt_id])
+            .args(["--attempt", attempt_id])
             .args(["--interval", &self.interval_ms.to_string()])
             .arg("--samples")
             .arg(self.store.samples_path(attempt_id))

@@ -105,7 +105,7 @@ impl SlurmExecutor {
         let mut words: Vec<String> = vec![
             self.exe.display().to_string(),
             "agent".into(),
-            "--job".into(),
+            "--attempt".into(),
             attempt_id.into(),
             "--interval".into(),
             self.interval_ms.to_string(),

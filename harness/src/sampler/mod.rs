@@ -61,7 +61,7 @@ pub struct Sample {
     /// Seconds since the Unix epoch when the sample was taken (wall clock, for merging jobs).
     pub unix: f64,
     /// CPU utilisation since the previous sample, percent of one core.
-    pub cpu_pct: f64,
+    pub cpu_core_pct: f64,
     /// Cumulative CPU seconds of the tree.
     pub cpu_s: f64,
     /// The tree's counters (I/O cumulative and monotone).
@@ -110,7 +110,7 @@ impl TreeSampler {
         if !full {
             c.hwm_sum = self.last.map_or(0, |(_, p)| p.hwm_sum);
         }
-        let cpu_pct = match self.last {
+        let cpu_core_pct = match self.last {
             Some((t0, prev)) => {
                 // Monotone cumulative counters: a child between exit and reap drops out.
                 c.cpu_ticks = c.cpu_ticks.max(prev.cpu_ticks);
@@ -131,7 +131,7 @@ impl TreeSampler {
         Some(Sample {
             t: now,
             unix,
-            cpu_pct,
+            cpu_core_pct,
             cpu_s: c.cpu_ticks as f64 / self.ticks_per_second,
             counters: c,
         })

@@ -33,7 +33,7 @@ impl NodeSampler {
             .refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
         self.system
             .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
-        let cpu_pct = if self.primed {
+        let cpu_machine_pct = if self.primed {
             f64::from(self.system.global_cpu_usage())
         } else {
             0.0
@@ -43,7 +43,7 @@ impl NodeSampler {
         let (read, write) = disk_bytes();
         MachineRow {
             unix: super::unix_now(),
-            cpu_pct,
+            cpu_machine_pct,
             mem_used: total.saturating_sub(self.system.available_memory()),
             mem_total: total,
             disk_read_bytes: read,

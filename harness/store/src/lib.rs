@@ -42,7 +42,7 @@ pub use tables::{read_jobs_table, read_nodes_table, read_samples_table, NodeRow}
 use std::path::{Path, PathBuf};
 
 /// Version of the on-disk layout; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Errors of the run store. Every variant names the file.
 #[derive(Debug, thiserror::Error)]

@@ -78,7 +78,7 @@ pub fn node_series(
             if j.start_s <= t && t <= j.end_s {
                 row.jobs_running += 1;
                 if let Some(s) = latest {
-                    row.cpu_pct += s.cpu_pct / cores;
+                    row.cpu_node_pct += s.cpu_core_pct / cores;
                     row.rss += s.rss;
                     row.rss_anon += s.rss_anon;
                 }
@@ -135,7 +135,7 @@ mod tests {
             attempt_id: id.into(),
             t,
             unix: t,
-            cpu_pct: 100.0,
+            cpu_core_pct: 100.0,
             rss,
             wchar,
             ..SampleRow::default()
@@ -157,7 +157,7 @@ mod tests {
         assert_eq!(running, [1, 1, 2, 2, 2, 1, 1]);
         // After `a` ends its final total (50) carries forward; `b`'s last sample says 60.
         assert_eq!(rows[6].io[1], 50 + 60);
-        assert_eq!(rows[2].cpu_pct, 100.0);
+        assert_eq!(rows[2].cpu_node_pct, 100.0);
         assert!(rows.windows(2).all(|w| w[1].io[1] >= w[0].io[1]));
     }
 }

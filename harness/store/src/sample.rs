@@ -19,7 +19,7 @@ pub struct SampleRow {
     /// Seconds since the Unix epoch.
     pub unix: f64,
     /// CPU since the previous tick, % of one core.
-    pub cpu_pct: f64,
+    pub cpu_core_pct: f64,
     /// Cumulative CPU seconds.
     pub cpu_s: f64,
     /// Σ VmRSS over the tree, bytes.
@@ -59,7 +59,7 @@ impl SampleRow {
             self.attempt_id,
             self.t,
             self.unix,
-            self.cpu_pct,
+            self.cpu_core_pct,
             self.cpu_s,
             self.rss,
             self.rss_anon,
@@ -87,7 +87,7 @@ impl SampleRow {
             attempt_id: f[0].to_string(),
             t: fl(1)?,
             unix: fl(2)?,
-            cpu_pct: fl(3)?,
+            cpu_core_pct: fl(3)?,
             cpu_s: fl(4)?,
             rss: u(5)?,
             rss_anon: u(6)?,

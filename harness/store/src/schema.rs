@@ -237,7 +237,7 @@ pub struct MachineRow {
     /// Seconds since the Unix epoch.
     pub unix: f64,
     /// % of all CPUs.
-    pub cpu_pct: f64,
+    pub cpu_machine_pct: f64,
     /// MemTotal − MemAvailable, bytes.
     pub mem_used: u64,
     /// MemTotal, bytes.
@@ -254,7 +254,7 @@ impl MachineRow {
         format!(
             "{:.4},{:.2},{},{},{},{}\n",
             self.unix,
-            self.cpu_pct,
+            self.cpu_machine_pct,
             self.mem_used,
             self.mem_total,
             self.disk_read_bytes,
@@ -271,7 +271,7 @@ impl MachineRow {
         }
         Some(Self {
             unix: f[0].parse().ok()?,
-            cpu_pct: f[1].parse().ok()?,
+            cpu_machine_pct: f[1].parse().ok()?,
             mem_used: f[2].parse().ok()?,
             mem_total: f[3].parse().ok()?,
             disk_read_bytes: f[4].parse().ok()?,

@@ -18,7 +18,7 @@ pub struct NodeRow {
     /// Attempts running at `t`.
     pub jobs_running: u64,
     /// CPU, % of the node's cores.
-    pub cpu_pct: f64,
+    pub cpu_node_pct: f64,
     /// Σ RSS of its running attempts, bytes.
     pub rss: u64,
     /// Σ RssAnon, bytes.
@@ -226,10 +226,10 @@ pub fn read_samples_table(path: &Path) -> Result<Vec<SampleRow>, StoreError> {
     let ids = t.strs(SAMPLES[0])?;
     let f = |n: &str| t.f64s(n);
     let u = |n: &str| t.u64s(n);
-    let (tt, unix, cpu_pct, cpu_s, late) = (
+    let (tt, unix, cpu_core_pct, cpu_s, late) = (
         f("t")?,
         f("unix")?,
-        f("cpu_pct")?,
+        f("cpu_core_pct")?,
         f("cpu_s")?,
         f("late_ms")?,
     );
@@ -251,7 +251,7 @@ pub fn read_samples_table(path: &Path) -> Result<Vec<SampleRow>, StoreError> {
             attempt_id: ids[i].clone().unwrap_or_default(),
             t: z(tt[i]),
             unix: z(unix[i]),
-            cpu_pct: z(cpu_pct[i]),
+            cpu_core_pct: z(cpu_core_pct[i]),
             cpu_s: z(cpu_s[i]),
             rss: zu(rss[i]),
             rss_anon: zu(anon[i]),
@@ -276,7 +276,7 @@ pub fn read_nodes_table(path: &Path) -> Result<Vec<NodeRow>, StoreError> {
     let names = t.strs(NODES[0])?;
     let f = |n: &str| t.f64s(n);
     let u = |n: &str| t.u64s(n);
-    let (tt, cpu) = (f("t")?, f("cpu_pct")?);
+    let (tt, cpu) = (f("t")?, f("cpu_node_pct")?);
     let (running, rss, anon) = (u("jobs_running")?, u("rss")?, u("rss_anon")?);
     let io = [
         u("rchar")?,
@@ -295,7 +295,7 @@ pub fn read_nodes_table(path: &Path) -> Result<Vec<NodeRow>, StoreError> {
             node: names[i].clone().unwrap_or_default(),
             t: tt[i].unwrap_or(0.0),
             jobs_running: running[i].unwrap_or(0),
-            cpu_pct: cpu[i].unwrap_or(0.0),
+            cpu_node_pct: cpu[i].unwrap_or(0.0),
             rss: rss[i].unwrap_or(0),
             rss_anon: anon[i].unwrap_or(0),
             io: std::array::from_fn(|c| io[c][i].unwrap_or(0)),

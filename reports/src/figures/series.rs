@@ -101,7 +101,7 @@ pub(super) fn panels(fig: &StageFigure<'_>) -> Panels {
         cpu: fig
             .jobs
             .iter()
-            .map(|(_, s)| zip(&s.t, s.cpu_pct.iter().map(|v| v / cores).collect()))
+            .map(|(_, s)| zip(&s.t, s.cpu_core_pct.iter().map(|v| v / cores).collect()))
             .collect(),
         io: fig
             .jobs
@@ -113,7 +113,7 @@ pub(super) fn panels(fig: &StageFigure<'_>) -> Panels {
             })
             .collect(),
         mem_total: thin(total(fig, &|n, i| n.rss[i] / GB)),
-        cpu_total: thin(total(fig, &|n, i| n.cpu_pct[i])),
+        cpu_total: thin(total(fig, &|n, i| n.cpu_node_pct[i])),
         read_total: thin(total(fig, &|n, i| n.rchar_per_s[i] / MB)),
         write_total: thin(total(fig, &|n, i| n.wchar_per_s[i] / MB)),
     }

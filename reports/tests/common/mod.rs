@@ -117,7 +117,7 @@ pub fn write_store(dir: &Path, nodes: &[Node], jobs: &[Job], interval: f64) {
                 attempt_id: j.attempt_id.clone(),
                 t,
                 unix: START_UNIX + j.start + t,
-                cpu_pct: 100.0 * j.cpu_s / j.wall(),
+                cpu_core_pct: 100.0 * j.cpu_s / j.wall(),
                 cpu_s: j.cpu_s * f,
                 rss: j.peak as u64,
                 rchar: (j.rchar * f) as u64,
