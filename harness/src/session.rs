@@ -95,6 +95,15 @@ impl Session {
         let store = RunStore::open_for_writing(store.dir())?;
         store.check_files()?;
         let mut info = store.read_info()?;
+        if info.schema_version != crate::store::SCHEMA_VERSION {
+            return Err(StoreError::Format {
+                path: store.info_path(),
+                message: format!(
+                    "written by an older atlasperf (store schema {}): it can be reported and compared, not resumed",
+                    info.schema_version
+                ),
+            });
+        }
         let mut recovery = Recovery {
             torn_bytes: store.repair_journal()?,
             ..Recovery::default()

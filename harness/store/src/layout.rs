@@ -139,12 +139,14 @@ impl RunStore {
         let version = raw
             .get("schema_version")
             .and_then(serde_json::Value::as_u64);
-        if version != Some(u64::from(crate::SCHEMA_VERSION)) {
+        let readable = u64::from(crate::OLDEST_READABLE_SCHEMA)..=u64::from(crate::SCHEMA_VERSION);
+        if !version.is_some_and(|v| readable.contains(&v)) {
             return Err(StoreError::Format {
                 path,
                 message: format!(
-                    "schema_version {}, this atlasperf reads version {}",
+                    "schema_version {}, this atlasperf reads versions {} to {}",
                     version.map_or_else(|| "missing".to_string(), |v| v.to_string()),
+                    crate::OLDEST_READABLE_SCHEMA,
                     crate::SCHEMA_VERSION
                 ),
             });

@@ -43,6 +43,9 @@ use std::path::{Path, PathBuf};
 
 /// Version of the on-disk layout; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest layout still read (reported, compared): version 1 named all three CPU columns
+/// `cpu_pct`; its tables are read with that name. Only the current version is resumed.
+pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 
 /// Errors of the run store. Every variant names the file.
 #[derive(Debug, thiserror::Error)]

@@ -60,6 +60,15 @@ impl Table {
     }
 
     fn column(&self, name: &str, dtype: &DataType) -> Result<Option<Series>, StoreError> {
+        // Schema 1 named the CPU columns of every table `cpu_pct`.
+        let name = match name {
+            "cpu_core_pct" | "cpu_node_pct" | "cpu_machine_pct"
+                if self.df.column(name).is_err() && self.df.column("cpu_pct").is_ok() =>
+            {
+                "cpu_pct"
+            }
+            _ => name,
+        };
         match self.df.column(name) {
             Ok(c) => Ok(Some(
                 c.as_materialized_series()
@@ -302,4 +311,41 @@ pub fn read_nodes_table(path: &Path) -> Result<Vec<NodeRow>, StoreError> {
             rates: std::array::from_fn(|c| rates[c][i].unwrap_or(0.0)),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SampleRow;
+
+    #[test]
+    fn a_schema_1_table_reads_its_cpu_column_under_the_new_name() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("samples.parquet");
+        let mut df = df!(
+            "attempt_id" => ["a.1"],
+            "t" => [0.5],
+            "unix" => [1.5],
+            "cpu_pct" => [87.5],
+            "cpu_s" => [0.4],
+            "rss" => [1024u64],
+            "rss_anon" => [512u64],
+            "hwm_sum" => [1024u64],
+            "rchar" => [1u64],
+            "wchar" => [2u64],
+            "read_bytes" => [3u64],
+            "write_bytes" => [4u64],
+            "threads" => [1u64],
+            "processes" => [1u64],
+            "late_ms" => [0.0]
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let file = File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        ParquetWriter::new(file)
+            .finish(&mut df)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rows: Vec<SampleRow> = read_samples_table(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].cpu_core_pct, 87.5);
+    }
 }
