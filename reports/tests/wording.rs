@@ -99,7 +99,10 @@ fn a_job_far_below_its_node_is_drawn_to_its_own_scale() {
             .split('<')
             .next()
             .unwrap_or("");
-        assert!(title.trim_end().ends_with(": 1 attempt"), "{name}: {title:?}");
+        assert!(
+            title.trim_end().ends_with(": 1 attempt"),
+            "{name}: {title:?}"
+        );
         assert!(!svg.contains("1 attempts"), "{name}");
     }
 }
