@@ -96,7 +96,7 @@ impl Session {
         store.check_files()?;
         let mut info = store.read_info()?;
         if info.schema_version != crate::store::SCHEMA_VERSION {
-            return Err(StoreError::Format {
+            return Err(StoreError::Version {
                 path: store.info_path(),
                 message: format!(
                     "written by an older atlasperf (store schema {}): it can be reported and compared, not resumed",

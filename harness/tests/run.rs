@@ -152,6 +152,31 @@ fn an_interrupted_run_is_kept_and_resume_completes_it() {
     let done_before = ok_jobs(&before);
     assert!(done_before.len() >= 2 && done_before.len() < 8);
 
+    // The same store as an older atlasperf wrote it (schema 1) is reported, not resumed.
+    let path = dir.join("run.json");
+    let current = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        current.replace("\"schema_version\": 2", "\"schema_version\": 1"),
+    )
+    .unwrap();
+    atlasperf()
+        .args(["run", "--resume"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "written by an older atlasperf (store schema 1): it can be reported and compared, not resumed",
+        ));
+    atlasperf()
+        .arg("report")
+        .arg(&dir)
+        .args(["--out"])
+        .arg(tmp.path().join("old-report"))
+        .assert()
+        .success();
+    std::fs::write(&path, current).unwrap();
+
     atlasperf()
         .args(["run", "--resume"])
         .arg(&dir)

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use atlasperf_store::{
     read_jobs_table, read_nodes_table, read_samples_table, JobRecord, RunInfo, RunStore,
-    SCHEMA_VERSION,
 };
 
 use crate::{ReportError, Result};
@@ -173,13 +172,6 @@ impl RunData {
     pub fn load(dir: &Path) -> Result<Self> {
         let store = RunStore::open(dir)?;
         let info = store.read_info()?;
-        if info.schema_version != SCHEMA_VERSION {
-            return Err(ReportError::Input(format!(
-                "{}: schema_version {}, this report reads version {SCHEMA_VERSION}",
-                store.info_path().display(),
-                info.schema_version
-            )));
-        }
         let jp = dir.join("jobs.parquet");
         if !jp.exists() {
             return Err(ReportError::Input(format!(

@@ -141,7 +141,7 @@ impl RunStore {
             .and_then(serde_json::Value::as_u64);
         let readable = u64::from(crate::OLDEST_READABLE_SCHEMA)..=u64::from(crate::SCHEMA_VERSION);
         if !version.is_some_and(|v| readable.contains(&v)) {
-            return Err(StoreError::Format {
+            return Err(StoreError::Version {
                 path,
                 message: format!(
                     "schema_version {}, this atlasperf reads versions {} to {}",

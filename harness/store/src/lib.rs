@@ -97,6 +97,14 @@ pub enum StoreError {
         /// The folder.
         dir: PathBuf,
     },
+    /// A store of another layout version than the operation supports.
+    #[error("{}: {message}", path.display())]
+    Version {
+        /// Its `run.json`.
+        path: PathBuf,
+        /// Which version, and what can be done with it.
+        message: String,
+    },
 }
 
 impl StoreError {
@@ -114,7 +122,10 @@ impl StoreError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Self::NotRegular { .. } | Self::Locked { .. } | Self::NotAStore { .. }
+            Self::NotRegular { .. }
+                | Self::Locked { .. }
+                | Self::NotAStore { .. }
+                | Self::Version { .. }
         )
     }
 }
