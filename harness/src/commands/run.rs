@@ -251,26 +251,13 @@ impl Progress {
     /// Jobs left per stage × the stage's mean measured wall, spread over the slots; unknown
     /// until each stage with jobs left has a measured job (fusion borrows registration's).
     fn eta(&self) -> String {
-        let mean = |s: usize| {
-            let (sum, n) = self.walls[s];
-            (n > 0).then(|| sum / n as f64)
-        };
-        let mut left_s = 0.0;
-        for s in 0..2 {
-            let left = self.totals[s].saturating_sub(self.counts[s][2] + self.counts[s][3]);
-            if left == 0 {
-                continue;
-            }
-            match mean(s).or_else(|| mean(0)) {
-                Some(m) => left_s += left as f64 * m,
-                None => return "ETA: after the first job".into(),
-            }
+        match eta_seconds(&self.totals, &self.counts, &self.walls, self.slots) {
+            Some(left) => format!(
+                "ETA ~{}",
+                humantime::format_duration(std::time::Duration::from_secs(left.round() as u64))
+            ),
+            None => "ETA: after the first job".into(),
         }
-        let eta = std::time::Duration::from_secs_f64(left_s / self.slots as f64);
-        format!(
-            "ETA ~{}",
-            humantime::format_duration(std::time::Duration::from_secs(eta.as_secs()))
-        )
     }
 
     fn say(&self, line: String) {
@@ -331,5 +318,48 @@ impl Progress {
             }
         }
         self.bar.set_message(self.message());
+    }
+}
+
+/// Seconds left: per stage, the jobs neither done nor failed for good × the stage's mean
+/// measured wall (fusion borrows registration's until one fusion has finished), over the
+/// slots. `None` until a job has been measured.
+fn eta_seconds(
+    totals: &[usize; 2],
+    counts: &[[usize; 4]; 2],
+    walls: &[(f64, usize); 2],
+    slots: usize,
+) -> Option<f64> {
+    let mean = |s: usize| {
+        let (sum, n) = walls[s];
+        (n > 0).then(|| sum / n as f64)
+    };
+    let mut left_s = 0.0;
+    for s in 0..2 {
+        let left = totals[s].saturating_sub(counts[s][2] + counts[s][3]);
+        if left > 0 {
+            left_s += left as f64 * mean(s).or_else(|| mean(0))?;
+        }
+    }
+    Some(left_s / slots.max(1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eta_seconds;
+
+    #[test]
+    fn the_eta_comes_from_measured_walls_spread_over_the_slots() {
+        // 12 registrations and 4 fusions on 6 slots; nothing measured yet.
+        let totals = [12, 4];
+        assert_eq!(eta_seconds(&totals, &[[0; 4]; 2], &[(0.0, 0); 2], 6), None);
+        // 6 registrations done in 20 s each: 6 × 20 + 4 × 20 (fusion borrows) over 6 slots.
+        let counts = [[6, 6, 6, 0], [4, 0, 0, 0]];
+        let eta = eta_seconds(&totals, &counts, &[(120.0, 6), (0.0, 0)], 6);
+        assert_eq!(eta, Some((6.0 * 20.0 + 4.0 * 20.0) / 6.0));
+        // Registrations all done, one fusion measured at 10 s, one failed for good: 2 left.
+        let counts = [[0, 0, 12, 0], [0, 1, 1, 1]];
+        let eta = eta_seconds(&totals, &counts, &[(240.0, 12), (10.0, 1)], 6);
+        assert_eq!(eta, Some(2.0 * 10.0 / 6.0));
     }
 }
