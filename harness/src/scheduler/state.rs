@@ -1,8 +1,7 @@
 //! What the scheduler decides and keeps: the launches it orders, the outcomes it is told, each
 //! job's and node's state, and the memory models requests are forecast with.
 
-#[allow(unused_imports)]
-use super::*;
+use crate::plan::Stage;
 
 /// How a job attempt ended, as the scheduler needs to know it.
 #[derive(Debug, Clone, Copy, PartialEq)]

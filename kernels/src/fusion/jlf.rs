@@ -30,7 +30,7 @@ pub use reference::jlf_reference;
 #[path = "jlf_weights.rs"]
 mod weights;
 pub use weights::weights;
-use weights::{add_vote, argmax, clamped, cube, mean_sd, normalise, voxel_weights, Scratch};
+use weights::{add_vote, argmax, clamped, cube, voxel_weights, Scratch};
 
 #[path = "jlf_search.rs"]
 mod search;

@@ -1,8 +1,9 @@
 //! The plain serial reference joint label fusion the fast one is checked against: every
 //! candidate patch read and normalised explicitly.
 
-#[allow(unused_imports)]
-use super::*;
+use super::weights::{argmax, clamped, cube, normalise, voxel_weights, Scratch};
+use super::{gather, JlfInputs, JlfParams};
+use crate::Result;
 
 /// Plain serial reference: for every voxel and atlas, every candidate patch read and
 /// normalised explicitly and compared with the normalised target patch; weights from the best

@@ -1,8 +1,7 @@
 //! The box-sum search of joint label fusion: for each atlas and voxel, the search offset whose
 //! normalised patch is closest to the target's, from running sums over padded images.
 
-#[allow(unused_imports)]
-use super::*;
+use super::weights::{clamped, mean_sd};
 
 /// An image extended by `m` voxels on every side with its border values, in f64.
 pub(super) struct Padded {

@@ -1,8 +1,7 @@
 //! Per-voxel weights of joint label fusion: patch statistics, the small linear solve of Wang et
 //! al. and the votes.
 
-#[allow(unused_imports)]
-use super::*;
+use super::{JlfInputs, JlfParams};
 
 /// Offsets of a cube of radius `r`, as (di, dj, dk), i fastest.
 pub(super) fn cube(r: usize) -> Vec<[isize; 3]> {

@@ -2,8 +2,15 @@
 //! the data's start, dimensions (3-D only), and the geometry from the qform or sform. Every
 //! refusal names the file and the field.
 
-#[allow(unused_imports)]
-use super::*;
+use std::path::Path;
+
+use ndarray::{Array3, Axis, Ix3};
+use nifti::NiftiHeader;
+
+use super::READABLE;
+use crate::volume::qform::qform_geometry;
+use crate::volume::Geometry;
+use crate::{Error, Result};
 
 /// The `bitpix` that goes with each readable datatype.
 pub(super) fn bits_of(datatype: i16) -> Option<i16> {

@@ -9,10 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array3, Axis, Ix3, ShapeBuilder};
+use ndarray::{Array3, ShapeBuilder};
 use nifti::{DataElement, IntoNdArray, NiftiHeader, NiftiObject, ReaderOptions};
 
-use super::qform::{qform_geometry, qform_params};
+use super::qform::qform_params;
 use super::{Geometry, LabelVolume, Volume};
 use crate::{Error, Result};
 

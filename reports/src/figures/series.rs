@@ -1,8 +1,7 @@
 //! The series a stage figure plots: per-node totals, rates from cumulative counters, and
 //! decimation to the figure's width.
 
-#[allow(unused_imports)]
-use super::*;
+use super::{NodeSeries, StageFigure, SIZE};
 
 /// Rates (per second) of a cumulative series, at each sample (the rate since the previous).
 pub(super) fn rates(t: &[f64], cum: &[f64]) -> Vec<f64> {

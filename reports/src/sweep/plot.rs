@@ -1,8 +1,11 @@
 //! Drawing one sweep figure: a panel per quantity, each point series with its fitted line and
 //! power law.
 
-#[allow(unused_imports)]
-use super::*;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{Axis, Series, QUANTITIES};
+use crate::fit::{fit_linear, fit_power, Fit};
 
 /// Scaling figure size in pixels.
 pub(super) const SIZE: (u32, u32) = (1200, 900);

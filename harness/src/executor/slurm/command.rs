@@ -1,8 +1,9 @@
 //! Slurm's command line as the executor uses it: running sbatch, squeue, scontrol and scancel,
 //! naming jobs, and quoting what goes into a batch script.
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// States after which a Slurm job will not run again.
 pub(super) const FINAL: [&str; 10] = [
