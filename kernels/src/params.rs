@@ -57,8 +57,6 @@ pub enum FusionMethod {
 macro_rules! names {
     ($t:ty { $($v:ident => $s:literal),+ }) => {
         impl $t {
-            /// Every value, as written in scenarios and on the command line.
-            pub const NAMES: &'static [&'static str] = &[$($s),+];
             /// The value as written in scenarios and on the command line.
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$v => $s),+ }

@@ -79,3 +79,44 @@ fn jlf_radii_are_bounded() {
     assert_eq!(e.as_ref().map(|e| e.key), Some("search_radius"));
     assert!(e.is_some_and(|e| e.message.contains("shortest axis (6 voxels")));
 }
+
+#[test]
+fn display_names_are_the_scenario_names() {
+    let json = |v: serde_json::Result<String>| v.unwrap_or_default();
+    for (shown, serde) in [
+        (
+            Preset::Paper.to_string(),
+            json(serde_json::to_string(&Preset::Paper)),
+        ),
+        (
+            Preset::Fast.to_string(),
+            json(serde_json::to_string(&Preset::Fast)),
+        ),
+        (
+            Metric::Mattes.to_string(),
+            json(serde_json::to_string(&Metric::Mattes)),
+        ),
+        (
+            Metric::Cc.to_string(),
+            json(serde_json::to_string(&Metric::Cc)),
+        ),
+        (
+            FusionMethod::Jlf.to_string(),
+            json(serde_json::to_string(&FusionMethod::Jlf)),
+        ),
+        (
+            FusionMethod::Majority.to_string(),
+            json(serde_json::to_string(&FusionMethod::Majority)),
+        ),
+        (
+            LabelInterpolation::Nearest.to_string(),
+            json(serde_json::to_string(&LabelInterpolation::Nearest)),
+        ),
+        (
+            LabelInterpolation::Linear.to_string(),
+            json(serde_json::to_string(&LabelInterpolation::Linear)),
+        ),
+    ] {
+        assert_eq!(format!("\"{shown}\""), serde);
+    }
+}

@@ -97,7 +97,7 @@ pub fn draw_into<DB: DrawingBackend>(
     let data_max = ymax(&all, 1e-3);
     let show_capacity = capacity_gb <= 4.0 * data_max;
     let y = if show_capacity {
-        ymax(&all, capacity_gb.max(1e-3))
+        data_max.max(ymax(&[], capacity_gb))
     } else {
         data_max
     };

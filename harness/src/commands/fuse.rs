@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use atlasperf_kernels::{LabelVolume, Volume};
 
-use atlasperf_kernels::params::{FusionMethod, ParamError};
+use atlasperf_kernels::params::FusionMethod;
 
 use crate::cli::{FuseArgs, UsageError};
 
@@ -44,9 +44,8 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
         alpha: a.alpha,
         beta: a.beta,
     };
-    let usage = |e: ParamError| UsageError(format!("--{}: {}", e.key.replace('_', "-"), e.message));
     if jlf {
-        params.validate().map_err(usage)?;
+        params.validate().map_err(|e| super::flag_error(&e))?;
     }
     if !a.atlas_images.is_empty() && a.atlas_images.len() != a.atlas_labels.len() {
         return Err(UsageError(format!(
@@ -65,8 +64,11 @@ pub(crate) fn run(a: &FuseArgs) -> anyhow::Result<()> {
     let target = read_image(&a.target)?;
     if jlf {
         params.check_image(target.dims()).map_err(|e| {
-            let e = usage(e);
-            UsageError(format!("{} ({})", e.0, a.target.display()))
+            UsageError(format!(
+                "{} ({})",
+                super::flag_error(&e),
+                a.target.display()
+            ))
         })?;
     }
     // The truth's grid is checked before any work from a read that is dropped at once; it

@@ -51,6 +51,12 @@ pub(crate) fn out_or_default(out: Option<&Path>, name: &str) -> PathBuf {
     )
 }
 
+/// A kernel parameter out of bounds as a usage error naming its flag (`patch_radius` is
+/// `--patch-radius`).
+pub(crate) fn flag_error(e: &atlasperf_kernels::params::ParamError) -> UsageError {
+    UsageError(format!("--{}: {}", e.key.replace('_', "-"), e.message))
+}
+
 /// A usage error unless `v` (read from `path`) lies on the grid of `reference` (read from
 /// `reference_path`): checked before any work.
 pub(crate) fn on_grid<T, U>(

@@ -12,14 +12,13 @@ use atlasperf_kernels::volume::{
 };
 use serde_json::json;
 
-use crate::cli::{RegisterArgs, UsageError};
+use crate::cli::RegisterArgs;
 
 /// The preset with the command line's overrides, checked; a value out of bounds is a usage
 /// error naming its flag.
 pub(crate) fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
     let p = RegistrationParams::preset(a.preset).with(&a.overrides());
-    p.validate()
-        .map_err(|e| UsageError(format!("--{}: {}", e.key.replace('_', "-"), e.message)))?;
+    p.validate().map_err(|e| super::flag_error(&e))?;
     Ok(p)
 }
 

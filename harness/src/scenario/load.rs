@@ -51,6 +51,13 @@ pub fn load(file: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> 
         at,
         message,
     };
+    // Whether a key path was given (or lies under one given) by a `--set` override.
+    let set_here = |key: &str| {
+        overrides
+            .iter()
+            .filter_map(|o| o.split_once('=').map(|(k, _)| k.trim()))
+            .any(|k| key.starts_with(k) || k.starts_with(key))
+    };
     let text = std::fs::read_to_string(file).map_err(|e| err(None, format!("cannot read: {e}")))?;
     let scenario = if overrides.is_empty() {
         toml::from_str::<Scenario>(&text).map_err(|e| {
@@ -69,26 +76,15 @@ pub fn load(file: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> 
         serde_path_to_error::deserialize::<_, Scenario>(doc).map_err(|e| {
             let key = e.path().to_string();
             let message = e.inner().message().trim().to_string();
-            let set_here = overrides
-                .iter()
-                .filter_map(|o| o.split_once('=').map(|(k, _)| k.trim()))
-                .any(|k| key.starts_with(k) || k.starts_with(&key));
-            if set_here {
+            if set_here(&key) {
                 err(None, format!("{key} (set by --set): {message}"))
             } else {
                 err(None, format!("{key} (after --set overrides): {message}"))
             }
         })?
     };
-    let overridden: Vec<&str> = overrides
-        .iter()
-        .filter_map(|o| o.split_once('=').map(|(k, _)| k.trim()))
-        .collect();
     validate(&scenario).map_err(|(key, message)| {
-        let set_here = overridden
-            .iter()
-            .any(|k| key.starts_with(k) || k.starts_with(&key));
-        if set_here {
+        if set_here(&key) {
             err(None, format!("{key} (set by --set): {message}"))
         } else {
             err(location::locate(&text, &key), format!("{key}: {message}"))
