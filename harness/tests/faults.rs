@@ -253,14 +253,23 @@ fn a_killed_agent_is_a_failed_attempt_with_its_samples_and_is_retried() {
     let dir = tmp.path().join("run");
     let mut child = start(&scenario, &dir);
     let needle = format!("{}/samples/reg-", dir.display());
-    let mut agent = Vec::new();
-    wait_for(LIMIT, "an agent with samples", || {
-        agent = processes_mentioning(&needle);
-        !agent.is_empty() && !sample_rows(&dir).values().all(|r| r.len() < 5)
+    // The agent to kill is one whose own samples file already holds 5 rows (another agent
+    // running beside it may have just started).
+    let mut agent = None;
+    wait_for(LIMIT, "an agent with 5 samples", || {
+        agent = processes_mentioning(&needle).into_iter().find(|&pid| {
+            let cmdline = procfs::process::Process::new(pid).and_then(|p| p.cmdline());
+            cmdline.is_ok_and(|c| {
+                c.iter()
+                    .filter(|a| a.contains(&needle))
+                    .any(|path| std::fs::read_to_string(path).is_ok_and(|t| t.lines().count() > 5))
+            })
+        });
+        agent.is_some()
     });
     // SAFETY: kill only sends a signal.
     unsafe {
-        libc::kill(agent[0], libc::SIGKILL);
+        libc::kill(agent.unwrap(), libc::SIGKILL);
     }
     assert!(child.wait().unwrap().success());
     assert_whole(&dir, &BTreeMap::new());
