@@ -144,7 +144,6 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
         serde_json::json!([40, 20, 10])
     );
     assert_eq!(s["label_interpolation"], "nearest");
-    assert_eq!(syn["reinvert_below"], 30);
     assert_eq!(s["warnings"], serde_json::json!([]));
 
     // The fast preset: CC, step 1, variances 1.5 and 0.25; per-label linear interpolation on
@@ -322,38 +321,21 @@ struct Registered {
 }
 
 #[test]
-fn inverse_round_trips_keep_mi_syn_from_folding_on_a_small_grid() {
-    // 40×50×40 at 2 mm: the coarsest level is 10×13×10.
+fn mi_syn_does_not_fold_on_a_small_grid() {
+    // 40×50×40 at 2 mm: the coarsest level is 10×13×10, where SyN on Mattes MI without the
+    // inverse round trips folded (Dice 0.38).
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path().join("c");
     phantom(&c, "40,50,40", "2", "1");
-    let plain = register_pair(&c, &dir.path().join("plain_"), &["--reinvert-below", "0"]);
-    assert!(
-        plain.stderr.contains("--reinvert-below 30"),
-        "{}",
-        plain.stderr
-    );
-    // The paper preset's default.
-    let fixed = register_pair(&c, &dir.path().join("rt_"), &[]);
-    assert!(!fixed.stderr.contains("warning"), "{}", fixed.stderr);
-    let (plain, fixed) = (plain.summary, fixed.summary);
-    let dice = |s: &serde_json::Value| s["dice"]["after"].as_f64().unwrap();
-    let jac = |s: &serde_json::Value| s["stages"]["min_jacobian"].as_f64().unwrap();
-    println!(
-        "plain: Dice {:.4}, min Jacobian {:.3}; round trips: Dice {:.4}, min Jacobian {:.3}",
-        dice(&plain),
-        jac(&plain),
-        dice(&fixed),
-        jac(&fixed)
-    );
-    assert!(jac(&fixed) > 0.0, "still folds: {}", jac(&fixed));
-    assert!(
-        dice(&fixed) > dice(&plain) + 0.1,
-        "{} vs {}",
-        dice(&fixed),
-        dice(&plain)
-    );
-    assert_eq!(fixed["parameters"]["syn"]["reinvert_below"], 30);
+    let r = register_pair(&c, &dir.path().join("rt_"), &[]);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    let s = r.summary;
+    let dice = s["dice"]["after"].as_f64().unwrap();
+    let jac = s["stages"]["min_jacobian"].as_f64().unwrap();
+    println!("Dice {dice:.4}, min Jacobian {jac:.3}");
+    assert!(jac > 0.0, "folds: {jac}");
+    assert_eq!(s["stages"]["folded_voxels"], 0);
+    assert!(dice > 0.75, "Dice {dice}");
 }
 
 #[test]

@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use rayon::prelude::*;
 
-use crate::phantom::{generate_subject, PhantomSpec};
+use crate::phantom::template::{Template, TemplateCohort};
+use crate::phantom::{generate_subject, PhantomSpec, Subject};
 use crate::volume::{write_image, write_labels};
 use crate::{Error, Result};
 
@@ -164,26 +165,6 @@ pub fn write_phantom_cohort(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Manifest> {
     spec.validate()?;
-    std::fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let entries: Vec<SubjectEntry> = (0..spec.subjects)
-        .into_par_iter()
-        .map(|index| {
-            let id = PhantomSpec::subject_id(index);
-            let s = generate_subject(spec, index);
-            let image = format!("{id}_t1.nii.gz");
-            let labels = format!("{id}_labels.nii.gz");
-            write_image(&out.join(&image), &s.image)?;
-            write_labels(&out.join(&labels), &s.labels)?;
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            progress(n, spec.subjects);
-            Ok(SubjectEntry {
-                id,
-                image: image.into(),
-                labels: Some(labels.into()),
-            })
-        })
-        .collect::<Result<_>>()?;
     let manifest = Manifest {
         name: "phantom".into(),
         description: Some(format!(
@@ -198,8 +179,83 @@ pub fn write_phantom_cohort(
                 name: (*name).into(),
             })
             .collect(),
-        subjects: entries,
+        subjects: Vec::new(),
     };
+    write_cohort(
+        manifest,
+        spec.subjects,
+        out,
+        &|i| generate_subject(spec, i),
+        progress,
+    )
+}
+
+/// Writes a cohort made from a real template (see [`crate::phantom::template`]) like
+/// [`write_phantom_cohort`]; the manifest names the template's folder.
+///
+/// # Errors
+/// A file cannot be written.
+pub fn write_template_cohort(
+    cohort: &TemplateCohort,
+    template: &Template,
+    out: &Path,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Manifest> {
+    let spec = &cohort.spec;
+    let manifest = Manifest {
+        name: "template".into(),
+        description: Some(format!(
+            "atlasperf cohort from the template in {}: {} subjects, {:?} voxels at {} mm, seed {}, \
+             deformation {} mm",
+            template.dir.display(),
+            spec.subjects,
+            spec.shape,
+            spec.spacing,
+            spec.seed,
+            spec.deformation_mm
+        )),
+        phantom: None,
+        labels: Template::label_names(),
+        subjects: Vec::new(),
+    };
+    write_cohort(
+        manifest,
+        spec.subjects,
+        out,
+        &|i| cohort.subject(i),
+        progress,
+    )
+}
+
+/// Generates `count` subjects in parallel, writes their files and `manifest` (given without
+/// subjects) into `out`.
+fn write_cohort(
+    mut manifest: Manifest,
+    count: usize,
+    out: &Path,
+    generate: &(dyn Fn(usize) -> Subject + Sync),
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Manifest> {
+    std::fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    manifest.subjects = (0..count)
+        .into_par_iter()
+        .map(|index| {
+            let id = PhantomSpec::subject_id(index);
+            let s = generate(index);
+            let image = format!("{id}_t1.nii.gz");
+            let labels = format!("{id}_labels.nii.gz");
+            write_image(&out.join(&image), &s.image)?;
+            write_labels(&out.join(&labels), &s.labels)?;
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            progress(n, count);
+            Ok(SubjectEntry {
+                id,
+                image: image.into(),
+                labels: Some(labels.into()),
+            })
+        })
+        .collect::<Result<_>>()?;
     manifest.save(&out.join("manifest.toml"))?;
     Ok(manifest)
 }

@@ -152,8 +152,6 @@ pub struct Overrides {
     pub update_variance: Option<f32>,
     /// Variance of the total-field smoothing, voxels².
     pub total_variance: Option<f32>,
-    /// Inverse round trips on levels under this many voxels along an axis.
-    pub reinvert_below: Option<usize>,
     /// Affine stage only.
     pub affine_only: bool,
 }
@@ -207,7 +205,6 @@ impl RegistrationParams {
                 update_variance: 1.5,
                 total_variance: 0.25,
                 metric: SynMetric::Cc { radius: 2 },
-                reinvert_below: 0,
             },
         };
         RegistrationParams {
@@ -254,7 +251,6 @@ impl RegistrationParams {
             syn.step = o.step.unwrap_or(syn.step);
             syn.update_variance = o.update_variance.unwrap_or(syn.update_variance);
             syn.total_variance = o.total_variance.unwrap_or(syn.total_variance);
-            syn.reinvert_below = o.reinvert_below.unwrap_or(syn.reinvert_below);
         }
         self
     }

@@ -7,6 +7,7 @@ pub mod diagnosis;
 pub mod error;
 pub mod figures;
 pub mod fit;
+pub mod folds;
 pub mod preview;
 pub mod render;
 pub mod run;

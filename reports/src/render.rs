@@ -94,20 +94,10 @@ pub(crate) fn write(path: PathBuf, text: &str, files: &mut Vec<PathBuf>) -> Resu
 
 /// Mean Dice of each fused segmentation, from the fusion jobs' logs (`--truth` prints it).
 pub fn fusion_dice(run: &RunData) -> Vec<(String, f64)> {
-    run.attempts
-        .iter()
-        .filter(|a| a.stage == "fusion" && a.status == "ok")
-        .filter_map(|a| {
-            let text = std::fs::read_to_string(
-                run.dir
-                    .join("logs")
-                    .join(format!("{}.stdout", a.attempt_id)),
-            )
-            .ok()?;
-            let line = text.lines().find(|l| l.starts_with("mean Dice"))?;
-            let v = line.split_whitespace().last()?.parse::<f64>().ok()?;
-            Some((a.job_id.clone(), v))
-        })
+    crate::folds::job_lines(run, "mean Dice")
+        .into_iter()
+        .filter(|(stage, _, _)| stage == "fusion")
+        .filter_map(|(_, job, rest)| Some((job, rest.split_whitespace().last()?.parse().ok()?)))
         .collect()
 }
 
@@ -231,7 +221,7 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
     let mut summary = format!(
         "## atlasperf report: {name}\n\n{header}\n\n### Table I\n\n{}\n### Diagnosis\n\n{}{forecast}{dice_md}\n### Sampler overhead\n\n{}\n",
         table::markdown(&rows),
-        diagnosis_md(&run, &diags),
+        diagnosis_md(&run, &diags) + &crate::folds::markdown(&run),
         overhead(&run)
     );
     if !figure_files.is_empty() {
@@ -273,7 +263,11 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
             t = esc(&name),
             h = markdown_html(&header),
             table = table::html(&rows),
-            diag = markdown_html(&format!("{}\n{forecast}\n{dice_md}", diagnosis_md(&run, &diags))),
+            diag = markdown_html(&format!(
+                "{}{}\n{forecast}\n{dice_md}",
+                diagnosis_md(&run, &diags),
+                crate::folds::markdown(&run)
+            )),
             ov = markdown_html(&overhead(&run)),
             jobs = markdown_html(&jobs_markdown(&run)),
         );

@@ -31,7 +31,9 @@ pub struct RegisterArgs {
     #[arg(long)]
     pub fixed_labels: Option<PathBuf>,
     /// Output prefix: writes PREFIXwarped.nii.gz, PREFIXwarped_labels.nii.gz,
-    /// PREFIXwarp.nii.gz (displacement, mm), PREFIXaffine.json and PREFIXsummary.json.
+    /// PREFIXwarp.nii.gz (displacement, mm, RAS), PREFIXaffine.json, PREFIXsummary.json, and
+    /// the same transforms as antsRegistration writes them: PREFIX0GenericAffine.mat,
+    /// PREFIX1Warp.nii.gz and PREFIX1InverseWarp.nii.gz (LPS, for antsApplyTransforms).
     #[arg(long)]
     pub out: PathBuf,
     /// Kernel threads (default: all cores).
@@ -62,17 +64,11 @@ pub struct RegisterArgs {
     /// Smoothing sigmas per level, voxels (default 2x1x0).
     #[arg(long, value_parser = Levels::<f32>::from_str)]
     pub smooth: Option<Levels<f32>>,
-    /// On SyN levels with fewer than N voxels along some axis, give both fields an inverse
-    /// round trip after every update (u → u⁻¹ → u, as antsRegistration's SyN does on every
-    /// level); 0 = never (default: 30 for `paper`, which keeps SyN on Mattes MI from
-    /// over-deforming on coarse grids; 0 for `fast`).
-    #[arg(long, value_name = "N")]
-    pub reinvert_below: Option<usize>,
     /// Run the affine stage only.
     #[arg(long)]
     pub affine_only: bool,
-    /// `paper` (Mattes MI, 200x100x50, step 0.1, variances 3 and 0, round trips below 30
-    /// voxels) or `fast` (CC, 100x50x10, step 1, variances 1.5 and 0.25: greedy-like).
+    /// `paper` (Mattes MI, 200x100x50, step 0.1, variances 3 and 0)
+    ///  or `fast` (CC, 100x50x10, step 1, variances 1.5 and 0.25: greedy-like).
     #[arg(long, value_enum, default_value_t = Preset::Paper)]
     pub preset: Preset,
 }
@@ -134,7 +130,6 @@ impl RegisterArgs {
             step: self.step,
             update_variance: self.update_variance,
             total_variance: self.total_variance,
-            reinvert_below: self.reinvert_below,
             affine_only: self.affine_only,
         }
     }

@@ -208,9 +208,14 @@ pub struct PhantomArgs {
     /// Number of subjects.
     #[arg(long, default_value_t = 8)]
     pub subjects: usize,
-    /// Grid size in voxels, `X,Y,Z`.
-    #[arg(long, value_parser = parse_shape, default_value = "80,100,80")]
+    /// Grid size in voxels, `X,Y,Z` (with `--template`: the head's bounding box instead).
+    #[arg(long, value_parser = parse_shape, default_value = "80,100,80", conflicts_with = "template")]
     pub shape: [usize; 3],
+    /// Make the subjects from a real brain MRI template instead of the analytic phantom: a
+    /// folder with `t1.nii.gz`, `gm.nii.gz` and `wm.nii.gz` (`scripts/fetch-template.sh`
+    /// writes one from the MNI ICBM 2009a template).
+    #[arg(long, value_name = "DIR")]
+    pub template: Option<PathBuf>,
     /// Isotropic voxel size, mm.
     #[arg(long, default_value_t = 2.0)]
     pub spacing: f64,

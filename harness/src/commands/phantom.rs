@@ -3,8 +3,9 @@
 use anyhow::Context;
 use std::path::Path;
 
-use atlasperf_kernels::dataset::write_phantom_cohort;
 use atlasperf_kernels::dataset::Manifest;
+use atlasperf_kernels::dataset::{write_phantom_cohort, write_template_cohort};
+use atlasperf_kernels::phantom::template::{Template, TemplateCohort};
 use atlasperf_kernels::phantom::{min_jacobian, PhantomSpec};
 use atlasperf_kernels::volume::{read_image, read_labels};
 use atlasperf_reports::preview::{write_slices_png, PreviewSubject};
@@ -21,15 +22,33 @@ pub(crate) fn run(args: &PhantomArgs) -> anyhow::Result<()> {
         deformation_mm: args.deformation,
         ..PhantomSpec::default()
     };
-    spec.validate().map_err(|e| UsageError(e.to_string()))?;
+    let template = match &args.template {
+        Some(dir) => {
+            let t = Template::load(dir).map_err(|e| UsageError(e.to_string()))?;
+            let cohort =
+                TemplateCohort::new(&t, spec.clone()).map_err(|e| UsageError(e.to_string()))?;
+            Some((t, cohort))
+        }
+        None => {
+            spec.validate().map_err(|e| UsageError(e.to_string()))?;
+            None
+        }
+    };
+    let spec = template.as_ref().map_or(spec, |(_, c)| c.spec.clone());
     let bar = ProgressBar::new(spec.subjects as u64).with_style(ProgressStyle::with_template(
         "{msg} [{bar:30}] {pos}/{len} subjects, {elapsed}",
     )?);
-    bar.set_message("generating phantom cohort");
+    bar.set_message(if template.is_some() {
+        "generating cohort from the template"
+    } else {
+        "generating phantom cohort"
+    });
     let started = std::time::Instant::now();
+    let progress = |done: usize, _| bar.set_position(done as u64);
     let manifest = super::pool(args.threads)?
-        .install(|| {
-            write_phantom_cohort(&spec, &args.out, &|done, _| bar.set_position(done as u64))
+        .install(|| match &template {
+            Some((t, cohort)) => write_template_cohort(cohort, t, &args.out, &progress),
+            None => write_phantom_cohort(&spec, &args.out, &progress),
         })
         .with_context(|| format!("writing phantom cohort to {}", args.out.display()))?;
     bar.finish_and_clear();

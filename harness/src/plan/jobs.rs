@@ -105,7 +105,6 @@ impl JobSpec {
                     ("step", o.step.map(|v| v.to_string())),
                     ("update-variance", o.update_variance.map(|v| v.to_string())),
                     ("total-variance", o.total_variance.map(|v| v.to_string())),
-                    ("reinvert-below", o.reinvert_below.map(|v| v.to_string())),
                 ];
                 for (name, value) in values {
                     if let Some(v) = value {
@@ -250,7 +249,6 @@ mod tests {
                 step: Some(0.25),
                 update_variance: Some(2.5),
                 total_variance: Some(0.125),
-                reinvert_below: Some(12),
                 affine_only: true,
             },
         ] {

@@ -11,6 +11,7 @@
 
 pub mod anatomy;
 pub mod deformation;
+pub mod template;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -107,7 +108,7 @@ impl PhantomSpec {
         Geometry::centered(self.shape, [self.spacing; 3])
     }
 
-    fn fov(&self) -> [f64; 3] {
+    pub(crate) fn fov(&self) -> [f64; 3] {
         self.shape.map(|n| n as f64 * self.spacing)
     }
 
@@ -191,14 +192,34 @@ pub fn generate_subject(spec: &PhantomSpec, index: usize) -> Subject {
     // Point-spread function: partial-volume blur of about half a voxel.
     smooth(&mut intensity, dims, [0.5; 3], &mut Vec::new());
 
+    let wm = anatomy::t1_intensity(6);
+    let image = scan(spec, index, &geometry, &intensity, wm);
+    Subject {
+        image,
+        labels,
+        transform,
+    }
+}
+
+/// What a scanner adds to a subject's noise-free `intensity` (on `geometry`'s grid, the
+/// cohort's shape): a smooth multiplicative bias field (log-quadratic, amplitude
+/// `spec.bias`) and Rician noise of standard deviation `spec.noise × wm`, drawn from the
+/// subject's own random stream.
+pub fn scan(
+    spec: &PhantomSpec,
+    index: usize,
+    geometry: &Geometry,
+    intensity: &[f32],
+    wm: f32,
+) -> Volume<f32> {
+    let dims = spec.shape;
     let mut rng = spec.rng(index, 1);
     let coef: [f64; 6] = std::array::from_fn(|_| rng.random_range(-1.0..=1.0) * spec.bias);
     let fov = spec.fov();
-    let wm = f64::from(anatomy::t1_intensity(6));
-    let sigma = spec.noise * wm;
+    let sigma = spec.noise * f64::from(wm);
     let mut image = Volume::<f32>::zeros(dims, geometry.clone());
     let [nx, ny, _] = dims;
-    for (n, (out, &v)) in image.as_mut_slice().iter_mut().zip(&intensity).enumerate() {
+    for (n, (out, &v)) in image.as_mut_slice().iter_mut().zip(intensity).enumerate() {
         let (i, j, k) = (n % nx, (n / nx) % ny, n / (nx * ny));
         let x = geometry.index_to_world([i as f64, j as f64, k as f64]);
         let p: [f64; 3] = std::array::from_fn(|a| 2.0 * x[a] / fov[a]);
@@ -213,11 +234,7 @@ pub fn generate_subject(spec: &PhantomSpec, index: usize) -> Subject {
         let (n1, n2) = (gauss(&mut rng) * sigma, gauss(&mut rng) * sigma);
         *out = ((s + n1).powi(2) + n2 * n2).sqrt() as f32;
     }
-    Subject {
-        image,
-        labels,
-        transform,
-    }
+    image
 }
 
 /// Standard normal deviate (Box–Muller).

@@ -1,6 +1,6 @@
 //! Dense displacement fields on a voxel grid, in voxel units of that grid, stored as three
 //! component volumes (structure of arrays, `i` fastest), and the operations SyN needs:
-//! compositive update, inversion by fixed-point iteration, Gaussian smoothing, resampling to
+//! composition, inversion by damped fixed-point iteration, Gaussian smoothing, resampling to
 //! a finer grid, and the Jacobian determinant.
 //!
 //! A field `u` represents the map `x ↦ x + u(x)`.
@@ -119,20 +119,30 @@ impl Field {
         }
     }
 
-    /// Compositive update `self ← self ∘ (id + update)`:
-    /// `u'(x) = w(x) + u(x + w(x))`, written into `out` (same grid).
-    pub fn compose_into(&self, update: &Field, out: &mut Field) {
-        self.compose_scaled_into(update, 1.0, out);
-    }
-
-    /// [`Field::compose_into`] with the update multiplied by `scale` on the fly (no pass over
-    /// the update to scale it first).
-    pub fn compose_scaled_into(&self, update: &Field, scale: f32, out: &mut Field) {
+    /// Composition `self ∘ (id + w)`: `u'(x) = w(x) + u(x + w(x))`, written into `out`
+    /// (same grid).
+    pub fn compose_into(&self, w: &Field, out: &mut Field) {
         let [nx, ny, _] = self.dims;
         out.fill_with(|i, j, k| {
-            let w = update.at(i + nx * (j + ny * k)).map(|v| v * scale);
+            let w = w.at(i + nx * (j + ny * k));
             let u = self.sample([i as f32 + w[0], j as f32 + w[1], k as f32 + w[2]]);
             [w[0] + u[0], w[1] + u[1], w[2] + u[2]]
+        });
+    }
+
+    /// The update applied after the field, as ITK's SyN composes them (the update as
+    /// displacement, the field as warping field): `u'(x) = u(x) + s·w(x + u(x))`, written
+    /// into `out` (same grid), with the update multiplied by `scale` on the fly.
+    pub fn compose_then_scaled_into(&self, update: &Field, scale: f32, out: &mut Field) {
+        let [nx, ny, _] = self.dims;
+        out.fill_with(|i, j, k| {
+            let u = self.at(i + nx * (j + ny * k));
+            let w = update.sample([i as f32 + u[0], j as f32 + u[1], k as f32 + u[2]]);
+            [
+                u[0] + scale * w[0],
+                u[1] + scale * w[1],
+                u[2] + scale * w[2],
+            ]
         });
     }
 
@@ -157,140 +167,101 @@ impl Field {
             });
     }
 
-    /// Displacement at continuous index `p` and its Jacobian `∂u_row/∂p_col` (the exact
-    /// derivative of the trilinear interpolant in the cell holding `p`).
-    #[inline(always)]
-    pub fn sample_with_jacobian(&self, p: [f32; 3]) -> ([f32; 3], [[f32; 3]; 3]) {
-        let c = Corners::new(self.dims, p);
-        let (u0, g0) = c.interpolate_with_gradient(&self.c[0]);
-        let (u1, g1) = c.interpolate_with_gradient(&self.c[1]);
-        let (u2, g2) = c.interpolate_with_gradient(&self.c[2]);
-        ([u0, u1, u2], [g0, g1, g2])
-    }
-
-    /// The Newton step `δ` for `v + u(x + v) = 0` with residual `r` and `∇u` at `x + v`: the
-    /// solution of `(I + ∇u) δ = r` (the next estimate is `v − δ`); where that system is
-    /// ill-conditioned (a fold), `δ = r`, the fixed-point step to `−u(x + v)`.
-    #[inline]
-    fn newton_delta(grad: [[f32; 3]; 3], r: [f32; 3]) -> [f32; 3] {
-        let mut a = grad;
-        for (d, row) in a.iter_mut().enumerate() {
-            row[d] += 1.0;
-        }
-        let det3 = |m: [[f32; 3]; 3]| {
-            m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-        };
-        let det = det3(a);
-        if det < 0.05 {
-            return r;
-        }
-        // Cramer's rule.
-        let solve = |col: usize| {
-            let mut m = a;
-            for row in 0..3 {
-                m[row][col] = r[row];
-            }
-            det3(m) / det
-        };
-        [solve(0), solve(1), solve(2)]
-    }
-
-    /// Inverts the map `x ↦ x + u(x)`: finds `v` with `v(x) + u(x + v(x)) = 0`, starting
-    /// from the current contents of `inv` (a warm start), for at most `max_passes` passes or
-    /// until the largest residual is below `max_tol` (voxels).
-    ///
-    /// Each pass takes, per voxel, a Newton step with the trilinear interpolant's exact
-    /// Jacobian (the fixed-point step `v ← −u(x + v)` where that system is ill-conditioned)
-    /// and backtracks (halving the step, at most three times) until the residual shrinks; a
-    /// voxel whose residual does not shrink keeps its estimate. The statistics are the
-    /// residuals of the field returned. A pass costs 1.5–2.5 field samples per voxel.
-    pub fn invert_into(&self, inv: &mut Field, max_passes: usize, max_tol: f32) -> InversionStats {
-        self.invert_with(inv, &mut Field::zeros(self.dims), max_passes, max_tol)
-    }
-
-    /// [`Field::invert_into`] with `next` (same grid) as the work buffer, for callers that
-    /// invert inside a loop and must not allocate a field per call.
-    pub fn invert_with(
+    /// Inverts the map `x ↦ x + u(x)` the way ITK's `InvertDisplacementFieldImageFilter`
+    /// does inside SyN: a damped fixed-point iteration, warm-started from `inv`. Each pass
+    /// measures every voxel's residual `e(x) = v(x) + u(x + v(x))` (voxels) and moves the
+    /// voxel by `−ε·e(x)`, with `ε` = 0.75 on the first pass and 0.5 after, each move capped
+    /// at `ε²·max|e|`, the outer voxel layer held at zero. Passes stop once the residuals a
+    /// pass measured had their largest below `max_tol` or their mean below `mean_tol` (that
+    /// pass's move still applied, as ITK does), or after `max_passes`. So there is always at
+    /// least one move. Where `u` is close to folding the damped moves cannot follow it, so
+    /// the round trip `u ← (u⁻¹)⁻¹` through this inversion removes what no diffeomorphism
+    /// can represent. `residual` (same grid) is the work buffer. A voxel's move and its next
+    /// residual need only that voxel, so one sweep applies a pass's moves and measures the
+    /// next residuals. The statistics are the last residuals measured (before the last move).
+    pub fn invert_damped(
         &self,
         inv: &mut Field,
-        next: &mut Field,
+        residual: &mut Field,
         max_passes: usize,
         max_tol: f32,
+        mean_tol: f32,
     ) -> InversionStats {
-        let dims = self.dims;
-        let [nx, ny, _] = dims;
-        let norm = |r: [f32; 3]| (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
-        // Voxels this close to their inverse are left alone.
-        let settled = max_tol * 0.1;
-        let mut stats = InversionStats {
-            passes: 0,
-            max_error: f32::MAX,
-            mean_error: f32::MAX,
-        };
-        for pass in 1..=max_passes {
-            let (max_e, sum_e) = {
-                let [ox, oy, oz] = &mut next.c;
-                let current = &*inv;
-                ox.par_chunks_mut(nx * ny)
-                    .zip(oy.par_chunks_mut(nx * ny))
-                    .zip(oz.par_chunks_mut(nx * ny))
-                    .enumerate()
-                    .map(|(k, ((sx, sy), sz))| {
-                        let (mut max_e, mut sum_e) = (0.0f32, 0.0f64);
-                        for j in 0..ny {
-                            for i in 0..nx {
-                                let x = [i as f32, j as f32, k as f32];
-                                let v = current.at(i + nx * (j + ny * k));
-                                let at = |v: [f32; 3]| [x[0] + v[0], x[1] + v[1], x[2] + v[2]];
-                                let (u, grad) = self.sample_with_jacobian(at(v));
-                                let r = [v[0] + u[0], v[1] + u[1], v[2] + u[2]];
-                                let (mut best, mut e) = (v, norm(r));
-                                if e > settled {
-                                    let delta = Self::newton_delta(grad, r);
-                                    let mut t = 1.0f32;
-                                    for _ in 0..4 {
-                                        let cand: [f32; 3] =
-                                            std::array::from_fn(|a| v[a] - t * delta[a]);
-                                        let uc = self.sample(at(cand));
-                                        let ec = norm([
-                                            cand[0] + uc[0],
-                                            cand[1] + uc[1],
-                                            cand[2] + uc[2],
-                                        ]);
-                                        if ec < e {
-                                            (best, e) = (cand, ec);
-                                            break;
-                                        }
-                                        t *= 0.5;
-                                    }
-                                }
-                                max_e = max_e.max(e);
-                                sum_e += f64::from(e);
-                                let o = i + nx * j;
-                                sx[o] = best[0];
-                                sy[o] = best[1];
-                                sz[o] = best[2];
-                            }
-                        }
-                        (max_e, sum_e)
-                    })
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .fold((0.0f32, 0.0f64), |a, b| (a.0.max(b.0), a.1 + b.1))
-            };
-            std::mem::swap(inv, next);
-            stats = InversionStats {
-                passes: pass,
-                max_error: max_e,
-                mean_error: (sum_e / self.len() as f64) as f32,
-            };
-            if max_e < max_tol {
-                break;
+        let mut step = None;
+        let mut pass = 0;
+        loop {
+            let (max_e, mean_e) = self.damped_sweep(inv, residual, step, true);
+            let eps = if pass == 0 { 0.75 } else { 0.5 };
+            step = Some((eps, eps * max_e));
+            pass += 1;
+            if pass >= max_passes || max_e <= max_tol || mean_e <= mean_tol {
+                self.damped_sweep(inv, residual, step, false);
+                return InversionStats {
+                    passes: pass,
+                    max_error: max_e,
+                    mean_error: mean_e,
+                };
             }
         }
-        stats
+    }
+
+    /// One sweep of [`Field::invert_damped`]: with `step = (ε, cap)`, moves every voxel of
+    /// `inv` by the residual held in `residual`; then, with `measure`, writes the new
+    /// residuals there and returns their largest and mean norms (zeros without `measure`).
+    fn damped_sweep(
+        &self,
+        inv: &mut Field,
+        residual: &mut Field,
+        step: Option<(f32, f32)>,
+        measure: bool,
+    ) -> (f32, f32) {
+        let [nx, ny, nz] = self.dims;
+        let [vx, vy, vz] = &mut inv.c;
+        let [ex, ey, ez] = &mut residual.c;
+        let (max_e, sum_e) = vx
+            .par_chunks_mut(nx * ny)
+            .zip(vy.par_chunks_mut(nx * ny))
+            .zip(vz.par_chunks_mut(nx * ny))
+            .zip(
+                ex.par_chunks_mut(nx * ny)
+                    .zip(ey.par_chunks_mut(nx * ny))
+                    .zip(ez.par_chunks_mut(nx * ny)),
+            )
+            .enumerate()
+            .map(|(k, (((vx, vy), vz), ((ex, ey), ez)))| {
+                let (mut max_e, mut sum_e) = (0.0f32, 0.0f64);
+                let edge_k = k == 0 || k + 1 == nz;
+                for j in 0..ny {
+                    let edge_j = edge_k || j == 0 || j + 1 == ny;
+                    for i in 0..nx {
+                        let o = i + nx * j;
+                        let mut v = [vx[o], vy[o], vz[o]];
+                        if let Some((eps, cap)) = step {
+                            if edge_j || i == 0 || i + 1 == nx {
+                                v = [0.0; 3];
+                            } else {
+                                let e = [ex[o], ey[o], ez[o]];
+                                let norm = (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt();
+                                let f = if norm > cap { eps * cap / norm } else { eps };
+                                v = std::array::from_fn(|a| v[a] - f * e[a]);
+                            }
+                            (vx[o], vy[o], vz[o]) = (v[0], v[1], v[2]);
+                        }
+                        if !measure {
+                            continue;
+                        }
+                        let u = self.sample([i as f32 + v[0], j as f32 + v[1], k as f32 + v[2]]);
+                        let e = [v[0] + u[0], v[1] + u[1], v[2] + u[2]];
+                        let norm = (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt();
+                        max_e = max_e.max(norm);
+                        sum_e += f64::from(norm);
+                        (ex[o], ey[o], ez[o]) = (e[0], e[1], e[2]);
+                    }
+                }
+                (max_e, sum_e)
+            })
+            .reduce(|| (0.0f32, 0.0f64), |a, b| (a.0.max(b.0), a.1 + b.1));
+        (max_e, (sum_e / self.len().max(1) as f64) as f32)
     }
 
     /// Field on a grid of `dims` covering the same extent (voxel centres aligned at the
@@ -317,14 +288,23 @@ impl Field {
 
     /// Smallest Jacobian determinant of `x ↦ x + u(x)` (central differences, interior voxels).
     pub fn min_jacobian(&self) -> f32 {
+        self.jacobian().min_det
+    }
+
+    /// The Jacobian determinant of `x ↦ x + u(x)` over the interior voxels (central
+    /// differences): its minimum and how many voxels fold (determinant ≤ 0).
+    pub fn jacobian(&self) -> Jacobian {
         let [nx, ny, nz] = self.dims;
         if nx < 3 || ny < 3 || nz < 3 {
-            return 1.0;
+            return Jacobian {
+                min_det: 1.0,
+                folded_voxels: 0,
+            };
         }
-        (1..nz - 1)
+        let (min_det, folded_voxels) = (1..nz - 1)
             .into_par_iter()
             .map(|k| {
-                let mut m = f32::MAX;
+                let (mut m, mut folded) = (f32::MAX, 0usize);
                 for j in 1..ny - 1 {
                     for i in 1..nx - 1 {
                         let n = i + nx * (j + ny * k);
@@ -340,12 +320,26 @@ impl Field {
                             - jac[0][1] * (jac[1][0] * jac[2][2] - jac[1][2] * jac[2][0])
                             + jac[0][2] * (jac[1][0] * jac[2][1] - jac[1][1] * jac[2][0]);
                         m = m.min(d);
+                        folded += usize::from(d <= 0.0);
                     }
                 }
-                m
+                (m, folded)
             })
-            .reduce(|| f32::MAX, f32::min)
+            .reduce(|| (f32::MAX, 0), |a, b| (a.0.min(b.0), a.1 + b.1));
+        Jacobian {
+            min_det,
+            folded_voxels,
+        }
     }
+}
+
+/// The Jacobian determinant of a map over its grid's interior.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Jacobian {
+    /// Smallest determinant.
+    pub min_det: f32,
+    /// Voxels whose determinant is ≤ 0: where the map folds.
+    pub folded_voxels: usize,
 }
 
 #[cfg(test)]

@@ -58,30 +58,89 @@ fn compose_matches_pointwise_reference() {
     }
 }
 
+/// [`smooth_field`] tapered to zero on the grid's boundary (as SyN's fields are).
+fn interior_field(dims: [usize; 3], amp: f32) -> Field {
+    let mut f = smooth_field(dims, amp);
+    let [nx, ny, _] = dims;
+    let bump = |t: usize, n: usize| (std::f32::consts::PI * t as f32 / (n - 1) as f32).sin();
+    for n in 0..f.len() {
+        let w = bump(n % nx, nx) * bump((n / nx) % ny, ny) * bump(n / (nx * ny), dims[2]);
+        for c in &mut f.c {
+            c[n] *= w;
+        }
+    }
+    f
+}
+
 #[test]
-fn inverse_composes_to_identity() {
+fn damped_inverse_composes_to_identity() {
     let dims = [24, 22, 20];
-    let u = smooth_field(dims, 1.5);
+    let u = interior_field(dims, 1.5);
     let mut inv = Field::zeros(dims);
-    let stats = u.invert_into(&mut inv, 20, 0.01);
+    let stats = u.invert_damped(&mut inv, &mut Field::zeros(dims), 100, 0.01, 0.0);
     assert!(stats.max_error < 0.05, "{stats:?}");
     let mut id = Field::zeros(dims);
     u.compose_into(&inv, &mut id);
-    // Interior voxels (the clamp at the border breaks invertibility there).
-    let [nx, ny, nz] = dims;
-    let mut worst = 0.0f32;
-    for k in 3..nz - 3 {
-        for j in 3..ny - 3 {
-            for i in 3..nx - 3 {
-                let d = id.at(i + nx * (j + ny * k));
-                worst = worst.max((d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt());
-            }
-        }
-    }
+    let worst = (0..id.len())
+        .map(|n| {
+            let d = id.at(n);
+            (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt()
+        })
+        .fold(0.0f32, f32::max);
     assert!(
         worst < 0.05,
         "u∘u⁻¹ differs from identity by {worst} voxels"
     );
+}
+
+#[test]
+fn damped_inversion_stops_at_either_tolerance_after_at_least_one_move() {
+    let dims = [16, 16, 16];
+    let u = interior_field(dims, 1.0);
+    // From the exact inverse's neighbourhood: one move, then the residual is below tolerance.
+    let mut inv = Field::zeros(dims);
+    u.invert_damped(&mut inv, &mut Field::zeros(dims), 100, 1e-4, 0.0);
+    let again = u.invert_damped(&mut inv, &mut Field::zeros(dims), 20, 0.1, 0.001);
+    assert_eq!(again.passes, 1, "{again:?}");
+    // From zero, the mean tolerance alone ends it before the largest residual is small.
+    let mut inv = Field::zeros(dims);
+    let s = u.invert_damped(&mut inv, &mut Field::zeros(dims), 20, 0.0, 0.05);
+    assert!(s.mean_error <= 0.05 && s.passes < 20, "{s:?}");
+    // A cap on passes is a cap.
+    let mut inv = Field::zeros(dims);
+    assert_eq!(
+        u.invert_damped(&mut inv, &mut Field::zeros(dims), 3, 0.0, 0.0)
+            .passes,
+        3
+    );
+}
+
+#[test]
+fn an_inverse_round_trip_removes_a_fold() {
+    // A local compression along i strong enough to fold: ∂u_i/∂i = −1.6 at the centre.
+    let dims = [32, 32, 32];
+    let mut u = Field::zeros(dims);
+    let [nx, ny, _] = dims;
+    let c = 15.5f32;
+    for n in 0..u.len() {
+        let p = [
+            (n % nx) as f32,
+            ((n / nx) % ny) as f32,
+            (n / (nx * ny)) as f32,
+        ];
+        let r2: f32 = p.iter().map(|x| (x - c) * (x - c)).sum();
+        u.c[0][n] = -1.6 * (p[0] - c) * (-r2 / (2.0 * 3.0 * 3.0)).exp();
+    }
+    let before = u.jacobian();
+    assert!(before.folded_voxels > 0, "{before:?}");
+    let mut v = Field::zeros(dims);
+    let mut work = Field::zeros(dims);
+    u.invert_damped(&mut v, &mut work, 20, 0.1, 0.001);
+    v.invert_damped(&mut u, &mut work, 20, 0.1, 0.001);
+    let after = u.jacobian();
+    println!("before {before:?}, after one round trip {after:?}");
+    assert_eq!(after.folded_voxels, 0, "{after:?}");
+    assert!(after.min_det > 0.0);
 }
 
 #[test]
@@ -98,7 +157,7 @@ fn parallel_equals_serial() {
             let mut out = Field::zeros(dims);
             u.compose_into(&w, &mut out);
             let mut inv = Field::zeros(dims);
-            u.invert_into(&mut inv, 5, 0.0);
+            u.invert_damped(&mut inv, &mut Field::zeros(dims), 5, 0.0, 0.0);
             (out, inv, u.min_jacobian(), u.resample_to([30, 27, 24]))
         })
     };

@@ -9,6 +9,7 @@ pub mod affine;
 pub mod cc;
 pub mod field;
 pub mod interp;
+pub mod itk;
 pub mod mattes;
 pub mod pipeline;
 pub mod pyramid;

@@ -47,6 +47,9 @@ pub struct Registration {
     pub affine: AffineTransform,
     /// SyN forward field on the fixed grid (voxels); zero when SyN did not run.
     pub forward: super::field::Field,
+    /// Its inverse: an affine-aligned moving point at fixed-grid index `z` maps to the fixed
+    /// grid at `z + inverse(z)` (voxels); zero when SyN did not run.
+    pub inverse: super::field::Field,
     /// Fixed grid geometry.
     pub fixed_geometry: Geometry,
     /// Statistics for the summary.
@@ -62,6 +65,8 @@ pub struct Summary {
     pub syn_levels: Vec<LevelStats>,
     /// Smallest Jacobian determinant of the deformable map (1 without SyN).
     pub min_jacobian: f32,
+    /// Voxels where the deformable map folds (Jacobian determinant ≤ 0).
+    pub folded_voxels: usize,
     /// Inversion of the fixed-side SyN field.
     pub inversion: Option<InversionStats>,
     /// Wall time of each stage, seconds.
@@ -149,11 +154,13 @@ pub fn register(
     let mut reg = Registration {
         affine,
         forward: super::field::Field::zeros(dims),
+        inverse: super::field::Field::zeros(dims),
         fixed_geometry: fixed.geometry().clone(),
         summary: Summary {
             affine_levels,
             syn_levels: Vec::new(),
             min_jacobian: 1.0,
+            folded_voxels: 0,
             inversion: None,
             affine_seconds,
             syn_seconds: 0.0,
@@ -174,10 +181,13 @@ pub fn register(
             0.0,
         );
         let r = syn(fixed.as_slice(), affine_only.as_slice(), dims, sp);
-        reg.summary.min_jacobian = r.forward.min_jacobian();
+        let jacobian = r.forward.jacobian();
+        reg.summary.min_jacobian = jacobian.min_det;
+        reg.summary.folded_voxels = jacobian.folded_voxels;
         reg.summary.syn_levels = r.levels;
         reg.summary.inversion = Some(r.inversion);
         reg.forward = r.forward;
+        reg.inverse = r.inverse;
         reg.summary.syn_seconds = started.elapsed().as_secs_f64();
     }
     Ok(reg)
@@ -241,6 +251,26 @@ impl Registration {
                 })
                 .collect()
         })
+    }
+
+    /// Writes the registration as ANTs does: `{prefix}0GenericAffine.mat` and, when SyN ran,
+    /// `{prefix}1Warp.nii.gz` and `{prefix}1InverseWarp.nii.gz` (see [`super::itk`]).
+    ///
+    /// # Errors
+    /// A file cannot be written.
+    pub fn write_itk(&self, prefix: &std::path::Path, with_warps: bool) -> Result<()> {
+        let named = |suffix: &str| {
+            let mut s = prefix.as_os_str().to_owned();
+            s.push(suffix);
+            std::path::PathBuf::from(s)
+        };
+        super::itk::write_itk_affine(&named("0GenericAffine.mat"), &self.affine)?;
+        if with_warps {
+            let g = &self.fixed_geometry;
+            super::itk::write_itk_warp(&named("1Warp.nii.gz"), &self.forward, g)?;
+            super::itk::write_itk_warp(&named("1InverseWarp.nii.gz"), &self.inverse, g)?;
+        }
+        Ok(())
     }
 }
 

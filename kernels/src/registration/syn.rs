@@ -1,19 +1,22 @@
 //! Symmetric normalization (SyN; Avants et al., Med. Image Anal. 12(1), 2008) on one grid.
 //!
 //! Two displacement fields map a middle space (the fixed grid) to the fixed image (`u1`) and
-//! to the moving image (`u2`). Each iteration warps both images into the middle space,
-//! computes the metric derivatives there, turns them into forces along the warped images'
-//! gradients, smooths each update with a Gaussian of the update-field variance, scales it so
-//! its largest displacement equals the gradient step (voxels of the current level), and
-//! composes it into its field (`u ← u ∘ (id + δ)`); the total fields are smoothed with the
-//! total-field variance when it is non-zero, and held at zero on the grid's boundary. Levels run coarse to fine (shrink factors and
-//! smoothing sigmas in full-resolution voxels); fields are carried up by resampling. At the
-//! end the inverses are found by fixed-point iteration and composed into the forward map
-//! (fixed → moving) and the inverse map (moving → fixed); the inverses are updated at the end
-//! of every level, warm-started from the coarser level's. On levels with fewer than
-//! `reinvert_below` voxels along an axis each field also takes an inverse round trip after
-//! every update (`v = u⁻¹`, `u = v⁻¹`, as antsRegistration does on every level), which keeps
-//! Mattes MI from over-deforming on coarse grids.
+//! to the moving image (`u2`); each is kept with its inverse (`v1`, `v2`). Each iteration
+//! warps both images into the middle space, computes the metric derivatives there, turns them
+//! into forces along the warped images' gradients, smooths each update with a Gaussian of the
+//! update-field variance, scales it so its largest displacement equals the gradient step
+//! (voxels of the current level), and composes it after its field (`u ← (id + δ) ∘ (id + u)`,
+//! ITK's order: `u(x) + δ(x + u(x))`); the total field is smoothed with the total-field variance when it is non-zero and held at zero
+//! on the grid's boundary. Then, as ITK's `SyNImageRegistrationMethod` does on every
+//! iteration of every level, the field takes an inverse round trip: `v ← u⁻¹` (warm-started
+//! from the previous `v`), then `u ← v⁻¹` (warm-started from `u`), both by the damped
+//! fixed-point inversion of [`Field::invert_damped`] (ITK's tolerances: a largest residual
+//! below 0.1 voxel or a mean below 0.001, at most 20 passes). The round trip is what keeps
+//! the map diffeomorphic: an update that would fold the field cannot be inverted by the damped
+//! iteration, and `(u⁻¹)⁻¹` comes back without the fold. Levels run coarse to fine (shrink
+//! factors and smoothing sigmas in full-resolution voxels); fields and inverses are carried up
+//! by resampling. The forward map (fixed → moving) is `u2 ∘ v1`, the inverse map
+//! (moving → fixed) `u1 ∘ v2`.
 //!
 //! The moving image must already be on the fixed grid (the pipeline resamples it through the
 //! affine stage's transform first).
@@ -60,12 +63,6 @@ pub struct SynParams {
     pub total_variance: f32,
     /// Similarity metric.
     pub metric: SynMetric,
-    /// On levels with fewer than this many voxels along some axis, both fields take an
-    /// inverse round trip after every update (`v = u⁻¹`, then `u = v⁻¹`, one warm-started
-    /// pass each), as antsRegistration's SyN does on every level; 0 = never. It keeps SyN on
-    /// Mattes MI from over-deforming on coarse grids a dozen voxels across; the default, 30,
-    /// covers the coarse levels only, where it costs little.
-    pub reinvert_below: usize,
 }
 
 impl Default for SynParams {
@@ -76,7 +73,6 @@ impl Default for SynParams {
             update_variance: 3.0,
             total_variance: 0.0,
             metric: SynMetric::Mattes { bins: 32 },
-            reinvert_below: 30,
         }
     }
 }
@@ -107,7 +103,7 @@ pub struct SynResult {
     pub inverse: Field,
     /// Per-level statistics.
     pub levels: Vec<LevelStats>,
-    /// Inversion of the fixed-side field.
+    /// The last inversion of the fixed-side field (`v1 = u1⁻¹`).
     pub inversion: InversionStats,
 }
 
@@ -130,9 +126,24 @@ pub fn warp(img: &[f32], dims: [usize; 3], u: &Field, out: &mut [f32]) {
         });
 }
 
-/// Largest residual of the inverse fields, voxels of the level: the inversion runs until
-/// every voxel's `|v(x) + u(x + v(x))|` is below it (or 20 passes).
-const INVERSION_TOLERANCE: f32 = 0.1;
+/// The inversion stops when every voxel's residual `|v(x) + u(x + v(x))|` is below this
+/// (voxels of the level; ITK's default)…
+const INVERSION_MAX_TOLERANCE: f32 = 0.1;
+/// …or when their mean is below this (ITK's default)…
+const INVERSION_MEAN_TOLERANCE: f32 = 0.001;
+/// …or after this many passes (ITK's default).
+const INVERSION_PASSES: usize = 20;
+
+/// `v ← u⁻¹` by the damped inversion at SyN's tolerances.
+fn invert(u: &Field, v: &mut Field, work: &mut Field) -> InversionStats {
+    u.invert_damped(
+        v,
+        work,
+        INVERSION_PASSES,
+        INVERSION_MAX_TOLERANCE,
+        INVERSION_MEAN_TOLERANCE,
+    )
+}
 
 /// Scratch buffers of one level, allocated once per level (never inside the iteration loop).
 struct Buffers {
@@ -142,8 +153,6 @@ struct Buffers {
     composed: Field,
     scratch: Vec<f32>,
     metric: MetricState,
-    /// Each field's inverse, when this level takes the inverse round trip.
-    round_trip: Option<[Field; 2]>,
 }
 
 /// The metric's own state for one level.
@@ -183,34 +192,42 @@ impl Buffers {
     }
 }
 
-/// One SyN iteration; returns the metric before the update.
+/// One SyN iteration on both fields and their inverses; returns the metric before the
+/// update and the fixed-side field's inversion.
 fn iterate(
     images: [&[f32]; 2],
     dims: [usize; 3],
     fields: [&mut Field; 2],
+    inverses: &mut [Field; 2],
     p: &SynParams,
     b: &mut Buffers,
-) -> f64 {
+) -> (f64, InversionStats) {
     let [u1, u2] = fields;
     let metric = b.measure(images, dims, [u1, u2]);
-    for (s, u) in [u1, u2].into_iter().enumerate() {
+    let mut fixed_side = InversionStats {
+        passes: 0,
+        max_error: 0.0,
+        mean_error: 0.0,
+    };
+    for ((s, u), v) in [u1, u2].into_iter().enumerate().zip(inverses.iter_mut()) {
         let [fx, fy, fz] = &mut b.update.c;
         weighted_gradient(&b.warped[s], Some(&b.deriv[s]), dims, [fx, fy, fz]);
         b.update.smooth(p.update_variance.sqrt(), &mut b.scratch);
+        b.update.zero_boundary();
         let max = b.update.max_norm();
         let scale = if max > 0.0 { p.step / max } else { 0.0 };
-        u.compose_scaled_into(&b.update, scale, &mut b.composed);
+        u.compose_then_scaled_into(&b.update, scale, &mut b.composed);
         std::mem::swap(u, &mut b.composed);
         u.smooth(p.total_variance.sqrt(), &mut b.scratch);
         u.zero_boundary();
-        if let Some(inverses) = &mut b.round_trip {
-            // `composed` holds the field before this update: free as the work buffer.
-            let v = &mut inverses[s];
-            u.invert_with(v, &mut b.composed, 1, INVERSION_TOLERANCE);
-            v.invert_with(u, &mut b.composed, 1, INVERSION_TOLERANCE);
+        // `composed` holds the field before this update: free as the work buffer.
+        let stats = invert(u, v, &mut b.composed);
+        invert(v, u, &mut b.composed);
+        if s == 0 {
+            fixed_side = stats;
         }
     }
-    metric
+    (metric, fixed_side)
 }
 
 /// The image of one level; at full resolution without smoothing the input itself (no copy).
@@ -224,9 +241,12 @@ fn level_image(img: &[f32], dims: [usize; 3], sigma: f32, ldims: [usize; 3]) -> 
 
 /// Registers `moving` to `fixed` (same grid, `dims`) with SyN.
 pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> SynResult {
-    let mut fields: Option<[Field; 2]> = None;
-    let mut inverses: Option<[Field; 2]> = None;
-    let mut inversion = None;
+    let mut state: Option<([Field; 2], [Field; 2])> = None;
+    let mut inversion = InversionStats {
+        passes: 0,
+        max_error: 0.0,
+        mean_error: 0.0,
+    };
     let mut levels = Vec::new();
     for (iters, f, sigma) in p.schedule.levels() {
         let started = Instant::now();
@@ -235,9 +255,13 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             level_image(fixed, dims, sigma, ldims),
             level_image(moving, dims, sigma, ldims),
         ];
-        let [mut u1, mut u2] = match fields.take() {
-            Some([a, b]) => [a.resample_to(ldims), b.resample_to(ldims)],
-            None => [Field::zeros(ldims), Field::zeros(ldims)],
+        let up = |f: Field| f.resample_to(ldims);
+        let ([mut u1, mut u2], mut inverses) = match state.take() {
+            Some(([a, b], [c, d])) => ([up(a), up(b)], [up(c), up(d)]),
+            None => {
+                let z = || Field::zeros(ldims);
+                ([z(), z()], [z(), z()])
+            }
         };
         let n = ldims.iter().product();
         let mut b = Buffers {
@@ -247,26 +271,24 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             composed: Field::zeros(ldims),
             scratch: Vec::with_capacity(n),
             metric: MetricState::new(p.metric, &imgs[0], &imgs[1]),
-            round_trip: (ldims.iter().min().copied().unwrap_or(0) < p.reinvert_below)
-                .then(|| [Field::zeros(ldims), Field::zeros(ldims)]),
         };
         let mut history = Vec::with_capacity(iters);
         for _ in 0..iters {
-            history.push(iterate(
+            let (metric, stats) = iterate(
                 [&imgs[0], &imgs[1]],
                 ldims,
                 [&mut u1, &mut u2],
+                &mut inverses,
                 p,
                 &mut b,
-            ));
+            );
+            history.push(metric);
+            inversion = stats;
             if p.schedule.converged(&history) {
                 break;
             }
         }
         let final_metric = b.measure([&imgs[0], &imgs[1]], ldims, [&u1, &u2]);
-        // The level's work buffers (about 70 B per voxel) go before the inversion allocates
-        // its own: otherwise both are alive at the finest level's end, the run's peak.
-        drop(b);
         levels.push(LevelStats {
             shrink: f,
             dims: ldims,
@@ -275,36 +297,25 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             final_metric,
             seconds: started.elapsed().as_secs_f64(),
         });
-        // Keep the inverses level by level, each warm-started from the coarser one, so the
-        // final inversion starts close to its answer.
-        let [mut v1, mut v2] = match inverses.take() {
-            Some([a, b]) => [a.resample_to(ldims), b.resample_to(ldims)],
-            None => [Field::zeros(ldims), Field::zeros(ldims)],
-        };
-        inversion = Some(u1.invert_into(&mut v1, 20, INVERSION_TOLERANCE));
-        u2.invert_into(&mut v2, 20, INVERSION_TOLERANCE);
-        inverses = Some([v1, v2]);
-        fields = Some([u1, u2]);
+        state = Some(([u1, u2], inverses));
     }
-    let ([u1, u2], [v1, v2]) = match (fields, inverses) {
-        (Some(f), Some(v)) if f[0].dims == dims => (f, v),
-        (Some([a, b]), Some([c, d])) => {
-            let (mut c, mut d) = (c.resample_to(dims), d.resample_to(dims));
-            let (a, b) = (a.resample_to(dims), b.resample_to(dims));
-            inversion = Some(a.invert_into(&mut c, 20, INVERSION_TOLERANCE));
-            b.invert_into(&mut d, 20, INVERSION_TOLERANCE);
+    let ([u1, u2], [v1, v2]) = match state {
+        Some((u, v)) if u[0].dims == dims => (u, v),
+        Some(([a, b], [c, d])) => {
+            // The last level was coarser than the images: carry everything up once more and
+            // bring the inverses back to tolerance on the full grid.
+            let full = |f: Field| f.resample_to(dims);
+            let ([a, b], [mut c, mut d]) = ([full(a), full(b)], [full(c), full(d)]);
+            let mut work = Field::zeros(dims);
+            inversion = invert(&a, &mut c, &mut work);
+            invert(&b, &mut d, &mut work);
             ([a, b], [c, d])
         }
-        _ => (
-            [Field::zeros(dims), Field::zeros(dims)],
-            [Field::zeros(dims), Field::zeros(dims)],
-        ),
+        None => {
+            let z = || Field::zeros(dims);
+            ([z(), z()], [z(), z()])
+        }
     };
-    let inversion = inversion.unwrap_or(InversionStats {
-        passes: 0,
-        max_error: 0.0,
-        mean_error: 0.0,
-    });
     let mut forward = Field::zeros(dims);
     u2.compose_into(&v1, &mut forward);
     let mut inverse = Field::zeros(dims);
