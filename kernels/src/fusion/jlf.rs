@@ -144,6 +144,13 @@ pub fn joint_label_fusion_with(
     p.validate()
         .and_then(|()| p.check_image(dims))
         .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+    if let (Some(mask), None) = (opts.mask, &opts.posteriors) {
+        if let Some(b) = mask_box(mask, dims, 2 * r + big_r) {
+            if b.dims != dims {
+                return fuse_in_box(inp, p, mask, &b);
+            }
+        }
+    }
     let patch = cube(r);
     let search = cube(big_r);
     if search.len() > usize::from(u16::MAX) {
@@ -263,6 +270,87 @@ pub fn joint_label_fusion_with(
                     }
                 });
             emit(label, post)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The part of the grid a masked fusion reads: the mask's bounding box grown by `margin`
+/// voxels (clamped to the grid), as a corner and a size.
+#[derive(Debug, Clone, PartialEq)]
+struct Box3 {
+    lo: [usize; 3],
+    dims: [usize; 3],
+}
+
+/// The box of `mask`'s non-zero voxels grown by `margin`; `None` for an empty mask.
+fn mask_box(mask: &[u16], dims: [usize; 3], margin: usize) -> Option<Box3> {
+    let [nx, ny, _] = dims;
+    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+    for (v, _) in mask.iter().enumerate().filter(|(_, &m)| m != 0) {
+        let x = [v % nx, (v / nx) % ny, v / (nx * ny)];
+        for a in 0..3 {
+            lo[a] = lo[a].min(x[a]);
+            hi[a] = hi[a].max(x[a]);
+        }
+    }
+    (lo[0] != usize::MAX).then(|| {
+        let lo: [usize; 3] = std::array::from_fn(|a| lo[a].saturating_sub(margin));
+        let hi: [usize; 3] = std::array::from_fn(|a| (hi[a] + margin).min(dims[a] - 1));
+        Box3 {
+            lo,
+            dims: std::array::from_fn(|a| hi[a] + 1 - lo[a]),
+        }
+    })
+}
+
+/// A masked fusion done on the mask's box only. The box holds every voxel the full-grid
+/// fusion would read for a voxel of the mask (target patches within 2 patch radii, atlas
+/// patches and labels a search radius further), so the labels are the same; outside the box
+/// they are 0, as outside the mask.
+fn fuse_in_box(inp: &JlfInputs<'_>, p: &JlfParams, mask: &[u16], b: &Box3) -> Result<Vec<u16>> {
+    let dims = inp.dims;
+    let [nx, ny, _] = dims;
+    let [bx, by, bz] = b.dims;
+    let full =
+        |i: usize, j: usize, k: usize| (b.lo[0] + i) + nx * ((b.lo[1] + j) + ny * (b.lo[2] + k));
+    fn crop<T: Copy>(
+        data: &[T],
+        b: &[usize; 3],
+        at: &dyn Fn(usize, usize, usize) -> usize,
+    ) -> Vec<T> {
+        let mut out = Vec::with_capacity(b.iter().product());
+        for k in 0..b[2] {
+            for j in 0..b[1] {
+                out.extend((0..b[0]).map(|i| data[at(i, j, k)]));
+            }
+        }
+        out
+    }
+    let target = crop(inp.target, &b.dims, &full);
+    let images: Vec<Vec<f32>> = inp.images.iter().map(|i| crop(i, &b.dims, &full)).collect();
+    let labels: Vec<Vec<u16>> = inp.labels.iter().map(|l| crop(l, &b.dims, &full)).collect();
+    let sub_mask = crop(mask, &b.dims, &full);
+    let sub = JlfInputs {
+        dims: b.dims,
+        target: &target,
+        images: images.iter().map(Vec::as_slice).collect(),
+        labels: labels.iter().map(Vec::as_slice).collect(),
+    };
+    let fused = joint_label_fusion_with(
+        &sub,
+        p,
+        JlfOptions {
+            mask: Some(&sub_mask),
+            posteriors: None,
+        },
+    )?;
+    let mut out = vec![0u16; inp.target.len()];
+    for k in 0..bz {
+        for j in 0..by {
+            for i in 0..bx {
+                out[full(i, j, k)] = fused[i + bx * (j + by * k)];
+            }
         }
     }
     Ok(out)

@@ -263,6 +263,69 @@ fn mask_and_posteriors() {
 }
 
 #[test]
+fn a_masked_fusion_works_on_the_masks_box_and_gives_the_full_grids_labels() {
+    let dims = [30, 28, 26];
+    let (target, images, labels) = random_case(17, dims, 3);
+    let inp = JlfInputs {
+        dims,
+        target: &target,
+        images: images.iter().map(Vec::as_slice).collect(),
+        labels: labels.iter().map(Vec::as_slice).collect(),
+    };
+    let p = JlfParams {
+        patch_radius: 1,
+        search_radius: 2,
+        ..JlfParams::default()
+    };
+    // An irregular blob well inside the grid.
+    let [nx, ny, _] = dims;
+    let mask: Vec<u16> = (0..target.len())
+        .map(|v| {
+            let x = [v % nx, (v / nx) % ny, v / (nx * ny)].map(|c| c as f32);
+            let d = (x[0] - 14.0).powi(2) / 30.0
+                + (x[1] - 12.0).powi(2) / 12.0
+                + (x[2] - 13.0).powi(2) / 20.0;
+            u16::from(d < 1.0)
+        })
+        .collect();
+    let b = mask_box(&mask, dims, 2 * p.patch_radius + p.search_radius).unwrap();
+    assert!(b.dims.iter().product::<usize>() < target.len() / 3, "{b:?}");
+    let boxed = joint_label_fusion_with(
+        &inp,
+        &p,
+        JlfOptions {
+            mask: Some(&mask),
+            posteriors: None,
+        },
+    )
+    .unwrap();
+    // Asking for posteriors keeps the fusion on the whole grid.
+    let mut ignore = |_: u16, _: Vec<f32>| -> crate::Result<()> { Ok(()) };
+    let whole = joint_label_fusion_with(
+        &inp,
+        &p,
+        JlfOptions {
+            mask: Some(&mask),
+            posteriors: Some(&mut ignore),
+        },
+    )
+    .unwrap();
+    assert_eq!(boxed, whole);
+    assert!(boxed.iter().zip(&mask).all(|(l, m)| *m != 0 || *l == 0));
+    assert!(boxed.iter().any(|&l| l != 0));
+    // An empty mask fuses nothing.
+    let none = vec![0u16; target.len()];
+    let opts = JlfOptions {
+        mask: Some(&none),
+        posteriors: None,
+    };
+    assert!(joint_label_fusion_with(&inp, &p, opts)
+        .unwrap()
+        .iter()
+        .all(|&l| l == 0));
+}
+
+#[test]
 fn radii_wider_than_the_image_are_refused_before_any_work() {
     let dims = [14, 12, 6];
     let (target, images, labels) = random_case(3, dims, 2);

@@ -2,10 +2,12 @@
 //! indices. Points outside the grid are clamped to the border (replicated edge), which keeps
 //! metrics free of artificial edges; callers that need "outside = 0" check [`inside`].
 
-/// True when the continuous index lies within the grid's voxel centres.
+/// True when the continuous index lies within the grid: up to half a voxel beyond the outer
+/// voxel centres, as ITK (and so antsApplyTransforms) decides it; the sample there takes the
+/// border value.
 #[inline]
 pub fn inside(dims: [usize; 3], p: [f32; 3]) -> bool {
-    (0..3).all(|a| p[a] >= 0.0 && p[a] <= (dims[a] - 1) as f32)
+    (0..3).all(|a| p[a] >= -0.5 && p[a] <= dims[a] as f32 - 0.5)
 }
 
 #[inline(always)]
