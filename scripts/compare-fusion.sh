@@ -3,13 +3,20 @@
 # explicitly), atlasperf's joint label fusion and majority vote, each as its own process with
 # wall time and peak RSS taken by GNU time, and prints Dice, time, memory and ratios.
 #
-# usage: scripts/compare-fusion.sh [--shape X,Y,Z] [--spacing MM] [--atlases N] [--threads N] [--seed S]
+# --cohort real makes the subjects from the MNI ICBM 2009a template (scripts/fetch-template.sh)
+# with our own warps; --mask fuses only inside the target's foreground (intensity above 10 % of
+# its peak), the same mask file for antsJointFusion (-x) and atlasperf (--mask).
+#
+# usage: scripts/compare-fusion.sh [--cohort phantom|real] [--mask] [--shape X,Y,Z] [--spacing MM]
+#                                  [--atlases N] [--threads N] [--seed S]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
-shape=64,80,64 spacing=2.5 atlases=5 threads=2 seed=7
+shape=64,80,64 spacing=2.5 atlases=5 threads=2 seed=7 cohort=phantom mask=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --cohort) cohort="$2"; shift 2 ;;
+    --mask) mask=1; shift ;;
     --shape) shape="$2"; shift 2 ;;
     --spacing) spacing="$2"; shift 2 ;;
     --atlases) atlases="$2"; shift 2 ;;
@@ -28,8 +35,24 @@ export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="$threads" OMP_NUM_THREADS="$threads
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$ap" phantom --out "$work/c" --subjects $((atlases + 1)) --shape "$shape" --spacing "$spacing" --seed "$seed" >/dev/null
+case "$cohort" in
+  real) "$ap" phantom --template "$("$here/fetch-template.sh")" --out "$work/c" --subjects $((atlases + 1)) --spacing "$spacing" --seed "$seed" >/dev/null ;;
+  phantom) "$ap" phantom --out "$work/c" --subjects $((atlases + 1)) --shape "$shape" --spacing "$spacing" --seed "$seed" >/dev/null ;;
+  *) echo "--cohort is phantom or real, got '$cohort'" >&2; exit 2 ;;
+esac
 target="$work/c/sub01_t1.nii.gz" truth="$work/c/sub01_labels.nii.gz"
+ants_mask=() ap_mask=() mask_note="no mask"
+if [ "$mask" = 1 ]; then
+  mask_note=$("$py" - "$target" "$work/mask.nii.gz" <<'PY'
+import sys, ants
+t = ants.image_read(sys.argv[1])
+m = ants.threshold_image(t, 0.1 * t.max(), t.max() + 1, 1, 0)
+ants.image_write(m, sys.argv[2])
+print(f"mask: the target's foreground, {m.numpy().mean() * 100:.0f} % of the grid")
+PY
+)
+  ants_mask=(--mask "$work/mask.nii.gz") ap_mask=(--mask "$work/mask.nii.gz")
+fi
 images=() labels=()
 for n in $(seq 2 $((atlases + 1))); do
   s=$(printf 'sub%02d' "$n")
@@ -52,18 +75,19 @@ measure() { # name, output, command...
 }
 best=0
 for l in "${labels[@]}"; do best=$("$py" -c "print(max($best, $(dice_of "$l")))"); done
-measure antsJointFusion "$work/ants_seg.nii.gz" "$py" "$here/anchors/ants_fuse.py" "$target" "$work/ants_seg.nii.gz" --images "${images[@]}" --labels "${labels[@]}"
+measure antsJointFusion "$work/ants_seg.nii.gz" "$py" "$here/anchors/ants_fuse.py" "$target" "$work/ants_seg.nii.gz" --images "${images[@]}" --labels "${labels[@]}" "${ants_mask[@]}"
 measure atlasperf-jlf "$work/jlf.nii.gz" "$ap" kernel fuse --threads "$threads" --target "$target" \
-  --atlas-images "${images[@]}" --atlas-labels "${labels[@]}" --out "$work/jlf.nii.gz"
+  --atlas-images "${images[@]}" --atlas-labels "${labels[@]}" "${ap_mask[@]}" --out "$work/jlf.nii.gz"
 measure atlasperf-majority "$work/mv.nii.gz" "$ap" kernel fuse --method majority --threads "$threads" --target "$target" \
   --atlas-labels "${labels[@]}" --out "$work/mv.nii.gz"
 
-"$py" - "$results" "$best" "$shape" "$spacing" "$atlases" "$threads" <<'PY'
+grid=$("$py" -c 'import gzip,struct,sys; h=gzip.open(sys.argv[1]).read(56); d=struct.unpack("<8h",h[40:56]); print(f"{d[1]}x{d[2]}x{d[3]}")' "$target")
+"$py" - "$results" "$best" "$grid" "$spacing" "$atlases" "$threads" "$cohort" "$mask_note" <<'PY'
 import sys
-path, best, shape, spacing, atlases, threads = sys.argv[1:7]
+path, best, shape, spacing, atlases, threads, cohort, mask_note = sys.argv[1:9]
 rows = [l.split("\t") for l in open(path).read().splitlines() if l]
 data = {r[0]: (float(r[1]), float(r[2]), int(r[3]) * 1024) for r in rows}
-print(f"target {shape} voxels at {spacing} mm, {atlases} atlases, {threads} threads; best single atlas Dice {float(best):.4f}")
+print(f"{cohort} target {shape} voxels at {spacing} mm, {atlases} atlases, {threads} threads, {mask_note}; best single atlas Dice {float(best):.4f}")
 print(f"{'method':<20} {'Dice':>7} {'wall s':>8} {'peak MB':>8} {'vs antsJointFusion':>20} {'Dice-ANTs':>9}")
 ref = data.get("antsJointFusion")
 for name, (dice, wall, rss) in data.items():

@@ -66,7 +66,10 @@ pub fn deformations(run: &RunData) -> Vec<Deformation> {
 
 /// Markdown list items, one per stage with maps: how many folded, which, and how badly.
 pub fn markdown(run: &RunData) -> String {
-    let all = deformations(run);
+    markdown_of(&deformations(run))
+}
+
+fn markdown_of(all: &[Deformation]) -> String {
     let mut stages: Vec<&str> = all.iter().map(|d| d.stage.as_str()).collect();
     stages.dedup();
     let mut s = String::new();
@@ -101,4 +104,29 @@ pub fn markdown(run: &RunData) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(job: &str, min_det: f64, folded_voxels: u64) -> Deformation {
+        Deformation {
+            stage: "registration".into(),
+            job_id: job.into(),
+            min_det,
+            folded_voxels,
+        }
+    }
+
+    #[test]
+    fn folded_maps_are_listed_with_their_min_jacobian_and_clean_stages_say_so() {
+        let s = markdown_of(&[map("reg-a-b", 0.31, 0), map("reg-c-b", -0.54, 12)]);
+        assert!(s.contains("**1 of 2 maps fold**"), "{s}");
+        assert!(s.contains("`reg-c-b` (min Jacobian -0.540, 12 voxels)"), "{s}");
+        assert!(!s.contains("reg-a-b"), "{s}");
+        let s = markdown_of(&[map("reg-a-b", 0.31, 0), map("reg-c-b", 0.22, 0)]);
+        assert!(s.contains("none of the 2 maps folds (smallest Jacobian determinant 0.220)"), "{s}");
+        assert_eq!(markdown_of(&[]), "");
+    }
 }

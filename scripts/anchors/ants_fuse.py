@@ -3,7 +3,10 @@
 (antspyx's joint_label_fusion defaults differ: beta 4, rho 0.01): beta 2, alpha 0.1, patch
 radius 2, search radius 3.
 
-usage: ants_fuse.py TARGET OUT --images I1 I2 ... --labels L1 L2 ... [--truth T --atlasperf EXE]
+usage: ants_fuse.py TARGET OUT --images I1 I2 ... --labels L1 L2 ... [--mask M]
+                    [--truth T --atlasperf EXE]
+
+With --mask, antsJointFusion fuses only where M is non-zero (its -x).
 
 With --truth, the fused segmentation's mean Dice against T is printed as `mean Dice X` (by
 `atlasperf eval dice`), the line atlasperf's reports read from a fusion job's output.
@@ -22,6 +25,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--images", nargs="+", required=True)
     ap.add_argument("--labels", nargs="+", required=True)
+    ap.add_argument("--mask")
     ap.add_argument("--truth")
     ap.add_argument("--atlasperf")
     a = ap.parse_args()
@@ -29,6 +33,8 @@ def main():
         sys.exit(f"{len(a.images)} images but {len(a.labels)} label maps")
     args = ["-d", "3", "-t", a.target, "-b", "2", "-a", "0.1", "-p", "2x2x2", "-s", "3x3x3",
             "-o", a.out]
+    if a.mask:
+        args += ["-x", a.mask]
     for image, labels in zip(a.images, a.labels):
         args += ["-g", image, "-l", labels]
     code = get_lib_fn("antsJointFusion")(process_arguments(args))
