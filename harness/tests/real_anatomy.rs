@@ -38,7 +38,16 @@ fn neither_preset_folds_on_real_anatomy_at_3_mm() {
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path().join("c");
     atlasperf()
-        .args(["phantom", "--subjects", "3", "--spacing", "3", "--seed", "5", "--template"])
+        .args([
+            "phantom",
+            "--subjects",
+            "3",
+            "--spacing",
+            "3",
+            "--seed",
+            "5",
+            "--template",
+        ])
         .arg(template())
         .arg("--out")
         .arg(&c)
@@ -78,7 +87,10 @@ fn neither_preset_folds_on_real_anatomy_at_3_mm() {
             assert!(jac > 0.0, "{moving} {preset} folds: min Jacobian {jac}");
             assert_eq!(stages["folded_voxels"], 0, "{moving} {preset}");
             assert!(stdout.contains("folded voxels 0"), "{stdout}");
-            assert!(after > before + 0.15, "{moving} {preset}: {before} -> {after}");
+            assert!(
+                after > before + 0.15,
+                "{moving} {preset}: {before} -> {after}"
+            );
             for f in ["0GenericAffine.mat", "1Warp.nii.gz", "1InverseWarp.nii.gz"] {
                 let mut p = prefix.as_os_str().to_owned();
                 p.push(f);

@@ -123,10 +123,16 @@ mod tests {
     fn folded_maps_are_listed_with_their_min_jacobian_and_clean_stages_say_so() {
         let s = markdown_of(&[map("reg-a-b", 0.31, 0), map("reg-c-b", -0.54, 12)]);
         assert!(s.contains("**1 of 2 maps fold**"), "{s}");
-        assert!(s.contains("`reg-c-b` (min Jacobian -0.540, 12 voxels)"), "{s}");
+        assert!(
+            s.contains("`reg-c-b` (min Jacobian -0.540, 12 voxels)"),
+            "{s}"
+        );
         assert!(!s.contains("reg-a-b"), "{s}");
         let s = markdown_of(&[map("reg-a-b", 0.31, 0), map("reg-c-b", 0.22, 0)]);
-        assert!(s.contains("none of the 2 maps folds (smallest Jacobian determinant 0.220)"), "{s}");
+        assert!(
+            s.contains("none of the 2 maps folds (smallest Jacobian determinant 0.220)"),
+            "{s}"
+        );
         assert_eq!(markdown_of(&[]), "");
     }
 }
