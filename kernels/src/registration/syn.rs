@@ -6,8 +6,8 @@
 //! into forces along the warped images' gradients, smooths each update with a Gaussian of the
 //! update-field variance, scales it so its largest displacement equals the gradient step
 //! (voxels of the current level), and composes it after its field (`u ← (id + δ) ∘ (id + u)`,
-//! ITK's order: `u(x) + δ(x + u(x))`); the total field is smoothed with the total-field variance when it is non-zero and held at zero
-//! on the grid's boundary. Then, as ITK's `SyNImageRegistrationMethod` does on every
+//! ITK's order: `u(x) + δ(x + u(x))`); the total field is smoothed with the total-field
+//! variance when it is non-zero and held at zero on the grid's boundary. Then, as ITK's `SyNImageRegistrationMethod` does on every
 //! iteration of every level, the field takes an inverse round trip: `v ← u⁻¹` (warm-started
 //! from the previous `v`), then `u ← v⁻¹` (warm-started from `u`), both by the damped
 //! fixed-point inversion of [`Field::invert_damped`] (ITK's tolerances: a largest residual
