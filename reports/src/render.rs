@@ -218,10 +218,12 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
         )
     };
     let forecast = forecast_md(&run);
+    // Reads every registration job's log: once per report.
+    let folds_md = crate::folds::markdown(&run);
     let mut summary = format!(
         "## atlasperf report: {name}\n\n{header}\n\n### Table I\n\n{}\n### Diagnosis\n\n{}{forecast}{dice_md}\n### Sampler overhead\n\n{}\n",
         table::markdown(&rows),
-        diagnosis_md(&run, &diags) + &crate::folds::markdown(&run),
+        diagnosis_md(&run, &diags) + &folds_md,
         overhead(&run)
     );
     if !figure_files.is_empty() {
@@ -266,7 +268,7 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
             diag = markdown_html(&format!(
                 "{}{}\n{forecast}\n{dice_md}",
                 diagnosis_md(&run, &diags),
-                crate::folds::markdown(&run)
+                folds_md
             )),
             ov = markdown_html(&overhead(&run)),
             jobs = markdown_html(&jobs_markdown(&run)),

@@ -1,9 +1,8 @@
 //! `atlasperf kernel register`: one pairwise registration, the paper's stage-1 job.
 
-use std::path::{Path, PathBuf};
-
 use anyhow::Context;
 use atlasperf_kernels::eval::dice;
+use atlasperf_kernels::registration::itk::prefixed;
 use atlasperf_kernels::registration::pipeline::{register, Registration, RegistrationParams};
 use atlasperf_kernels::volume::{
     read_image, read_labels, write_displacement, write_image, write_labels,
@@ -18,12 +17,6 @@ pub(crate) fn params(a: &RegisterArgs) -> anyhow::Result<RegistrationParams> {
     let p = RegistrationParams::preset(a.preset).with(&a.overrides());
     p.validate().map_err(|e| super::flag_error(&e))?;
     Ok(p)
-}
-
-fn output(prefix: &Path, name: &str) -> PathBuf {
-    let mut s = prefix.as_os_str().to_owned();
-    s.push(name);
-    PathBuf::from(s)
 }
 
 /// Peak resident set size of this process (VmHWM), bytes.
@@ -48,7 +41,7 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
             super::on_grid(p, l, image_path, image)?;
         }
     }
-    if let Some(parent) = output(&a.out, "x")
+    if let Some(parent) = prefixed(&a.out, "x")
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
     {
@@ -70,11 +63,11 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
         warnings.push(w);
     }
     let warped = pool.install(|| reg.warp_image(&moving))?;
-    write_image(&output(&a.out, "warped.nii.gz"), &warped)?;
+    write_image(&prefixed(&a.out, "warped.nii.gz"), &warped)?;
     let mut dice_report = serde_json::Value::Null;
     if let Some(labels) = &moving_labels {
         let warped_labels = pool.install(|| reg.warp_labels(labels, interpolation))?;
-        write_labels(&output(&a.out, "warped_labels.nii.gz"), &warped_labels)?;
+        write_labels(&prefixed(&a.out, "warped_labels.nii.gz"), &warped_labels)?;
         if let Some(truth) = &fixed_labels {
             if truth.dims() == labels.dims() && truth.geometry().approx_eq(labels.geometry(), 1e-3)
             {
@@ -90,14 +83,14 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
     if p.syn.is_some() {
         let field = pool.install(|| reg.displacement_mm());
         write_displacement(
-            &output(&a.out, "warp.nii.gz"),
+            &prefixed(&a.out, "warp.nii.gz"),
             &field,
             fixed.dims(),
             fixed.geometry(),
         )?;
     }
     pool.install(|| reg.write_itk(&a.out, p.syn.is_some()))?;
-    let affine_path = output(&a.out, "affine.json");
+    let affine_path = prefixed(&a.out, "affine.json");
     std::fs::write(&affine_path, serde_json::to_string_pretty(&reg.affine)?)
         .with_context(|| format!("writing {}", affine_path.display()))?;
     let summary = json!({
@@ -113,7 +106,7 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
         "label_interpolation": interpolation,
         "stages": reg.summary,
     });
-    let summary_path = output(&a.out, "summary.json");
+    let summary_path = prefixed(&a.out, "summary.json");
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)?)
         .with_context(|| format!("writing {}", summary_path.display()))?;
     if p.syn.is_some() {

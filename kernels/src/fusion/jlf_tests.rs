@@ -2,6 +2,21 @@ use super::search::valid_box;
 use super::*;
 use rand::{Rng, SeedableRng};
 
+/// The inputs of a [`random_case`].
+fn inputs<'a>(
+    dims: [usize; 3],
+    target: &'a [f32],
+    images: &'a [Vec<f32>],
+    labels: &'a [Vec<u16>],
+) -> JlfInputs<'a> {
+    JlfInputs {
+        dims,
+        target,
+        images: images.iter().map(Vec::as_slice).collect(),
+        labels: labels.iter().map(Vec::as_slice).collect(),
+    }
+}
+
 fn random_case(
     seed: u64,
     dims: [usize; 3],
@@ -45,12 +60,7 @@ fn parallel_box_sum_version_equals_reference() {
     let seed = 17;
     let dims = [14, 12, 10];
     let (target, images, labels) = random_case(seed, dims, 3);
-    let inp = JlfInputs {
-        dims,
-        target: &target,
-        images: images.iter().map(Vec::as_slice).collect(),
-        labels: labels.iter().map(Vec::as_slice).collect(),
-    };
+    let inp = inputs(dims, &target, &images, &labels);
     let p = JlfParams {
         patch_radius: 1,
         search_radius: 1,
@@ -91,12 +101,7 @@ fn fusion_beats_single_noisy_atlases() {
     let truth: Vec<u16> = (0..target.len())
         .map(|v| ((v % dims[0]) / 4 + (v / (dims[0] * dims[1])) / 5) as u16 % 3)
         .collect();
-    let inp = JlfInputs {
-        dims,
-        target: &target,
-        images: images.iter().map(Vec::as_slice).collect(),
-        labels: labels.iter().map(Vec::as_slice).collect(),
-    };
+    let inp = inputs(dims, &target, &images, &labels);
     let fused = joint_label_fusion(&inp, &JlfParams::default()).unwrap();
     let acc = |l: &[u16]| {
         l.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64
@@ -146,12 +151,7 @@ fn box_sum_version_equals_reference_at_the_default_radii() {
     // every border path (clamped patches, candidates past the edge) is exercised.
     let dims = [12, 10, 5];
     let (target, images, labels) = random_case(29, dims, 4);
-    let inp = JlfInputs {
-        dims,
-        target: &target,
-        images: images.iter().map(Vec::as_slice).collect(),
-        labels: labels.iter().map(Vec::as_slice).collect(),
-    };
+    let inp = inputs(dims, &target, &images, &labels);
     let p = JlfParams::default();
     let want = jlf_reference(&inp, &p).unwrap();
     let got = joint_label_fusion(&inp, &p).unwrap();
@@ -193,12 +193,7 @@ fn flat_regions_and_negative_weights_are_handled() {
 fn mask_and_posteriors() {
     let dims = [12, 10, 8];
     let (target, images, labels) = random_case(41, dims, 3);
-    let inp = JlfInputs {
-        dims,
-        target: &target,
-        images: images.iter().map(Vec::as_slice).collect(),
-        labels: labels.iter().map(Vec::as_slice).collect(),
-    };
+    let inp = inputs(dims, &target, &images, &labels);
     let p = JlfParams {
         patch_radius: 1,
         search_radius: 1,
@@ -266,12 +261,7 @@ fn mask_and_posteriors() {
 fn a_masked_fusion_works_on_the_masks_box_and_gives_the_full_grids_labels() {
     let dims = [30, 28, 26];
     let (target, images, labels) = random_case(17, dims, 3);
-    let inp = JlfInputs {
-        dims,
-        target: &target,
-        images: images.iter().map(Vec::as_slice).collect(),
-        labels: labels.iter().map(Vec::as_slice).collect(),
-    };
+    let inp = inputs(dims, &target, &images, &labels);
     let p = JlfParams {
         patch_radius: 1,
         search_radius: 2,
@@ -329,12 +319,7 @@ fn a_masked_fusion_works_on_the_masks_box_and_gives_the_full_grids_labels() {
 fn radii_wider_than_the_image_are_refused_before_any_work() {
     let dims = [14, 12, 6];
     let (target, images, labels) = random_case(3, dims, 2);
-    let inp = JlfInputs {
-        dims,
-        target: &target,
-        images: images.iter().map(Vec::as_slice).collect(),
-        labels: labels.iter().map(Vec::as_slice).collect(),
-    };
+    let inp = inputs(dims, &target, &images, &labels);
     for (patch_radius, search_radius, name, why) in [
         (1_000_000, 3, "patch_radius", "at most 8 voxels"),
         (2, 6, "search_radius", "shortest axis (6 voxels"),

@@ -10,7 +10,9 @@
 //! maps back.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use super::affine::AffineTransform;
 use super::field::Field;
@@ -65,21 +67,39 @@ fn matlab_v4_vector(out: &mut Vec<u8>, name: &str, values: &[f64]) {
     }
 }
 
-/// A field in voxels of `grid` as ITK displacement vectors: LPS millimetres, one component
-/// volume per axis.
-pub fn lps_displacement(field: &Field, grid: &Geometry) -> [Vec<f32>; 3] {
+/// `prefix` followed by `name`, as antsRegistration and `kernel register` name outputs
+/// (`out/sub02_` + `1Warp.nii.gz`).
+pub fn prefixed(prefix: &Path, name: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(name);
+    PathBuf::from(s)
+}
+
+/// A field in voxels of `grid` as world displacement vectors: millimetres along the NIfTI
+/// (RAS) axes, one component volume per axis.
+pub fn world_displacement(field: &Field, grid: &Geometry) -> [Vec<f32>; 3] {
     let l = grid.linear();
     std::array::from_fn(|r| {
         (0..field.len())
+            .into_par_iter()
             .map(|v| {
                 let d = field.at(v);
-                (FLIP[r]
-                    * (l[r][0] * f64::from(d[0])
-                        + l[r][1] * f64::from(d[1])
-                        + l[r][2] * f64::from(d[2]))) as f32
+                (l[r][0] * f64::from(d[0]) + l[r][1] * f64::from(d[1]) + l[r][2] * f64::from(d[2]))
+                    as f32
             })
             .collect()
     })
+}
+
+/// A field in voxels of `grid` as ITK displacement vectors: LPS millimetres.
+pub fn lps_displacement(field: &Field, grid: &Geometry) -> [Vec<f32>; 3] {
+    let mut d = world_displacement(field, grid);
+    for (comp, flip) in d.iter_mut().zip(FLIP) {
+        if flip < 0.0 {
+            comp.iter_mut().for_each(|v| *v = -*v);
+        }
+    }
+    d
 }
 
 /// Writes a field as an ITK/ANTs warp (`PREFIX1Warp.nii.gz` or `PREFIX1InverseWarp.nii.gz`).

@@ -238,19 +238,7 @@ impl Registration {
     /// The deformable part as world-space displacement vectors (mm, NIfTI RAS axes), one
     /// component volume per axis.
     pub fn displacement_mm(&self) -> [Vec<f32>; 3] {
-        let l = self.fixed_geometry.linear();
-        let n = self.forward.len();
-        std::array::from_fn(|r| {
-            (0..n)
-                .into_par_iter()
-                .map(|v| {
-                    let d = self.forward.at(v);
-                    (l[r][0] * f64::from(d[0])
-                        + l[r][1] * f64::from(d[1])
-                        + l[r][2] * f64::from(d[2])) as f32
-                })
-                .collect()
-        })
+        super::itk::world_displacement(&self.forward, &self.fixed_geometry)
     }
 
     /// Writes the registration as ANTs does: `{prefix}0GenericAffine.mat` and, when SyN ran,
@@ -259,11 +247,7 @@ impl Registration {
     /// # Errors
     /// A file cannot be written.
     pub fn write_itk(&self, prefix: &std::path::Path, with_warps: bool) -> Result<()> {
-        let named = |suffix: &str| {
-            let mut s = prefix.as_os_str().to_owned();
-            s.push(suffix);
-            std::path::PathBuf::from(s)
-        };
+        let named = |name: &str| super::itk::prefixed(prefix, name);
         super::itk::write_itk_affine(&named("0GenericAffine.mat"), &self.affine)?;
         if with_warps {
             let g = &self.fixed_geometry;
