@@ -14,9 +14,10 @@
 //! border voxel.
 //!
 //! Speed comes from the algorithm: for each atlas and search offset, the patch sums of
-//! target × shifted atlas come from one product image and three running-sum passes (a few
-//! operations per voxel instead of one per patch voxel), and the atlas's patch means and
-//! variances are computed once per atlas. Memory stays O(voxels × atlases): per atlas the best
+//! target × shifted atlas come from three separable box-sum passes (a few vectorised
+//! additions per voxel instead of one per patch voxel), only over the rows' spans of the
+//! voxels fused and the patches around them (a mask's shape, not its bounding box), and the
+//! atlas's patch means and variances are computed once per atlas. Memory stays O(voxels × atlases): per atlas the best
 //! offset and score, per voxel the weights; never one image per label.
 
 use rayon::prelude::*;
@@ -25,7 +26,7 @@ use crate::{Error, Result};
 
 #[path = "jlf_reference.rs"]
 mod reference;
-pub use reference::jlf_reference;
+pub use reference::{jlf_reference, jlf_reference_masked};
 
 #[path = "jlf_weights.rs"]
 mod weights;
@@ -34,7 +35,7 @@ use weights::{add_vote, argmax, clamped, cube, voxel_weights, Scratch};
 
 #[path = "jlf_search.rs"]
 mod search;
-use search::{patch_stats, Padded, Search};
+use search::{patch_stats, Padded, Rows, Search};
 
 /// Parameters of joint label fusion.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,6 +163,7 @@ pub fn joint_label_fusion_with(
     let margin = r + big_r;
     let target = Padded::new(inp.target, dims, margin);
     let t_stats = patch_stats(&target, r, 0);
+    let rows = Rows::new(dims, r, inside);
     let ctx = Search {
         dims,
         r,
@@ -169,6 +171,7 @@ pub fn joint_label_fusion_with(
         search: &search,
         target: &target,
         t_stats: &t_stats,
+        rows: &rows,
     };
     // Best offset index per atlas per voxel.
     let mut best: Vec<Vec<u16>> = Vec::with_capacity(n);
@@ -177,7 +180,9 @@ pub fn joint_label_fusion_with(
         let a = Padded::new(img, dims, margin);
         let a_stats = patch_stats(&a, r, big_r);
         // One chunk of offsets per worker: one set of buffers and running bests each.
-        let per_worker = search.len().div_ceil(rayon::current_num_threads().max(1));
+        // Floor: pieces shorter than `with_min_len` are never split off, so a ceiling would
+        // leave an odd count in one piece and one worker idle.
+        let per_worker = (search.len() / rayon::current_num_threads().max(1)).max(1);
         let found = (0..search.len())
             .into_par_iter()
             .with_min_len(per_worker)
@@ -199,7 +204,13 @@ pub fn joint_label_fusion_with(
                 }
                 x
             })
-            .map(|b| b.index)
+            // Voxels outside the mask were not searched: offset 0, and they cast no votes.
+            .map(|b| {
+                b.index
+                    .into_iter()
+                    .map(|i| if i == u16::MAX { 0 } else { i })
+                    .collect()
+            })
             .unwrap_or_else(|| vec![0; nvox]);
         best.push(found);
         atlases.push(a);

@@ -9,7 +9,18 @@ use crate::Result;
 /// normalised explicitly and compared with the normalised target patch; weights from the best
 /// ones; votes gathered over the patch as in [`joint_label_fusion`].
 pub fn jlf_reference(inp: &JlfInputs<'_>, p: &JlfParams) -> Result<Vec<u16>> {
+    jlf_reference_masked(inp, p, None)
+}
+
+/// [`jlf_reference`] with antsJointFusion's mask: voxels where it is 0 take label 0 and cast
+/// no votes.
+pub fn jlf_reference_masked(
+    inp: &JlfInputs<'_>,
+    p: &JlfParams,
+    mask: Option<&[u16]>,
+) -> Result<Vec<u16>> {
     inp.check()?;
+    let inside = |v: usize| mask.is_none_or(|m| m[v] != 0);
     let dims = inp.dims;
     let [nx, ny, nz] = dims;
     let patch = cube(p.patch_radius);
@@ -26,6 +37,9 @@ pub fn jlf_reference(inp: &JlfInputs<'_>, p: &JlfParams) -> Result<Vec<u16>> {
             for i in 0..nx {
                 let x = [i, j, k];
                 let v = i + nx * (j + ny * k);
+                if !inside(v) {
+                    continue;
+                }
                 for (tv, o) in t.iter_mut().zip(&patch) {
                     *tv = f64::from(inp.target[clamped(dims, x, *o)]);
                 }
@@ -58,6 +72,10 @@ pub fn jlf_reference(inp: &JlfInputs<'_>, p: &JlfParams) -> Result<Vec<u16>> {
     for k in 0..nz {
         for j in 0..ny {
             for i in 0..nx {
+                if !inside(i + nx * (j + ny * k)) {
+                    out.push(0);
+                    continue;
+                }
                 votes.clear();
                 gather(
                     inp,

@@ -303,6 +303,8 @@ fn a_masked_fusion_works_on_the_masks_box_and_gives_the_full_grids_labels() {
     assert_eq!(boxed, whole);
     assert!(boxed.iter().zip(&mask).all(|(l, m)| *m != 0 || *l == 0));
     assert!(boxed.iter().any(|&l| l != 0));
+    // The box-sum search covers the mask's row spans only; the labels are the reference's.
+    assert_eq!(boxed, jlf_reference_masked(&inp, &p, Some(&mask)).unwrap());
     // An empty mask fuses nothing.
     let none = vec![0u16; target.len()];
     let opts = JlfOptions {
@@ -313,6 +315,33 @@ fn a_masked_fusion_works_on_the_masks_box_and_gives_the_full_grids_labels() {
         .unwrap()
         .iter()
         .all(|&l| l == 0));
+}
+
+#[test]
+fn a_mask_with_holes_and_two_parts_per_row_gives_the_reference_labels() {
+    // Row spans are hulls: a row crossing both parts spans the gap between them, and the
+    // holes are inside spans. Every voxel outside the mask must still be 0 and every voxel
+    // inside must have the reference's label, with the default radii.
+    let dims = [26, 18, 16];
+    let (target, images, labels) = random_case(23, dims, 3);
+    let inp = inputs(dims, &target, &images, &labels);
+    let p = JlfParams::default();
+    let [nx, ny, _] = dims;
+    let mask: Vec<u16> = (0..target.len())
+        .map(|v| {
+            let (i, j, k) = (v % nx, (v / nx) % ny, v / (nx * ny));
+            let part = (3..9).contains(&i) || (15..24).contains(&i);
+            let hole = (j + k) % 5 == 0 && i % 3 == 0;
+            u16::from(part && (2..15).contains(&j) && (3..13).contains(&k) && !hole)
+        })
+        .collect();
+    let opts = JlfOptions {
+        mask: Some(&mask),
+        posteriors: None,
+    };
+    let got = joint_label_fusion_with(&inp, &p, opts).unwrap();
+    assert_eq!(got, jlf_reference_masked(&inp, &p, Some(&mask)).unwrap());
+    assert!(got.iter().zip(&mask).all(|(l, m)| *m != 0 || *l == 0));
 }
 
 #[test]
