@@ -242,18 +242,13 @@ fn watchdog<E: Executor + ?Sized>(
         if total <= node.memory.0 {
             continue;
         }
-        // Largest first, until the rest fits (what repeated OOM-killer passes would do).
-        let mut by_size = on_node;
-        by_size.sort_by(|a, b| {
-            b.rss
-                .cmp(&a.rss)
-                .then_with(|| a.attempt_id.cmp(&b.attempt_id))
-        });
+        let sizes: Vec<(&str, u64)> = on_node
+            .iter()
+            .map(|u| (u.attempt_id.as_str(), u.rss))
+            .collect();
         let mut left = total;
-        for victim in by_size {
-            if left <= node.memory.0 {
-                break;
-            }
+        for k in oom_victims(&sizes, node.memory.0) {
+            let victim = on_node[k];
             on_event(Event::OomKill {
                 attempt_id: &victim.attempt_id,
                 node: n,
@@ -265,6 +260,32 @@ fn watchdog<E: Executor + ?Sized>(
         }
     }
     Ok(())
+}
+
+/// The emulated nodes' OOM rule: which of a node's jobs (attempt id, Σ RSS) are killed when
+/// together they hold more than `capacity` — the largest first (ties by id), until the rest
+/// fits, as repeated OOM-killer passes would. Indices into `jobs`.
+pub fn oom_victims(jobs: &[(&str, u64)], capacity: u64) -> Vec<usize> {
+    let mut left: u64 = jobs.iter().map(|j| j.1).sum();
+    if left <= capacity {
+        return Vec::new();
+    }
+    let mut by_size: Vec<usize> = (0..jobs.len()).collect();
+    by_size.sort_by(|&a, &b| {
+        jobs[b]
+            .1
+            .cmp(&jobs[a].1)
+            .then_with(|| jobs[a].0.cmp(jobs[b].0))
+    });
+    let mut out = Vec::new();
+    for k in by_size {
+        if left <= capacity {
+            break;
+        }
+        out.push(k);
+        left -= jobs[k].1;
+    }
+    out
 }
 
 fn skipped(

@@ -13,6 +13,7 @@ pub mod sampler;
 pub mod scenario;
 pub mod scheduler;
 pub mod session;
+pub mod simulate;
 pub mod sweep;
 
 pub use atlasperf_store as store;

@@ -37,6 +37,12 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two run stores side by side (Table I and per-stage ratios).
     Compare(CompareArgs),
+    /// Predict a scenario at any scale from measured profiles: the same plan and scheduler
+    /// on a virtual clock, each job replaying its stage's measured memory and CPU, scaled to
+    /// its size; writes a run store that `report` and `compare` read.
+    Simulate(SimulateArgs),
+    /// Write a run store (measured or simulated) as SWF or WfCommons WfFormat JSON.
+    Export(ExportArgs),
     /// Profile any single command: sample its process tree from /proc and write a run store.
     Profile(ProfileArgs),
     /// Supervise one job: spawn its argv, sample its process tree, record exact totals
@@ -133,6 +139,61 @@ pub struct CompareArgs {
     /// this ratio (e.g. 1.10 for +10 %), or more jobs failed: a regression gate for CI.
     #[arg(long, value_name = "RATIO")]
     pub max_ratio: Option<f64>,
+}
+
+/// `atlasperf simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Scenario file (TOML) to simulate.
+    #[arg(required_unless_present = "validate", conflicts_with = "validate")]
+    pub scenario: Option<PathBuf>,
+    /// Run stores whose successful attempts are the profiles (at least one registration and
+    /// one fusion among them).
+    #[arg(long, num_args = 1.., required = true, value_name = "RUN")]
+    pub profiles: Vec<PathBuf>,
+    /// Run folder of the simulated run (default: runs/<UTC timestamp>-<scenario name>-sim).
+    #[arg(long, conflicts_with = "validate")]
+    pub out: Option<PathBuf>,
+    /// Override a scenario value, as for `run`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "validate")]
+    pub overrides: Vec<String>,
+    /// Seed of the random draws (which profile each job replays).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Monte Carlo samples: P10/P50/P90 of makespan, node peak memory, OOM kills and
+    /// CPU-hours over them.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub samples: u64,
+    /// Predict this measured run's scenario from the profiles and print predicted, measured
+    /// and error per quantity (no run store is written).
+    #[arg(long, value_name = "REAL_RUN")]
+    pub validate: Option<PathBuf>,
+    /// With --validate: exit with code 1 when the makespan, node peak or CPU-hours error
+    /// exceeds this fraction (e.g. 0.10), or the OOM-killed attempts differ.
+    #[arg(long, value_name = "FRACTION", requires = "validate")]
+    pub max_error: Option<f64>,
+}
+
+/// `atlasperf export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Run folder (a run store whose tables were written).
+    pub run: PathBuf,
+    /// Format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output file (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Formats `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Standard Workload Format (Parallel Workloads Archive), one line per attempt.
+    Swf,
+    /// WfCommons WfFormat 1.5 JSON, one task per job.
+    Wfformat,
 }
 
 /// `atlasperf profile`.

@@ -10,6 +10,7 @@ mod profile;
 mod register;
 mod report;
 mod run;
+mod simulate;
 mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Sweep(args) => sweep::run(&args),
         Command::Report(args) => done(report::run(&args)),
         Command::Compare(args) => compare::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Export(args) => done(simulate::export(&args)),
         Command::Profile(args) => profile::run(&args),
         Command::Agent(args) => agent::run(&args),
         Command::CalibratedLoad(args) => done(calibrated_load::run(&args)),

@@ -31,11 +31,12 @@ mod tables;
 pub use compact::{compact, compact_with, write_tables, CompactSummary};
 pub use layout::{attempt_id, split_attempt_id, RunStore};
 pub use lock::{RunLock, LOCK_FILE};
-pub use nodes::node_series;
+pub use nodes::{node_series, nodes_of};
 pub use record::{AttemptStatus, JobRecord, Totals};
 pub use sample::{percentile, SampleRow, SampleWriter, SamplesFile};
 pub use schema::{
-    ForecastNote, HostFacts, MachineRow, NodeInfo, Notes, RunInfo, RunStatus, Segment,
+    Band, ForecastNote, HostFacts, MachineRow, NodeInfo, Notes, RunInfo, RunStatus, ScalingModel,
+    Segment, Simulation,
 };
 pub use tables::{read_jobs_table, read_nodes_table, read_samples_table, NodeRow};
 

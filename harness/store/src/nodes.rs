@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::{JobRecord, NodeRow, RunInfo, SampleRow};
 
 /// Every node's series (see the module docs), on the run clock.
-pub(crate) fn nodes_of(info: &RunInfo, jobs: &[JobRecord], rows: &[SampleRow]) -> Vec<NodeRow> {
+pub fn nodes_of(info: &RunInfo, jobs: &[JobRecord], rows: &[SampleRow]) -> Vec<NodeRow> {
     let step = (info.interval_ms.max(1) as f64) / 1e3;
     let mut by_attempt: BTreeMap<&str, Vec<(f64, &SampleRow)>> = BTreeMap::new();
     for r in rows {

@@ -125,6 +125,63 @@ pub struct Notes {
     /// Memory forecast against measured peaks, per stage.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub memory_forecast: BTreeMap<String, ForecastNote>,
+    /// Set when the run was simulated from measured profiles (`atlasperf simulate`), not
+    /// measured: what it was made from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<Simulation>,
+}
+
+/// What a simulated run was made from, and the spread of its Monte Carlo samples.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Simulation {
+    /// The run stores whose attempts were the profiles.
+    pub profiles: Vec<PathBuf>,
+    /// Successful attempts used as profiles, per stage.
+    pub profile_attempts: BTreeMap<String, usize>,
+    /// Seed of the random draws.
+    pub seed: u64,
+    /// Monte Carlo samples; the tables hold the first.
+    pub samples: usize,
+    /// Scaling models the jobs were predicted with.
+    pub models: Vec<ScalingModel>,
+    /// P10, P50 and P90 over the samples, per quantity.
+    pub bands: Vec<Band>,
+}
+
+/// `quantity = coefficient · predictor^exponent`, fitted on the profiles (or assumed when they
+/// hold a single size).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScalingModel {
+    /// `registration` or `fusion`.
+    pub stage: String,
+    /// `wall_s` or `peak_rss`.
+    pub quantity: String,
+    /// `voxels` or `atlases`.
+    pub predictor: String,
+    /// Coefficient of the power law.
+    pub coefficient: f64,
+    /// Exponent of the power law.
+    pub exponent: f64,
+    /// R² of the fit in log–log space; none when the exponent was assumed.
+    pub r2: Option<f64>,
+    /// Distinct predictor values the fit saw.
+    pub points: usize,
+    /// The largest predictor value simulated over the largest profiled (1 or less: no
+    /// extrapolation).
+    pub extrapolation: f64,
+}
+
+/// One quantity's spread over the Monte Carlo samples.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    /// `makespan_s`, `node_peak_rss`, `oom_killed`, `cpu_hours`.
+    pub quantity: String,
+    /// 10th percentile.
+    pub p10: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
 }
 
 /// One stretch of time a harness worked on the run (a run and each `--resume` add one).

@@ -1,0 +1,401 @@
+//! `atlasperf simulate SCENARIO --profiles RUN…`, `atlasperf simulate --validate REAL_RUN
+//! --profiles RUN…` and `atlasperf export RUN --format swf|wfformat`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{ExportArgs, ExportFormat, SimulateArgs, UsageError};
+use crate::plan::{expand, Plan};
+use crate::scenario::{self, ExecutorKind, Scenario};
+use crate::simulate::engine::MemoryRule;
+use crate::simulate::output::Header;
+use crate::simulate::{band, export, simulate_once, write_store, Inputs, Sample};
+use crate::store::{
+    read_jobs_table, read_nodes_table, read_samples_table, AttemptStatus, Band, NodeInfo, RunStore,
+    Simulation,
+};
+
+/// What every sample is summarised by.
+const QUANTITIES: [&str; 4] = ["makespan_s", "node_peak_rss", "oom_killed", "cpu_hours"];
+
+fn quantities(s: &Sample) -> [f64; 4] {
+    [
+        s.makespan_s,
+        s.node_peaks.iter().copied().max().unwrap_or(0) as f64,
+        s.oom_killed as f64,
+        s.cpu_hours,
+    ]
+}
+
+/// Runs every sample of `plan`; the first is recorded for the run store.
+fn run_samples(
+    plan: &Plan,
+    scenario: &Scenario,
+    base: &Path,
+    inputs: &Inputs,
+    seed: u64,
+    samples: u64,
+) -> anyhow::Result<(Sample, Vec<[f64; 4]>)> {
+    let rule = match scenario.cluster.executor {
+        ExecutorKind::Slurm => MemoryRule::PerJob,
+        ExecutorKind::Local => MemoryRule::Node,
+    };
+    let memory_models = crate::forecast::from_runs(
+        &scenario
+            .scheduling
+            .forecast_from
+            .iter()
+            .map(|p| base.join(p))
+            .collect::<Vec<_>>(),
+    )?;
+    let bar = ProgressBar::new(samples);
+    if let Ok(style) =
+        ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} samples")
+    {
+        bar.set_style(style);
+    }
+    let mut first = None;
+    let mut all = Vec::new();
+    for k in 0..samples {
+        let s = simulate_once(
+            plan,
+            &inputs.profiles,
+            &inputs.models,
+            rule,
+            memory_models,
+            seed,
+            k,
+            k == 0,
+        )?;
+        all.push(quantities(&s));
+        if k == 0 {
+            first = Some(s);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok((first.unwrap_or_default(), all))
+}
+
+fn bands(all: &[[f64; 4]]) -> Vec<Band> {
+    QUANTITIES
+        .iter()
+        .enumerate()
+        .map(|(q, name)| {
+            let [p10, p50, p90] = band(&all.iter().map(|v| v[q]).collect::<Vec<_>>());
+            Band {
+                quantity: (*name).into(),
+                p10,
+                p50,
+                p90,
+            }
+        })
+        .collect()
+}
+
+fn largest(plan: &Plan) -> [(u64, usize); 2] {
+    let mut out = [(0, 0); 2];
+    for j in &plan.jobs {
+        let e = &mut out[j.stage.index()];
+        e.0 = e.0.max(j.voxels);
+        e.1 = e.1.max(j.deps.len().max(1));
+    }
+    out
+}
+
+fn print_inputs(inputs: &Inputs, plan: &Plan) {
+    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for p in &inputs.profiles {
+        let e = counts.entry(p.stage.as_str()).or_default();
+        e.0 += 1;
+        e.1 += usize::from(p.share < 1.0);
+    }
+    for (stage, (n, over)) in &counts {
+        eprintln!(
+            "profiles: {n} {stage} attempt(s){}",
+            if *over > 0 {
+                format!("; {over} shared their cores with more threads than their node had: taken back to their time alone")
+            } else {
+                String::new()
+            }
+        );
+    }
+    for m in inputs.models.notes(largest(plan)) {
+        eprintln!(
+            "model: {} {} = {:.4e} · {}^{:.3} ({}){}",
+            m.stage,
+            m.quantity,
+            m.coefficient,
+            m.predictor,
+            m.exponent,
+            m.r2.map_or_else(
+                || format!("exponent assumed: {} profiled value(s)", m.points),
+                |r2| format!("R² {r2:.3} over {} values", m.points)
+            ),
+            if m.extrapolation > 1.0 + 1e-9 {
+                format!(", extrapolated {:.2}× beyond the profiles", m.extrapolation)
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+fn print_bands(b: &[Band]) {
+    for x in b {
+        let f = |v: f64| match x.quantity.as_str() {
+            "node_peak_rss" => format!("{:.2} GiB", v / (1u64 << 30) as f64),
+            "makespan_s" => format!("{v:.1} s"),
+            "oom_killed" => format!("{v:.0}"),
+            _ => format!("{v:.3}"),
+        };
+        eprintln!(
+            "  {:<14} P10 {:>12}  P50 {:>12}  P90 {:>12}",
+            x.quantity,
+            f(x.p10),
+            f(x.p50),
+            f(x.p90)
+        );
+    }
+}
+
+pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<u8> {
+    if let Some(real) = &a.validate {
+        return validate(real, a);
+    }
+    let file = a
+        .scenario
+        .as_deref()
+        .ok_or_else(|| UsageError("give a scenario file".into()))?;
+    let loaded = scenario::load(file, &a.overrides).map_err(|e| UsageError(e.to_string()))?;
+    let name = format!("{}-sim", loaded.scenario.name);
+    let dir = super::out_or_default(a.out.as_deref(), &name);
+    if dir.join("run.json").exists() {
+        return Err(UsageError(format!(
+            "{} already holds a run; choose another --out",
+            dir.display()
+        ))
+        .into());
+    }
+    let plan =
+        expand(&loaded.scenario, &loaded.base, &dir, Path::new("atlasperf")).map_err(UsageError)?;
+    let inputs = Inputs::load(&a.profiles)?;
+    print_inputs(&inputs, &plan);
+    let started = std::time::Instant::now();
+    let (first, all) = run_samples(
+        &plan,
+        &loaded.scenario,
+        &loaded.base,
+        &inputs,
+        a.seed,
+        a.samples,
+    )?;
+    let bands = bands(&all);
+    eprintln!(
+        "simulated {} jobs on {} nodes, {} sample(s) in {:.2} s:",
+        plan.jobs.len(),
+        plan.nodes.len(),
+        a.samples,
+        started.elapsed().as_secs_f64()
+    );
+    print_bands(&bands);
+    let interval_ms = profile_interval(&a.profiles).unwrap_or(loaded.scenario.interval_ms);
+    let info = write_store(
+        &dir,
+        Header {
+            name: &loaded.scenario.name,
+            scenario: serde_json::to_value(&loaded.scenario)?,
+            nodes: plan
+                .nodes
+                .iter()
+                .map(|n| NodeInfo {
+                    name: n.name.clone(),
+                    cores: n.cores,
+                    memory: n.memory.0,
+                    slots: n.slots,
+                    pinned_cpus: None,
+                })
+                .collect(),
+            interval_ms,
+            simulation: Simulation {
+                profiles: a
+                    .profiles
+                    .iter()
+                    .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+                    .collect(),
+                profile_attempts: inputs.profiles.iter().fold(BTreeMap::new(), |mut m, p| {
+                    *m.entry(p.stage.as_str().to_string()).or_insert(0) += 1;
+                    m
+                }),
+                seed: a.seed,
+                samples: a.samples as usize,
+                models: inputs.models.notes(largest(&plan)),
+                bands,
+            },
+        },
+        &first,
+    )?;
+    eprintln!(
+        "{}: sample 1 written as a run store ({} of {} jobs done, {} attempts OOM-killed, makespan {:.1} s): {}",
+        info.status.as_str(),
+        first.ok_jobs,
+        plan.jobs.len(),
+        first.oom_killed,
+        first.makespan_s,
+        dir.display()
+    );
+    let report_dir = dir.join("report");
+    match super::report::report(&dir, &report_dir, atlasperf_reports::render::Formats::ALL) {
+        Ok(r) => eprintln!(
+            "report: {} ({} files)",
+            report_dir.join("report.html").display(),
+            r.files.len()
+        ),
+        Err(e) => eprintln!("warning: the report could not be rendered: {e:#}"),
+    }
+    Ok(0)
+}
+
+/// The sampling period of the first profile run.
+fn profile_interval(runs: &[PathBuf]) -> Option<u64> {
+    let store = RunStore::open(runs.first()?).ok()?;
+    store.read_info().ok().map(|i| i.interval_ms)
+}
+
+/// What a measured run measured, in [`QUANTITIES`]' order.
+fn measured(dir: &Path) -> anyhow::Result<[f64; 4]> {
+    let jobs = read_jobs_table(&dir.join("jobs.parquet"))
+        .map_err(|e| UsageError(format!("--validate: {e}")))?;
+    let nodes = read_nodes_table(&dir.join("nodes.parquet"))
+        .map_err(|e| UsageError(format!("--validate: {e}")))?;
+    Ok([
+        jobs.iter().map(|j| j.end_s).fold(0.0, f64::max),
+        nodes.iter().map(|n| n.rss).max().unwrap_or(0) as f64,
+        jobs.iter()
+            .filter(|j| j.status == AttemptStatus::OomKilled)
+            .count() as f64,
+        jobs.iter().map(|j| j.totals.cpu_s()).sum::<f64>() / 3600.0,
+    ])
+}
+
+fn validate(real: &Path, a: &SimulateArgs) -> anyhow::Result<u8> {
+    let store = RunStore::open(real).map_err(|e| UsageError(format!("--validate: {e}")))?;
+    let info = store
+        .read_info()
+        .map_err(|e| UsageError(format!("--validate: {e}")))?;
+    if info.notes.simulation.is_some() {
+        return Err(UsageError(format!(
+            "--validate: {} is simulated; give a measured run",
+            real.display()
+        ))
+        .into());
+    }
+    let real_abs = std::path::absolute(real).unwrap_or_else(|_| real.to_path_buf());
+    if a.profiles
+        .iter()
+        .any(|p| std::path::absolute(p).is_ok_and(|p| p == real_abs))
+    {
+        return Err(
+            UsageError("--validate: the run validated cannot also be a profile".into()).into(),
+        );
+    }
+    let scenario: Scenario = serde_json::from_value(info.scenario.clone()).with_context(|| {
+        format!(
+            "{}: the scenario cannot be read",
+            store.info_path().display()
+        )
+    })?;
+    let base = info
+        .notes
+        .scenario_dir
+        .clone()
+        .unwrap_or_else(|| real.to_path_buf());
+    let plan = expand(&scenario, &base, real, Path::new("atlasperf")).map_err(UsageError)?;
+    let inputs = Inputs::load(&a.profiles)?;
+    print_inputs(&inputs, &plan);
+    let (_, all) = run_samples(&plan, &scenario, &base, &inputs, a.seed, a.samples)?;
+    let want = measured(real)?;
+    let bands = bands(&all);
+    println!(
+        "{:<14} {:>14} {:>14} {:>9}  {}",
+        "quantity", "predicted P50", "measured", "error", "P10–P90 holds it"
+    );
+    let mut worst: f64 = 0.0;
+    let mut oom_exact = true;
+    for (q, b) in bands.iter().enumerate() {
+        let err = if want[q] == 0.0 {
+            if b.p50 == 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        } else {
+            b.p50 / want[q] - 1.0
+        };
+        if QUANTITIES[q] == "oom_killed" {
+            oom_exact = b.p50 == want[q];
+        } else {
+            worst = worst.max(err.abs());
+        }
+        println!(
+            "{:<14} {:>14.4} {:>14.4} {:>+8.1}%  {}",
+            b.quantity,
+            b.p50,
+            want[q],
+            err * 100.0,
+            if b.p10 <= want[q] && want[q] <= b.p90 {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+    if let Some(max) = a.max_error {
+        if worst > max || !oom_exact {
+            eprintln!(
+                "validation failed: largest error {:.1} % (limit {:.1} %){}",
+                worst * 100.0,
+                max * 100.0,
+                if oom_exact {
+                    ""
+                } else {
+                    "; OOM-killed attempts differ"
+                }
+            );
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
+pub(crate) fn export(a: &ExportArgs) -> anyhow::Result<()> {
+    let store = RunStore::open(&a.run).map_err(|e| UsageError(e.to_string()))?;
+    let info = store.read_info().map_err(|e| UsageError(e.to_string()))?;
+    let jp = a.run.join("jobs.parquet");
+    if !jp.exists() {
+        return Err(UsageError(format!(
+            "{}: the run's tables were never written; `atlasperf report {}` compacts them",
+            jp.display(),
+            a.run.display()
+        ))
+        .into());
+    }
+    let jobs = read_jobs_table(&jp)?;
+    let text = match a.format {
+        ExportFormat::Swf => export::swf(&info, &jobs),
+        ExportFormat::Wfformat => {
+            let samples = read_samples_table(&a.run.join("samples.parquet"))?;
+            let mut s = serde_json::to_string_pretty(&export::wfformat(&info, &jobs, &samples))?;
+            s.push('\n');
+            s
+        }
+    };
+    match &a.out {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}

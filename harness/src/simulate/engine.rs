@@ -1,0 +1,404 @@
+//! The simulator's executor: each launched job replays its predicted curve on a virtual
+//! clock. Jobs on a node share its cores (processor sharing: when the cores the running jobs
+//! ask for exceed the node's, each runs at cores / asked of its speed); a node's memory is
+//! the sum of its jobs' curves, and past its capacity the emulated nodes' OOM rule applies
+//! (the largest jobs are killed until the rest fits; the scheduler retries them) — or, as
+//! Slurm's cgroups do, a job above its own `--mem` request is killed. Time jumps from one
+//! bin boundary or job end to the next, so a node costs work only when something on it
+//! changes.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::profiles::{Curve, BINS};
+use crate::driver::oom_victims;
+use crate::executor::{Executor, Finished, Usage};
+use crate::plan::PlannedJob;
+use crate::scenario::Node;
+use crate::store::Totals;
+
+/// What a job does when it runs alone.
+#[derive(Debug, Clone)]
+pub struct JobShape {
+    /// Wall time alone, s.
+    pub wall_s: f64,
+    /// CPU time, s.
+    pub cpu_s: f64,
+    /// Peak Σ RSS, bytes.
+    pub peak: u64,
+    /// rchar, wchar, read_bytes, write_bytes of the whole job.
+    pub io: [u64; 4],
+    /// Memory and CPU per bin.
+    pub curve: Arc<Curve>,
+    /// Factor on the curve's cores (threads other than the profile's).
+    pub cores_scale: f64,
+}
+
+impl JobShape {
+    fn rss(&self, bin: usize) -> u64 {
+        (self.curve.rss[bin.min(BINS - 1)] * self.peak as f64) as u64
+    }
+    fn cores(&self, bin: usize) -> f64 {
+        (self.curve.cores[bin.min(BINS - 1)] * self.cores_scale).max(1e-3)
+    }
+}
+
+/// Predicts a launched job's shape (called once per attempt).
+pub type Shaper = Box<dyn FnMut(&PlannedJob) -> JobShape>;
+
+/// Which memory rule kills jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryRule {
+    /// Emulated nodes: past the node's capacity, the largest jobs are killed.
+    Node,
+    /// Slurm: a job above its own memory request is killed (no request: the node's rule).
+    PerJob,
+}
+
+/// One point of an attempt's replayed series: from `t` (s since its start) on, it holds
+/// `rss` and uses `cores`; `cpu_s` is its CPU time at `t`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Seconds since the attempt started.
+    pub t: f64,
+    /// Σ RSS, bytes.
+    pub rss: u64,
+    /// Cores in use.
+    pub cores: f64,
+    /// CPU seconds so far.
+    pub cpu_s: f64,
+}
+
+struct Live {
+    id: String,
+    node: usize,
+    start: f64,
+    shape: JobShape,
+    limit: Option<u64>,
+    /// Fraction of the work done.
+    tau: f64,
+    bin: usize,
+    /// Fraction of its asked cores it gets now.
+    share: f64,
+    cpu_s: f64,
+    peak: u64,
+    series: Vec<Point>,
+}
+
+struct SimNode {
+    cores: f64,
+    capacity: u64,
+    jobs: Vec<usize>,
+    last: f64,
+    version: u64,
+    peak: u64,
+}
+
+/// The simulated executor.
+pub struct SimExecutor {
+    clock: f64,
+    rule: MemoryRule,
+    shaper: Shaper,
+    nodes: Vec<SimNode>,
+    slab: Vec<Option<Live>>,
+    free: Vec<usize>,
+    heap: BinaryHeap<Reverse<(u64, usize, u64)>>,
+    done: Vec<Finished>,
+    running: usize,
+    record: bool,
+    /// Replayed series of every ended attempt (when recording).
+    pub series: Vec<(String, Vec<Point>)>,
+}
+
+impl SimExecutor {
+    /// A simulator of `nodes`; `record` keeps every attempt's series for the run store.
+    pub fn new(nodes: &[Node], rule: MemoryRule, shaper: Shaper, record: bool) -> Self {
+        Self {
+            clock: 0.0,
+            rule,
+            shaper,
+            nodes: nodes
+                .iter()
+                .map(|n| SimNode {
+                    cores: n.cores.max(1) as f64,
+                    capacity: n.memory.0,
+                    jobs: Vec::new(),
+                    last: 0.0,
+                    version: 0,
+                    peak: 0,
+                })
+                .collect(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            heap: BinaryHeap::new(),
+            done: Vec::new(),
+            running: 0,
+            record,
+            series: Vec::new(),
+        }
+    }
+
+    /// Largest Σ RSS each node held.
+    pub fn node_peaks(&self) -> Vec<u64> {
+        self.nodes.iter().map(|n| n.peak).collect()
+    }
+
+    fn live(&self, i: usize) -> &Live {
+        self.slab[i].as_ref().expect("a running attempt")
+    }
+
+    /// Moves every job of node `n` forward to `t` at its current share.
+    fn advance(&mut self, n: usize, t: f64) {
+        let dt = t - self.nodes[n].last;
+        if dt > 0.0 {
+            for &i in &self.nodes[n].jobs {
+                let l = self.slab[i].as_mut().expect("a running attempt");
+                l.tau += l.share * dt / l.shape.wall_s.max(1e-12);
+                l.cpu_s += l.shape.cores(l.bin) * l.share * dt;
+            }
+        }
+        self.nodes[n].last = self.nodes[n].last.max(t);
+    }
+
+    /// After node `n` changed at the clock: bins crossed, jobs ended, memory rules applied,
+    /// shares and the node's next event recomputed.
+    fn settle(&mut self, n: usize) {
+        let now = self.clock;
+        let mut ended = Vec::new();
+        for &i in &self.nodes[n].jobs {
+            let l = self.slab[i].as_mut().expect("a running attempt");
+            while l.bin < BINS && l.tau >= (l.bin + 1) as f64 / BINS as f64 - 1e-12 {
+                l.bin += 1;
+            }
+            if l.bin >= BINS {
+                ended.push(i);
+            } else {
+                let rss = l.shape.rss(l.bin);
+                l.peak = l.peak.max(rss);
+            }
+        }
+        for i in ended {
+            self.end(i, false);
+        }
+        self.apply_memory_rule(n);
+        let node = &mut self.nodes[n];
+        let mut total = 0;
+        let mut asked = 0.0;
+        for &i in &node.jobs {
+            let l = self.slab[i].as_ref().expect("a running attempt");
+            total += l.shape.rss(l.bin);
+            asked += l.shape.cores(l.bin);
+        }
+        node.peak = node.peak.max(total);
+        let share = if asked > node.cores {
+            node.cores / asked
+        } else {
+            1.0
+        };
+        let mut next = f64::INFINITY;
+        for &i in &node.jobs {
+            let l = self.slab[i].as_mut().expect("a running attempt");
+            l.share = share;
+            let left = (l.bin + 1) as f64 / BINS as f64 - l.tau;
+            next = next.min(now + left.max(0.0) * l.shape.wall_s / share);
+            if self.record {
+                let p = Point {
+                    t: now - l.start,
+                    rss: l.shape.rss(l.bin),
+                    cores: l.shape.cores(l.bin) * share,
+                    cpu_s: l.cpu_s,
+                };
+                match l.series.last_mut() {
+                    Some(q) if q.t == p.t => *q = p,
+                    Some(q) if q.rss == p.rss && q.cores == p.cores => {}
+                    _ => l.series.push(p),
+                }
+            }
+        }
+        node.version += 1;
+        if next.is_finite() {
+            self.heap
+                .push(Reverse((next.max(now).to_bits(), n, node.version)));
+        }
+    }
+
+    fn apply_memory_rule(&mut self, n: usize) {
+        let jobs = &self.nodes[n].jobs;
+        let usage: Vec<(usize, u64)> = jobs
+            .iter()
+            .map(|&i| (i, self.live(i).shape.rss(self.live(i).bin)))
+            .collect();
+        let mut victims: Vec<usize> = Vec::new();
+        if self.rule == MemoryRule::PerJob {
+            victims.extend(
+                usage
+                    .iter()
+                    .filter(|(i, rss)| self.live(*i).limit.is_some_and(|m| *rss > m))
+                    .map(|(i, _)| *i),
+            );
+        }
+        let rest: Vec<(usize, u64)> = usage
+            .iter()
+            .filter(|(i, _)| {
+                !victims.contains(i)
+                    && (self.rule == MemoryRule::Node || self.live(*i).limit.is_none())
+            })
+            .copied()
+            .collect();
+        let sizes: Vec<(&str, u64)> = rest
+            .iter()
+            .map(|(i, rss)| (self.live(*i).id.as_str(), *rss))
+            .collect();
+        let held: u64 = usage
+            .iter()
+            .filter(|(i, _)| !victims.contains(i))
+            .map(|(_, r)| r)
+            .sum();
+        let others = held - rest.iter().map(|(_, r)| r).sum::<u64>();
+        let room = self.nodes[n].capacity.saturating_sub(others);
+        victims.extend(oom_victims(&sizes, room).into_iter().map(|k| rest[k].0));
+        for i in victims {
+            self.end(i, true);
+        }
+    }
+
+    /// Ends attempt `i` at the clock: done, or killed by a memory rule.
+    fn end(&mut self, i: usize, killed: bool) {
+        let l = self.slab[i].take().expect("a running attempt");
+        self.free.push(i);
+        self.running -= 1;
+        self.nodes[l.node].jobs.retain(|&j| j != i);
+        let wall = self.clock - l.start;
+        let frac = if killed { l.tau.clamp(0.0, 1.0) } else { 1.0 };
+        let io = l.shape.io.map(|v| (v as f64 * frac) as u64);
+        let totals = Totals {
+            exit_code: (!killed).then_some(0),
+            signal: killed.then_some(9),
+            start_unix: l.start,
+            end_unix: self.clock,
+            wall_s: wall,
+            cpu_user_s: if killed { l.cpu_s } else { l.shape.cpu_s },
+            peak_rss: l.peak,
+            peak_rss_anon: l.peak,
+            peak_hwm_sum: l.peak,
+            max_rss_largest_process: l.peak,
+            rchar: io[0],
+            wchar: io[1],
+            read_bytes: io[2],
+            write_bytes: io[3],
+            samples: l.series.len() as u64,
+            ..Totals::default()
+        };
+        if self.record {
+            let mut series = l.series;
+            series.push(Point {
+                t: wall,
+                rss: 0,
+                cores: 0.0,
+                cpu_s: totals.cpu_user_s,
+            });
+            self.series.push((l.id.clone(), series));
+        }
+        self.done.push(Finished {
+            attempt_id: l.id,
+            totals,
+            oom_killed: killed,
+            launch_error: None,
+            executor_job_id: None,
+        });
+    }
+}
+
+impl Executor for SimExecutor {
+    fn launch(
+        &mut self,
+        job: &PlannedJob,
+        node: usize,
+        attempt_id: &str,
+        request: Option<u64>,
+    ) -> Result<(), String> {
+        let shape = (self.shaper)(job);
+        if !(shape.wall_s.is_finite() && shape.wall_s > 0.0) {
+            return Err(format!("no usable profile for {}", job.id));
+        }
+        let now = self.clock;
+        self.advance(node, now);
+        let live = Live {
+            id: attempt_id.to_string(),
+            node,
+            start: now,
+            limit: request,
+            tau: 0.0,
+            bin: 0,
+            share: 1.0,
+            cpu_s: 0.0,
+            peak: shape.rss(0),
+            shape,
+            series: Vec::new(),
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slab[i] = Some(live);
+                i
+            }
+            None => {
+                self.slab.push(Some(live));
+                self.slab.len() - 1
+            }
+        };
+        self.nodes[node].jobs.push(i);
+        self.running += 1;
+        self.settle(node);
+        Ok(())
+    }
+
+    fn wait(&mut self, _max: Duration) -> Vec<Finished> {
+        while self.done.is_empty() {
+            let Some(Reverse((bits, n, version))) = self.heap.pop() else {
+                break;
+            };
+            if version != self.nodes[n].version {
+                continue;
+            }
+            self.clock = self.clock.max(f64::from_bits(bits));
+            let now = self.clock;
+            self.advance(n, now);
+            self.settle(n);
+        }
+        std::mem::take(&mut self.done)
+    }
+
+    fn usage(&mut self) -> Vec<Usage> {
+        // Memory rules are applied here, at the moment a curve crosses them.
+        Vec::new()
+    }
+
+    fn kill_oom(&mut self, _attempt_id: &str) {}
+
+    fn terminate_all(&mut self) {
+        let all: Vec<usize> = (0..self.slab.len())
+            .filter(|&i| self.slab[i].is_some())
+            .collect();
+        for i in all {
+            let n = self.live(i).node;
+            let now = self.clock;
+            self.advance(n, now);
+            self.end(i, false);
+            if let Some(f) = self.done.last_mut() {
+                f.totals.exit_code = None;
+                f.totals.signal = Some(15);
+                f.totals.terminated = true;
+            }
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.clock
+    }
+
+    fn running(&self) -> usize {
+        self.running
+    }
+}

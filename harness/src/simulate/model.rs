@@ -1,0 +1,175 @@
+//! Scaling models fitted on the profiles: per stage, wall time and peak memory as power laws
+//! of the image's voxels and (fusion) of the atlases fused. A simulated job is a profile of
+//! its stage scaled by these laws from the profile's size to its own.
+
+use atlasperf_reports::fit::{fit_power, Fit};
+
+use super::profiles::Profile;
+use crate::plan::Stage;
+use crate::store::ScalingModel;
+
+/// `y = coefficient · x^exponent`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Law {
+    /// Coefficient.
+    pub coefficient: f64,
+    /// Exponent.
+    pub exponent: f64,
+    /// R² of the fit; none when the exponent was assumed.
+    pub r2: Option<f64>,
+    /// Distinct predictor values seen.
+    pub points: usize,
+    /// Largest predictor value profiled.
+    pub max_x: f64,
+}
+
+impl Law {
+    /// The factor from a profile's size `from` to `to`.
+    pub fn ratio(&self, from: f64, to: f64) -> f64 {
+        (to / from).powf(self.exponent)
+    }
+}
+
+/// Wall time and peak memory of one stage against voxels and atlases.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StageModel {
+    /// Wall time (after dividing out the atlases' law) against voxels.
+    pub wall_voxels: Law,
+    /// Peak memory against voxels.
+    pub peak_voxels: Law,
+    /// Wall time against atlases (fusion; exponent 0 for registration).
+    pub wall_atlases: Law,
+    /// Peak memory against atlases.
+    pub peak_atlases: Law,
+}
+
+/// Both stages' models.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Models(pub [StageModel; 2]);
+
+fn distinct(x: &[f64]) -> usize {
+    let mut v = x.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v.len()
+}
+
+/// A power law of `y` on `x`, or, with fewer than two distinct `x`, `assumed` as exponent
+/// through the mean point.
+fn law(x: &[f64], y: &[f64], assumed: f64) -> Law {
+    let points = distinct(x);
+    let max_x = x.iter().copied().fold(0.0, f64::max);
+    if points >= 2 {
+        if let Some(Fit::Power {
+            scale,
+            exponent,
+            r2,
+        }) = fit_power(x, y)
+        {
+            return Law {
+                coefficient: scale,
+                exponent,
+                r2: Some(r2),
+                points,
+                max_x,
+            };
+        }
+    }
+    let n = x.len().max(1) as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    Law {
+        coefficient: my / mx.max(1e-12).powf(assumed),
+        exponent: assumed,
+        r2: None,
+        points,
+        max_x,
+    }
+}
+
+impl Models {
+    /// Fits both stages on `profiles`. The atlases' law of fusion is fitted within the image
+    /// size with the most distinct atlas counts (assumed linear with one count); the voxels'
+    /// law on every profile after dividing that out (assumed linear with one size).
+    pub fn fit(profiles: &[Profile]) -> Self {
+        Models([Stage::Registration, Stage::Fusion].map(|stage| {
+            let ps: Vec<&Profile> = profiles.iter().filter(|p| p.stage == stage).collect();
+            let none = Law {
+                coefficient: 1.0,
+                exponent: 0.0,
+                r2: None,
+                points: 1,
+                max_x: 1.0,
+            };
+            let (wall_atlases, peak_atlases) = if stage == Stage::Fusion {
+                let mut sizes: Vec<u64> = ps.iter().map(|p| p.voxels).collect();
+                sizes.sort_unstable();
+                sizes.dedup();
+                let group = sizes
+                    .iter()
+                    .map(|&v| ps.iter().filter(|p| p.voxels == v).collect::<Vec<_>>())
+                    .max_by_key(|g| {
+                        distinct(&g.iter().map(|p| p.atlases as f64).collect::<Vec<_>>())
+                    })
+                    .unwrap_or_default();
+                let n: Vec<f64> = group.iter().map(|p| p.atlases as f64).collect();
+                let wall: Vec<f64> = group.iter().map(|p| p.wall_s).collect();
+                let peak: Vec<f64> = group.iter().map(|p| p.peak as f64).collect();
+                let mut w = law(&n, &wall, 1.0);
+                let mut m = law(&n, &peak, 1.0);
+                w.max_x = ps.iter().map(|p| p.atlases as f64).fold(0.0, f64::max);
+                m.max_x = w.max_x;
+                (w, m)
+            } else {
+                (none, none)
+            };
+            let v: Vec<f64> = ps.iter().map(|p| p.voxels as f64).collect();
+            let per = |f: &dyn Fn(&Profile) -> f64, by: &Law| -> Vec<f64> {
+                ps.iter()
+                    .map(|p| f(p) / by.ratio(1.0, p.atlases as f64))
+                    .collect()
+            };
+            StageModel {
+                wall_voxels: law(&v, &per(&|p| p.wall_s, &wall_atlases), 1.0),
+                peak_voxels: law(&v, &per(&|p| p.peak as f64, &peak_atlases), 1.0),
+                wall_atlases,
+                peak_atlases,
+            }
+        }))
+    }
+
+    /// A stage's model.
+    pub fn stage(&self, s: Stage) -> &StageModel {
+        &self.0[s.index()]
+    }
+
+    /// The models as `run.json` records them, with the extrapolation to the largest
+    /// simulated voxels and atlases of each stage.
+    pub fn notes(&self, largest: [(u64, usize); 2]) -> Vec<ScalingModel> {
+        let mut out = Vec::new();
+        for stage in [Stage::Registration, Stage::Fusion] {
+            let m = self.stage(stage);
+            let (v, n) = largest[stage.index()];
+            let mut laws = vec![
+                ("wall_s", "voxels", m.wall_voxels, v as f64),
+                ("peak_rss", "voxels", m.peak_voxels, v as f64),
+            ];
+            if stage == Stage::Fusion {
+                laws.push(("wall_s", "atlases", m.wall_atlases, n as f64));
+                laws.push(("peak_rss", "atlases", m.peak_atlases, n as f64));
+            }
+            for (quantity, predictor, l, x) in laws {
+                out.push(ScalingModel {
+                    stage: stage.as_str().into(),
+                    quantity: quantity.into(),
+                    predictor: predictor.into(),
+                    coefficient: l.coefficient,
+                    exponent: l.exponent,
+                    r2: l.r2,
+                    points: l.points,
+                    extrapolation: x / l.max_x.max(1e-12),
+                });
+            }
+        }
+        out
+    }
+}
