@@ -34,6 +34,8 @@ pub struct JobShape {
     pub curve: Arc<Curve>,
     /// Factor on the curve's cores (threads other than the profile's).
     pub cores_scale: f64,
+    /// Threads: the most cores it asks for (a sampled CPU above them is jitter).
+    pub threads: f64,
 }
 
 impl JobShape {
@@ -41,7 +43,7 @@ impl JobShape {
         (self.curve.rss[bin.min(BINS - 1)] * self.peak as f64) as u64
     }
     fn cores(&self, bin: usize) -> f64 {
-        (self.curve.cores[bin.min(BINS - 1)] * self.cores_scale).max(1e-3)
+        (self.curve.cores[bin.min(BINS - 1)] * self.cores_scale).clamp(1e-3, self.threads)
     }
 }
 

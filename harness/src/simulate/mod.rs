@@ -83,6 +83,7 @@ pub fn shape_of(
             io: [0; 4],
             curve: std::sync::Arc::new(profiles::Curve::flat(1.0)),
             cores_scale: 1.0,
+            threads: 1.0,
         };
     }
     let h = fnv(&[
@@ -114,6 +115,7 @@ pub fn shape_of(
         io: p.io.map(|v| (v as f64 * f_io) as u64),
         curve: std::sync::Arc::clone(&p.curve),
         cores_scale: p1 / p0,
+        threads: t1,
     }
 }
 

@@ -33,6 +33,11 @@ pub struct Job {
     pub wchar: f64,
     pub read_bytes: f64,
     pub write_bytes: f64,
+    /// Voxels of its target image (none: unknown).
+    pub voxels: Option<u64>,
+    /// Target and atlas subjects.
+    pub target: String,
+    pub atlas: Option<String>,
 }
 
 impl Job {
@@ -60,6 +65,9 @@ impl Job {
             wchar: 0.0,
             read_bytes: 0.0,
             write_bytes: 0.0,
+            voxels: None,
+            target: String::new(),
+            atlas: None,
         }
     }
 
@@ -132,12 +140,12 @@ pub fn write_store(dir: &Path, nodes: &[Node], jobs: &[Job], interval: f64) {
                 attempt_id: j.attempt_id.clone(),
                 job_id: job_id.to_string(),
                 stage: j.stage.into(),
-                target: String::new(),
-                atlas: None,
+                target: j.target.clone(),
+                atlas: j.atlas.clone(),
                 node: j.node.into(),
                 attempt,
                 mem_request: None,
-                voxels: None,
+                voxels: j.voxels,
                 threads: 1,
                 status: AttemptStatus::parse(j.status).unwrap(),
                 start_s: j.start,
