@@ -8,7 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{ExportArgs, ExportFormat, SimulateArgs, UsageError};
-use crate::plan::{expand, Plan};
+use crate::plan::{expand_graph, Plan};
 use crate::scenario::{self, ExecutorKind, Scenario};
 use crate::simulate::engine::MemoryRule;
 use crate::simulate::output::Header;
@@ -180,8 +180,7 @@ pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<u8> {
         ))
         .into());
     }
-    let plan =
-        expand(&loaded.scenario, &loaded.base, &dir, Path::new("atlasperf")).map_err(UsageError)?;
+    let plan = expand_graph(&loaded.scenario, &loaded.base, &dir).map_err(UsageError)?;
     let inputs = Inputs::load(&a.profiles)?;
     print_inputs(&inputs, &plan);
     let started = std::time::Instant::now();
@@ -313,7 +312,7 @@ fn validate(real: &Path, a: &SimulateArgs) -> anyhow::Result<u8> {
         .scenario_dir
         .clone()
         .unwrap_or_else(|| real.to_path_buf());
-    let plan = expand(&scenario, &base, real, Path::new("atlasperf")).map_err(UsageError)?;
+    let plan = expand_graph(&scenario, &base, real).map_err(UsageError)?;
     let inputs = Inputs::load(&a.profiles)?;
     print_inputs(&inputs, &plan);
     let (_, all) = run_samples(&plan, &scenario, &base, &inputs, a.seed, a.samples)?;

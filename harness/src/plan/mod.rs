@@ -118,6 +118,26 @@ struct Files {
 /// # Errors
 /// A message naming the file or key at fault (unknown subjects, unreadable manifest or image).
 pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<Plan, String> {
+    expand_with(s, base, run_dir, exe, true)
+}
+
+/// [`expand`] for the simulator: the same graph, ids, sizes, threads and requests, but no
+/// command lines (every spec is an empty external command), so a million jobs fit in a few
+/// hundred megabytes.
+///
+/// # Errors
+/// As [`expand`].
+pub fn expand_graph(s: &Scenario, base: &Path, run_dir: &Path) -> Result<Plan, String> {
+    expand_with(s, base, run_dir, Path::new("atlasperf"), false)
+}
+
+fn expand_with(
+    s: &Scenario,
+    base: &Path,
+    run_dir: &Path,
+    exe: &Path,
+    commands: bool,
+) -> Result<Plan, String> {
     let (dataset, subjects, voxels_of) = resolve_dataset(s, base, run_dir)?;
     let pick = |ids: &[String], what: &str| -> Result<Vec<Files>, String> {
         ids.iter()
@@ -189,7 +209,9 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
                 let w_img = format!("{out_s}warped.nii.gz");
                 let w_lab = format!("{out_s}warped_labels.nii.gz");
                 let r = &s.stages.registration;
-                let spec = if r.command.is_empty() {
+                let spec = if !commands {
+                    JobSpec::External(Vec::new())
+                } else if r.command.is_empty() {
                     JobSpec::Register(RegisterJob {
                         exe: exe_path.clone(),
                         fixed: t.image.clone(),
@@ -225,8 +247,10 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
                     )
                 };
                 regs.push(jobs.len());
-                warped.push(w_img);
-                warped_labels.push(w_lab);
+                if commands {
+                    warped.push(w_img);
+                    warped_labels.push(w_lab);
+                }
                 jobs.push(PlannedJob {
                     id: format!("{prefix}reg-{}-{}", t.id, a.id),
                     stage: Stage::Registration,
@@ -242,7 +266,9 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
             let f = &s.stages.fusion;
             let seg = out_root.join("fusion").join(format!("{}_seg.nii.gz", t.id));
             let seg_s = seg.to_string_lossy().into_owned();
-            let spec = if f.command.is_empty() {
+            let spec = if !commands {
+                JobSpec::External(Vec::new())
+            } else if f.command.is_empty() {
                 JobSpec::Fuse(FuseJob {
                     exe: exe_path.clone(),
                     target: t.image.clone(),

@@ -228,6 +228,19 @@ impl SimExecutor {
 
     fn apply_memory_rule(&mut self, n: usize) {
         let jobs = &self.nodes[n].jobs;
+        // The common case, without allocating: nothing above its limit, the node within its
+        // capacity.
+        let mut total = 0;
+        let mut over_limit = false;
+        for &i in jobs {
+            let l = self.live(i);
+            let rss = l.shape.rss(l.bin);
+            total += rss;
+            over_limit |= self.rule == MemoryRule::PerJob && l.limit.is_some_and(|m| rss > m);
+        }
+        if !over_limit && total <= self.nodes[n].capacity {
+            return;
+        }
         let usage: Vec<(usize, u64)> = jobs
             .iter()
             .map(|&i| (i, self.live(i).shape.rss(self.live(i).bin)))
