@@ -12,7 +12,7 @@ use atlasperf_harness::scenario::Scenario;
 use atlasperf_harness::simulate::engine::MemoryRule;
 use atlasperf_harness::simulate::model::Models;
 use atlasperf_harness::simulate::profiles::{Curve, Profile, BINS};
-use atlasperf_harness::simulate::simulate_once;
+use atlasperf_harness::simulate::{simulate_once, Setup};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn scenario() -> Scenario {
@@ -81,17 +81,14 @@ fn bench(c: &mut Criterion) {
     let mut printed = false;
     g.bench_function("slots, 32-bin curves", |b| {
         b.iter(|| {
-            let s = simulate_once(
-                &plan,
-                &profiles,
-                &models,
-                MemoryRule::Node,
-                [None, None],
-                1,
-                0,
-                false,
-            )
-            .unwrap();
+            let setup = Setup {
+                profiles: &profiles,
+                models: &models,
+                rule: MemoryRule::Node,
+                memory_models: [None, None],
+                seed: 1,
+            };
+            let s = simulate_once(&plan, &setup, 0, false).unwrap();
             assert_eq!(s.ok_jobs, 1_000_000);
             if !printed {
                 printed = true;

@@ -12,7 +12,7 @@ use crate::plan::{expand_graph, Plan};
 use crate::scenario::{self, ExecutorKind, Scenario};
 use crate::simulate::engine::MemoryRule;
 use crate::simulate::output::Header;
-use crate::simulate::{band, export, simulate_once, write_store, Inputs, Sample};
+use crate::simulate::{band, export, simulate_once, write_store, Inputs, Sample, Setup};
 use crate::store::{
     read_jobs_table, read_nodes_table, read_samples_table, AttemptStatus, Band, NodeInfo, RunStore,
     Simulation,
@@ -59,17 +59,15 @@ fn run_samples(
     }
     let mut first = None;
     let mut all = Vec::new();
+    let setup = Setup {
+        profiles: &inputs.profiles,
+        models: &inputs.models,
+        rule,
+        memory_models,
+        seed,
+    };
     for k in 0..samples {
-        let s = simulate_once(
-            plan,
-            &inputs.profiles,
-            &inputs.models,
-            rule,
-            memory_models,
-            seed,
-            k,
-            k == 0,
-        )?;
+        let s = simulate_once(plan, &setup, k, k == 0)?;
         all.push(quantities(&s));
         if k == 0 {
             first = Some(s);
@@ -319,8 +317,8 @@ fn validate(real: &Path, a: &SimulateArgs) -> anyhow::Result<u8> {
     let want = measured(real)?;
     let bands = bands(&all);
     println!(
-        "{:<14} {:>14} {:>14} {:>9}  {}",
-        "quantity", "predicted P50", "measured", "error", "P10–P90 holds it"
+        "{:<14} {:>14} {:>14} {:>9}  P10–P90 holds it",
+        "quantity", "predicted P50", "measured", "error"
     );
     let mut worst: f64 = 0.0;
     let mut oom_exact = true;

@@ -147,8 +147,12 @@ impl SimExecutor {
         self.nodes.iter().map(|n| n.peak).collect()
     }
 
-    fn live(&self, i: usize) -> &Live {
-        self.slab[i].as_ref().expect("a running attempt")
+    /// The running attempts of node `n`.
+    fn on_node(&self, n: usize) -> impl Iterator<Item = (usize, &Live)> {
+        self.nodes[n]
+            .jobs
+            .iter()
+            .filter_map(|&i| self.slab[i].as_ref().map(|l| (i, l)))
     }
 
     /// Moves every job of node `n` forward to `t` at its current share.
@@ -156,7 +160,9 @@ impl SimExecutor {
         let dt = t - self.nodes[n].last;
         if dt > 0.0 {
             for &i in &self.nodes[n].jobs {
-                let l = self.slab[i].as_mut().expect("a running attempt");
+                let Some(l) = self.slab[i].as_mut() else {
+                    continue;
+                };
                 l.tau += l.share * dt / l.shape.wall_s.max(1e-12);
                 l.cpu_s += l.shape.cores(l.bin) * l.share * dt;
             }
@@ -169,8 +175,11 @@ impl SimExecutor {
     fn settle(&mut self, n: usize) {
         let now = self.clock;
         let mut ended = Vec::new();
+        let slab = &mut self.slab;
         for &i in &self.nodes[n].jobs {
-            let l = self.slab[i].as_mut().expect("a running attempt");
+            let Some(l) = slab[i].as_mut() else {
+                continue;
+            };
             while l.bin < BINS && l.tau >= (l.bin + 1) as f64 / BINS as f64 - 1e-12 {
                 l.bin += 1;
             }
@@ -185,14 +194,10 @@ impl SimExecutor {
             self.end(i, false);
         }
         self.apply_memory_rule(n);
+        let (total, asked) = self.on_node(n).fold((0, 0.0), |(m, c), (_, l)| {
+            (m + l.shape.rss(l.bin), c + l.shape.cores(l.bin))
+        });
         let node = &mut self.nodes[n];
-        let mut total = 0;
-        let mut asked = 0.0;
-        for &i in &node.jobs {
-            let l = self.slab[i].as_ref().expect("a running attempt");
-            total += l.shape.rss(l.bin);
-            asked += l.shape.cores(l.bin);
-        }
         node.peak = node.peak.max(total);
         let share = if asked > node.cores {
             node.cores / asked
@@ -201,7 +206,9 @@ impl SimExecutor {
         };
         let mut next = f64::INFINITY;
         for &i in &node.jobs {
-            let l = self.slab[i].as_mut().expect("a running attempt");
+            let Some(l) = self.slab[i].as_mut() else {
+                continue;
+            };
             l.share = share;
             let left = (l.bin + 1) as f64 / BINS as f64 - l.tau;
             next = next.min(now + left.max(0.0) * l.shape.wall_s / share);
@@ -227,13 +234,11 @@ impl SimExecutor {
     }
 
     fn apply_memory_rule(&mut self, n: usize) {
-        let jobs = &self.nodes[n].jobs;
         // The common case, without allocating: nothing above its limit, the node within its
         // capacity.
         let mut total = 0;
         let mut over_limit = false;
-        for &i in jobs {
-            let l = self.live(i);
+        for (_, l) in self.on_node(n) {
             let rss = l.shape.rss(l.bin);
             total += rss;
             over_limit |= self.rule == MemoryRule::PerJob && l.limit.is_some_and(|m| rss > m);
@@ -241,37 +246,28 @@ impl SimExecutor {
         if !over_limit && total <= self.nodes[n].capacity {
             return;
         }
-        let usage: Vec<(usize, u64)> = jobs
-            .iter()
-            .map(|&i| (i, self.live(i).shape.rss(self.live(i).bin)))
-            .collect();
-        let mut victims: Vec<usize> = Vec::new();
-        if self.rule == MemoryRule::PerJob {
-            victims.extend(
-                usage
-                    .iter()
-                    .filter(|(i, rss)| self.live(*i).limit.is_some_and(|m| *rss > m))
-                    .map(|(i, _)| *i),
-            );
-        }
-        let rest: Vec<(usize, u64)> = usage
-            .iter()
-            .filter(|(i, _)| {
-                !victims.contains(i)
-                    && (self.rule == MemoryRule::Node || self.live(*i).limit.is_none())
+        // (slab index, id, RSS now, its own limit under the per-job rule)
+        let usage: Vec<(usize, &str, u64, Option<u64>)> = self
+            .on_node(n)
+            .map(|(i, l)| {
+                let limit = l.limit.filter(|_| self.rule == MemoryRule::PerJob);
+                (i, l.id.as_str(), l.shape.rss(l.bin), limit)
             })
-            .copied()
             .collect();
-        let sizes: Vec<(&str, u64)> = rest
+        let mut victims: Vec<usize> = usage
             .iter()
-            .map(|(i, rss)| (self.live(*i).id.as_str(), *rss))
+            .filter(|u| u.3.is_some_and(|m| u.2 > m))
+            .map(|u| u.0)
             .collect();
-        let held: u64 = usage
+        // The node's rule covers the jobs no limit of their own covers.
+        let rest: Vec<&(usize, &str, u64, Option<u64>)> =
+            usage.iter().filter(|u| u.3.is_none()).collect();
+        let sizes: Vec<(&str, u64)> = rest.iter().map(|u| (u.1, u.2)).collect();
+        let others: u64 = usage
             .iter()
-            .filter(|(i, _)| !victims.contains(i))
-            .map(|(_, r)| r)
+            .filter(|u| u.3.is_some() && !victims.contains(&u.0))
+            .map(|u| u.2)
             .sum();
-        let others = held - rest.iter().map(|(_, r)| r).sum::<u64>();
         let room = self.nodes[n].capacity.saturating_sub(others);
         victims.extend(oom_victims(&sizes, room).into_iter().map(|k| rest[k].0));
         for i in victims {
@@ -281,7 +277,9 @@ impl SimExecutor {
 
     /// Ends attempt `i` at the clock: done, or killed by a memory rule.
     fn end(&mut self, i: usize, killed: bool) {
-        let l = self.slab[i].take().expect("a running attempt");
+        let Some(l) = self.slab[i].take() else {
+            return;
+        };
         self.free.push(i);
         self.running -= 1;
         self.nodes[l.node].jobs.retain(|&j| j != i);
@@ -397,7 +395,9 @@ impl Executor for SimExecutor {
             .filter(|&i| self.slab[i].is_some())
             .collect();
         for i in all {
-            let n = self.live(i).node;
+            let Some(n) = self.slab[i].as_ref().map(|l| l.node) else {
+                continue;
+            };
             let now = self.clock;
             self.advance(n, now);
             self.end(i, false);

@@ -170,10 +170,9 @@ pub fn wfformat(info: &RunInfo, jobs: &[JobRecord], samples: &[SampleRow]) -> Va
     let mut spec = Vec::new();
     let mut exec = Vec::new();
     for (id, attempts) in &by_job {
-        let last = attempts
-            .iter()
-            .max_by_key(|a| a.attempt)
-            .expect("a job has an attempt");
+        let Some(last) = attempts.iter().max_by_key(|a| a.attempt) else {
+            continue;
+        };
         spec.push(json!({
             "name": last.stage,
             "id": id,

@@ -119,26 +119,37 @@ pub fn shape_of(
     }
 }
 
-/// Simulates `plan` once: sample `sample` of `seed`. `record` keeps every attempt's record
+/// What every sample of a simulation shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup<'a> {
+    /// The measured attempts.
+    pub profiles: &'a [Profile],
+    /// The scaling models fitted on them.
+    pub models: &'a Models,
+    /// Which memory rule kills jobs.
+    pub rule: MemoryRule,
+    /// The scheduler's memory models (the memory policy's requests), as `run` has them.
+    pub memory_models: [Option<crate::scheduler::MemoryModel>; 2],
+    /// Seed of the draws.
+    pub seed: u64,
+}
+
+/// Simulates `plan` once: sample `sample` of the setup's seed. `record` keeps every attempt's record
 /// and series (for the run store); without it only the totals are kept, so a million jobs
 /// fit in memory.
 pub fn simulate_once(
     plan: &Plan,
-    profiles: &[Profile],
-    models: &Models,
-    rule: MemoryRule,
-    memory_models: [Option<crate::scheduler::MemoryModel>; 2],
-    seed: u64,
+    s: &Setup<'_>,
     sample: u64,
     record: bool,
 ) -> anyhow::Result<Sample> {
-    let mut sched = Scheduler::new(plan, memory_models);
+    let mut sched = Scheduler::new(plan, s.memory_models);
     let shaper = {
-        let profiles = profiles.to_vec();
-        let models = *models;
+        let profiles = s.profiles.to_vec();
+        let (models, seed) = (*s.models, s.seed);
         Box::new(move |job: &PlannedJob| shape_of(job, &profiles, &models, seed, sample))
     };
-    let mut exec = SimExecutor::new(&plan.nodes, rule, shaper, record);
+    let mut exec = SimExecutor::new(&plan.nodes, s.rule, shaper, record);
     let mut out = Sample::default();
     let mut ok = vec![false; plan.jobs.len()];
     let stop = AtomicBool::new(false);
