@@ -55,10 +55,10 @@ fn fnv(parts: &[&[u8]]) -> u64 {
     h
 }
 
-/// A job's shape: a profile of its stage (with its threads when any has them) drawn from
-/// `(seed, sample, job id)`, scaled by the models from the profile's voxels and atlases to
-/// the job's; with other threads than the profile's, its parallelism scales with them (up to
-/// the threads) at the same CPU time.
+/// A job's shape: a profile of its stage drawn from `(seed, sample, job id)` among the closest
+/// ones (its threads, its image size, its atlas count, each when some profile has it), scaled
+/// by the models from the profile's voxels and atlases to the job's; with other threads than
+/// the profile's, its parallelism scales with them (up to the threads) at the same CPU time.
 pub fn shape_of(
     job: &PlannedJob,
     profiles: &[Profile],
@@ -66,15 +66,22 @@ pub fn shape_of(
     seed: u64,
     sample: u64,
 ) -> JobShape {
-    let same_threads: Vec<&Profile> = profiles
-        .iter()
-        .filter(|p| p.stage == job.stage && p.threads == job.threads)
-        .collect();
-    let pool = if same_threads.is_empty() {
-        profiles.iter().filter(|p| p.stage == job.stage).collect()
-    } else {
-        same_threads
+    let atlases_of = |j: &PlannedJob| match j.stage {
+        Stage::Registration => 1,
+        Stage::Fusion => j.deps.len().max(1),
     };
+    // The closest profiles measured: of its stage; with its threads if any; at its image
+    // size and atlas count if any — the laws scale only what no profile measured.
+    let mut pool: Vec<&Profile> = profiles.iter().filter(|p| p.stage == job.stage).collect();
+    for same in [
+        &(|p: &Profile| p.threads == job.threads) as &dyn Fn(&Profile) -> bool,
+        &|p: &Profile| p.voxels == job.voxels,
+        &|p: &Profile| p.atlases == atlases_of(job),
+    ] {
+        if pool.iter().any(|p| same(p)) {
+            pool.retain(|p| same(p));
+        }
+    }
     if pool.is_empty() {
         return JobShape {
             wall_s: f64::NAN,
@@ -93,10 +100,7 @@ pub fn shape_of(
     ]);
     let p = pool[(h % pool.len() as u64) as usize];
     let m = models.stage(job.stage);
-    let atlases = match job.stage {
-        Stage::Registration => 1.0,
-        Stage::Fusion => job.deps.len().max(1) as f64,
-    };
+    let atlases = atlases_of(job) as f64;
     let (v0, v1, n0) = (p.voxels as f64, job.voxels.max(1) as f64, p.atlases as f64);
     let f_wall = m.wall_voxels.ratio(v0, v1) * m.wall_atlases.ratio(n0, atlases);
     let f_peak = m.peak_voxels.ratio(v0, v1) * m.peak_atlases.ratio(n0, atlases);

@@ -1,5 +1,5 @@
-//! Scaling models fitted on the profiles: per stage, wall time and peak memory as power laws
-//! of the image's voxels and (fusion) of the atlases fused. A simulated job is a profile of
+//! Scaling models fitted on the profiles: per stage, time (fitted on CPU time) and peak memory
+//! as power laws of the image's voxels and (fusion) of the atlases fused. A simulated job is a profile of
 //! its stage scaled by these laws from the profile's size to its own.
 
 use atlasperf_reports::fit::{fit_power, Fit};
@@ -33,7 +33,8 @@ impl Law {
 /// Wall time and peak memory of one stage against voxels and atlases.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StageModel {
-    /// Wall time (after dividing out the atlases' law) against voxels.
+    /// Time (fitted on CPU time, so profiles of any threads agree; after dividing out the
+    /// atlases' law) against voxels.
     pub wall_voxels: Law,
     /// Peak memory against voxels.
     pub peak_voxels: Law,
@@ -112,7 +113,7 @@ impl Models {
                     })
                     .unwrap_or_default();
                 let n: Vec<f64> = group.iter().map(|p| p.atlases as f64).collect();
-                let wall: Vec<f64> = group.iter().map(|p| p.wall_s).collect();
+                let wall: Vec<f64> = group.iter().map(|p| p.cpu_s).collect();
                 let peak: Vec<f64> = group.iter().map(|p| p.peak as f64).collect();
                 let mut w = law(&n, &wall, 1.0);
                 let mut m = law(&n, &peak, 1.0);
@@ -129,7 +130,8 @@ impl Models {
                     .collect()
             };
             StageModel {
-                wall_voxels: law(&v, &per(&|p| p.wall_s, &wall_atlases), 1.0),
+                // On CPU time: the work grows with the image whatever the threads were.
+                wall_voxels: law(&v, &per(&|p| p.cpu_s, &wall_atlases), 1.0),
                 peak_voxels: law(&v, &per(&|p| p.peak as f64, &peak_atlases), 1.0),
                 wall_atlases,
                 peak_atlases,
@@ -150,11 +152,11 @@ impl Models {
             let m = self.stage(stage);
             let (v, n) = largest[stage.index()];
             let mut laws = vec![
-                ("wall_s", "voxels", m.wall_voxels, v as f64),
+                ("cpu_s", "voxels", m.wall_voxels, v as f64),
                 ("peak_rss", "voxels", m.peak_voxels, v as f64),
             ];
             if stage == Stage::Fusion {
-                laws.push(("wall_s", "atlases", m.wall_atlases, n as f64));
+                laws.push(("cpu_s", "atlases", m.wall_atlases, n as f64));
                 laws.push(("peak_rss", "atlases", m.peak_atlases, n as f64));
             }
             for (quantity, predictor, l, x) in laws {

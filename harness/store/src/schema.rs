@@ -154,7 +154,7 @@ pub struct Simulation {
 pub struct ScalingModel {
     /// `registration` or `fusion`.
     pub stage: String,
-    /// `wall_s` or `peak_rss`.
+    /// `cpu_s` (a job's wall time scales with it) or `peak_rss`.
     pub quantity: String,
     /// `voxels` or `atlases`.
     pub predictor: String,

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Checks `atlasperf simulate` against real runs on this machine. Four calibration runs (jobs
+# alone: two image sizes, two atlas counts, one and two threads) give the profiles; then nine
+# configurations none of them ran (slots 1–4, m and n, threads 1–2, two image sizes, slots vs
+# the memory policy, a node too small for its jobs so the watchdog kills) are each run for real
+# and predicted by `simulate --validate` from the calibrations only. Prints one row per
+# configuration (predicted P50 / measured / error for makespan, largest node peak Σ RSS,
+# CPU-hours and OOM-killed attempts; whether the P10–P90 band holds the real makespan) and the
+# summary the goals are stated in.
+#
+# usage: scripts/validate-simulate.sh [--out DIR] [--samples K]
+# Takes about 5 minutes on 2 cores. Nothing else should run meanwhile: the real runs are the
+# truth, and a busy machine slows them where the calibrations were not slowed.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+out="" samples=20
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out="$2"; shift 2 ;;
+    --samples) samples="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/atlasperf-target}"
+(cd "$root" && cargo build --release --quiet --bin atlasperf)
+ap="$CARGO_TARGET_DIR/release/atlasperf"
+if [ -z "$out" ]; then out="$(mktemp -d)"; fi
+mkdir -p "$out"
+echo "runs and scenarios in $out" >&2
+
+# scenario NAME NODES CORES MEMORY SLOTS SHAPE SPACING TARGETS ATLASES THREADS POLICY [REG_MEMORY]
+scenario() {
+  local f="$out/$1.toml"
+  {
+    echo "name = \"$1\""
+    echo "interval_ms = 100"
+    echo "[cluster]"
+    echo "executor = \"local\""
+    for n in $(seq 1 "$2"); do
+      printf '[[cluster.nodes]]\nname = "node%s"\ncores = %s\nmemory = "%s"\nslots = %s\n' "$n" "$3" "$4" "$5"
+    done
+    printf '[dataset.phantom]\nshape = %s\nspacing = %s\n' "$6" "$7"
+    printf '[workload]\ntargets = %s\natlases = %s\n' "$8" "$9"
+    printf '[stages.registration]\npreset = "fast"\nthreads = %s\n' "${10}"
+    if [ -n "${12:-}" ]; then printf 'memory = "%s"\n' "${12}"; fi
+    printf '[stages.fusion]\nthreads = %s\n' "${10}"
+    if [ -n "${12:-}" ]; then printf 'memory = "%s"\n' "${12}"; fi
+    printf '[scheduling]\npolicy = "%s"\nretries = 2\n' "${11}"
+  } > "$f"
+  echo "$f"
+}
+
+A="[56, 70, 56]" A_MM=2.86 B="[40, 50, 40]" B_MM=4.0
+run() { # NAME: runs $out/NAME.toml into $out/NAME unless already complete
+  if [ -f "$out/$1/run.json" ] && grep -q '"status": "complete"' "$out/$1/run.json"; then return; fi
+  rm -rf "${out:?}/$1"
+  echo "running $1 ..." >&2
+  "$ap" run "$out/$1.toml" --out "$out/$1" > "$out/$1.log" 2>&1 || {
+    # A run whose jobs failed beyond their retries is still a measurement.
+    grep -q '"status"' "$out/$1/run.json" 2>/dev/null || { tail -20 "$out/$1.log" >&2; exit 1; }
+  }
+}
+
+# Calibrations: every job alone on its node.
+scenario cal-a 1 1 "4 GiB" 1 "$A" "$A_MM" 1 3 1 slots >/dev/null
+scenario cal-b 1 1 "4 GiB" 1 "$B" "$B_MM" 1 3 1 slots >/dev/null
+scenario cal-a5 1 1 "4 GiB" 1 "$A" "$A_MM" 1 5 1 slots >/dev/null
+scenario cal-t2 1 2 "4 GiB" 1 "$A" "$A_MM" 1 2 2 slots >/dev/null
+# Configurations to predict.
+scenario v1-slots1 2 1 "4 GiB" 1 "$A" "$A_MM" 2 3 1 slots >/dev/null
+scenario v2-slots2 2 1 "4 GiB" 2 "$A" "$A_MM" 2 3 1 slots >/dev/null
+scenario v3-slots3-m4 2 1 "4 GiB" 3 "$A" "$A_MM" 4 3 1 slots >/dev/null
+scenario v4-slots4-1node 1 2 "4 GiB" 4 "$A" "$A_MM" 2 3 1 slots >/dev/null
+scenario v5-threads2 1 2 "4 GiB" 2 "$A" "$A_MM" 2 3 2 slots >/dev/null
+scenario v6-size-b-n4 2 1 "4 GiB" 2 "$B" "$B_MM" 3 4 1 slots >/dev/null
+scenario v7-memory-policy 2 1 "130 MiB" 4 "$A" "$A_MM" 2 3 1 memory "60 MiB" >/dev/null
+scenario v8-oom 1 2 "100 MiB" 3 "$A" "$A_MM" 2 3 1 slots >/dev/null
+scenario v9-m3-n2 2 1 "4 GiB" 2 "$A" "$A_MM" 3 2 1 slots >/dev/null
+
+cals=(cal-a cal-b cal-a5 cal-t2)
+configs=(v1-slots1 v2-slots2 v3-slots3-m4 v4-slots4-1node v5-threads2 v6-size-b-n4 v7-memory-policy v8-oom v9-m3-n2)
+for c in "${cals[@]}" "${configs[@]}"; do run "$c"; done
+
+profiles=()
+for c in "${cals[@]}"; do profiles+=("$out/$c"); done
+table="$out/validation.tsv"
+: > "$table"
+for c in "${configs[@]}"; do
+  "$ap" simulate --validate "$out/$c" --profiles "${profiles[@]}" --samples "$samples" \
+    > "$out/$c.validate" 2> "$out/$c.validate.log"
+  # quantity predicted measured error holds
+  awk -v c="$c" 'NR > 1 { gsub("%", "", $4); printf "%s\t%s\t%s\t%s\t%s\t%s\n", c, $1, $2, $3, $4, $5 }' "$out/$c.validate" >> "$table"
+done
+
+python3 - "$table" <<'PY'
+import sys, statistics
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+by = {}
+for c, q, pred, meas, err, holds in rows:
+    by.setdefault(c, {})[q] = (float(pred), float(meas), err, holds)
+print("| configuration | makespan pred / real (err) | node peak pred / real (err) | CPU-h err | OOM kills pred / real | P10–P90 holds makespan |")
+print("|---|---|---|---|---|---|")
+mk, pk, cpu, oom_ok, held = [], [], [], 0, 0
+for c, d in by.items():
+    m, p, h, o = d["makespan_s"], d["node_peak_rss"], d["cpu_hours"], d["oom_killed"]
+    e = lambda t: float(t[2]) if t[2] not in ("inf", "+inf") else float("inf")
+    mk.append(abs(e(m))); pk.append(abs(e(p))); cpu.append(abs(e(h)))
+    oom_ok += o[0] == o[1]; held += m[3] == "yes"
+    print(f"| {c} | {m[0]:.1f} / {m[1]:.1f} s ({e(m):+.1f} %) | {p[0]/2**20:.0f} / {p[1]/2**20:.0f} MiB ({e(p):+.1f} %) | {e(h):+.1f} % | {o[0]:.0f} / {o[1]:.0f} | {m[3]} |")
+n = len(by)
+print()
+print(f"{n} configurations: |makespan error| median {statistics.median(mk):.1f} %, max {max(mk):.1f} %; "
+      f"node peak |error| median {statistics.median(pk):.1f} %, max {max(pk):.1f} %; "
+      f"CPU-hours |error| median {statistics.median(cpu):.1f} %, max {max(cpu):.1f} %; "
+      f"OOM kills exact in {oom_ok}/{n}; P10–P90 holds the real makespan in {held}/{n}")
+PY
