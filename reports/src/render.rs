@@ -172,17 +172,42 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
     let (name, id) = (info.scenario_name.clone(), info.id.clone());
     let status = info.status.as_str();
     let host = &info.host;
-    let mut header = format!(
-        "Run `{id}` (scenario `{name}`, status **{status}**) on {} ({} CPUs, {}), atlasperf {} {}",
-        host.cpu_model,
-        host.cpus,
-        bytes(host.memory_bytes as f64),
+    let built = format!(
+        "atlasperf {}{}",
         info.atlasperf_version,
         info.git_commit
             .as_deref()
-            .map(|c| format!("({})", &c[..c.len().min(10)]))
+            .map(|c| format!(" ({})", &c[..c.len().min(10)]))
             .unwrap_or_default()
     );
+    let mut header = match &info.notes.simulation {
+        Some(sim) => format!(
+            "**Simulated** run `{id}` (scenario `{name}`, status **{status}**) by {built} from {} measured attempts of {} run(s), seed {}: the tables show sample 1 of {}; over all samples (P10 / P50 / P90) {}",
+            sim.profile_attempts.values().sum::<usize>(),
+            sim.profiles.len(),
+            sim.seed,
+            sim.samples,
+            sim.bands
+                .iter()
+                .map(|b| {
+                    let f = |v: f64| match b.quantity.as_str() {
+                        "node_peak_rss" => bytes(v),
+                        "makespan_s" => format!("{v:.1} s"),
+                        "cpu_hours" => format!("{v:.3}"),
+                        _ => format!("{v:.0}"),
+                    };
+                    format!("{} {} / {} / {}", b.quantity, f(b.p10), f(b.p50), f(b.p90))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        None => format!(
+            "Run `{id}` (scenario `{name}`, status **{status}**) on {} ({} CPUs, {}), {built}",
+            host.cpu_model,
+            host.cpus,
+            bytes(host.memory_bytes as f64),
+        ),
+    };
     if let Some(f) = &info.notes.failure {
         let _ = write!(header, ". {}: {f}", status);
     }

@@ -130,11 +130,20 @@ fn rows_of(r: &JobRecord, series: &[Point], step: f64) -> Vec<SampleRow> {
     let t = &r.totals;
     let io = [t.rchar, t.wchar, t.read_bytes, t.write_bytes];
     let mut out = Vec::new();
-    let mut k = 0usize;
+    // Half-way between the node series' grid points on the run clock, so every grid step
+    // sees exactly one new sample (times on the grid itself alias with rounding).
+    let first = ((r.start_s / step - 0.5).ceil() + 0.5) * step - r.start_s;
+    let mut times = vec![0.0];
+    times.extend(
+        (0..)
+            .map(|k| first + k as f64 * step)
+            .take_while(|t| *t < wall)
+            .filter(|t| *t > 0.0),
+    );
+    times.push(wall);
     let mut at = 0usize;
     let mut hwm = 0;
-    loop {
-        let tk = (k as f64 * step).min(wall);
+    for tk in times {
         while at + 1 < series.len() && series[at + 1].t <= tk {
             at += 1;
         }
@@ -159,10 +168,6 @@ fn rows_of(r: &JobRecord, series: &[Point], step: f64) -> Vec<SampleRow> {
             processes: 1,
             late_ms: 0.0,
         });
-        if tk >= wall {
-            break;
-        }
-        k += 1;
     }
     out
 }
