@@ -9,43 +9,15 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::profiles::{Curve, BINS};
+use super::profiles::BINS;
+pub use super::shape::JobShape;
 use crate::driver::oom_victims;
 use crate::executor::{Executor, Finished, Usage};
 use crate::plan::PlannedJob;
 use crate::scenario::Node;
 use crate::store::Totals;
-
-/// What a job does when it runs alone.
-#[derive(Debug, Clone)]
-pub struct JobShape {
-    /// Wall time alone, s.
-    pub wall_s: f64,
-    /// CPU time, s.
-    pub cpu_s: f64,
-    /// Peak Σ RSS, bytes.
-    pub peak: u64,
-    /// rchar, wchar, read_bytes, write_bytes of the whole job.
-    pub io: [u64; 4],
-    /// Memory and CPU per bin.
-    pub curve: Arc<Curve>,
-    /// Factor on the curve's cores (threads other than the profile's).
-    pub cores_scale: f64,
-    /// Threads: the most cores it asks for (a sampled CPU above them is jitter).
-    pub threads: f64,
-}
-
-impl JobShape {
-    fn rss(&self, bin: usize) -> u64 {
-        (self.curve.rss[bin.min(BINS - 1)] * self.peak as f64) as u64
-    }
-    fn cores(&self, bin: usize) -> f64 {
-        (self.curve.cores[bin.min(BINS - 1)] * self.cores_scale).clamp(1e-3, self.threads)
-    }
-}
 
 /// Predicts a launched job's shape (called once per attempt).
 pub type Shaper = Box<dyn FnMut(&PlannedJob) -> JobShape>;
