@@ -1,8 +1,9 @@
-//! `atlasperf simulate`: a scenario planned exactly as `run` plans it, scheduled by the same
-//! scheduler and driver, on a virtual clock where every job replays a measured profile of its
-//! stage scaled to its size ([`model`]), sharing its node's cores and memory ([`engine`]).
-//! Monte Carlo samples draw each job's profile at random among its stage's; the first sample
-//! is written as a run store in the measured runs' schema ([`output`]).
+//! `atlasperf simulate`: a scenario planned as `run` plans it (the same graph, without command
+//! lines), scheduled by the same scheduler and driver, on a virtual clock where every job
+//! replays a measured profile of its stage scaled to its size ([`model`]), sharing its node's
+//! cores and memory ([`engine`]). Monte Carlo samples draw each job's profile at random among
+//! the closest of its stage's ([`shape`]); the first sample is written as a run store in the
+//! measured runs' schema ([`output`]).
 
 pub mod engine;
 pub mod export;
