@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::plan::Stage;
+use crate::scenario::Scenario;
 use crate::scheduler::MemoryModel;
 use crate::store::{AttemptStatus, RunStore};
 
@@ -38,6 +39,21 @@ pub fn fit(points: &[(u64, u64)], source: &'static str) -> Option<MemoryModel> {
         slope,
         source,
     })
+}
+
+/// The models a scenario's `scheduling.forecast_from` runs give (paths against `base`, the
+/// scenario's folder).
+///
+/// # Errors
+/// As [`from_runs`].
+pub fn for_scenario(s: &Scenario, base: &Path) -> anyhow::Result<[Option<MemoryModel>; 2]> {
+    from_runs(
+        &s.scheduling
+            .forecast_from
+            .iter()
+            .map(|p| base.join(p))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Models per stage from the successful jobs of earlier runs.

@@ -12,9 +12,11 @@ use crate::plan::{expand_graph, Plan};
 use crate::scenario::{self, ExecutorKind, Scenario};
 use crate::simulate::engine::MemoryRule;
 use crate::simulate::output::Header;
-use crate::simulate::{band, export, simulate_once, write_store, Inputs, Sample, Setup};
+use crate::simulate::{
+    band, export, open_tables, simulate_once, write_store, Inputs, Sample, Setup,
+};
 use crate::store::{
-    read_jobs_table, read_nodes_table, read_samples_table, AttemptStatus, Band, NodeInfo, RunStore,
+    read_nodes_table, read_samples_table, AttemptStatus, Band, JobRecord, NodeInfo, RunStore,
     Simulation,
 };
 
@@ -43,14 +45,7 @@ fn run_samples(
         ExecutorKind::Slurm => MemoryRule::PerJob,
         ExecutorKind::Local => MemoryRule::Node,
     };
-    let memory_models = crate::forecast::from_runs(
-        &scenario
-            .scheduling
-            .forecast_from
-            .iter()
-            .map(|p| base.join(p))
-            .collect::<Vec<_>>(),
-    )?;
+    let memory_models = crate::forecast::for_scenario(scenario, base)?;
     let bar = ProgressBar::new(samples);
     if let Ok(style) =
         ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} samples")
@@ -263,9 +258,7 @@ fn profile_interval(runs: &[PathBuf]) -> Option<u64> {
 }
 
 /// What a measured run measured, in [`QUANTITIES`]' order.
-fn measured(dir: &Path) -> anyhow::Result<[f64; 4]> {
-    let jobs = read_jobs_table(&dir.join("jobs.parquet"))
-        .map_err(|e| UsageError(format!("--validate: {e}")))?;
+fn measured(dir: &Path, jobs: &[JobRecord]) -> anyhow::Result<[f64; 4]> {
     let nodes = read_nodes_table(&dir.join("nodes.parquet"))
         .map_err(|e| UsageError(format!("--validate: {e}")))?;
     Ok([
@@ -279,17 +272,7 @@ fn measured(dir: &Path) -> anyhow::Result<[f64; 4]> {
 }
 
 fn validate(real: &Path, a: &SimulateArgs) -> anyhow::Result<u8> {
-    let store = RunStore::open(real).map_err(|e| UsageError(format!("--validate: {e}")))?;
-    let info = store
-        .read_info()
-        .map_err(|e| UsageError(format!("--validate: {e}")))?;
-    if info.notes.simulation.is_some() {
-        return Err(UsageError(format!(
-            "--validate: {} is simulated; give a measured run",
-            real.display()
-        ))
-        .into());
-    }
+    let (store, info, jobs) = open_tables(real, "--validate", true)?;
     let real_abs = std::path::absolute(real).unwrap_or_else(|_| real.to_path_buf());
     if a.profiles
         .iter()
@@ -299,22 +282,12 @@ fn validate(real: &Path, a: &SimulateArgs) -> anyhow::Result<u8> {
             UsageError("--validate: the run validated cannot also be a profile".into()).into(),
         );
     }
-    let scenario: Scenario = serde_json::from_value(info.scenario.clone()).with_context(|| {
-        format!(
-            "{}: the scenario cannot be read",
-            store.info_path().display()
-        )
-    })?;
-    let base = info
-        .notes
-        .scenario_dir
-        .clone()
-        .unwrap_or_else(|| real.to_path_buf());
+    let (scenario, base) = crate::runner::recorded_scenario(&store, &info)?;
     let plan = expand_graph(&scenario, &base, real).map_err(UsageError)?;
     let inputs = Inputs::load(&a.profiles)?;
     print_inputs(&inputs, &plan);
     let (_, all) = run_samples(&plan, &scenario, &base, &inputs, a.seed, a.samples)?;
-    let want = measured(real)?;
+    let want = measured(real, &jobs)?;
     let bands = bands(&all);
     println!(
         "{:<14} {:>14} {:>14} {:>9}  P10–P90 holds it",
@@ -369,18 +342,7 @@ fn validate(real: &Path, a: &SimulateArgs) -> anyhow::Result<u8> {
 }
 
 pub(crate) fn export(a: &ExportArgs) -> anyhow::Result<()> {
-    let store = RunStore::open(&a.run).map_err(|e| UsageError(e.to_string()))?;
-    let info = store.read_info().map_err(|e| UsageError(e.to_string()))?;
-    let jp = a.run.join("jobs.parquet");
-    if !jp.exists() {
-        return Err(UsageError(format!(
-            "{}: the run's tables were never written; `atlasperf report {}` compacts them",
-            jp.display(),
-            a.run.display()
-        ))
-        .into());
-    }
-    let jobs = read_jobs_table(&jp)?;
+    let (_, info, jobs) = open_tables(&a.run, "export", false)?;
     let text = match a.format {
         ExportFormat::Swf => export::swf(&info, &jobs),
         ExportFormat::Wfformat => {

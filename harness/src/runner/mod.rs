@@ -25,7 +25,7 @@ use crate::sampler::node::record_machine;
 use crate::scenario::{ExecutorKind, Loaded, Scenario};
 use crate::scheduler::Scheduler;
 use crate::session::{Recovery, Session};
-use crate::store::{AttemptStatus, ForecastNote, RunStatus, RunStore};
+use crate::store::{AttemptStatus, ForecastNote, RunInfo, RunStatus, RunStore};
 
 /// How a run ended, for the command to print.
 #[derive(Debug, Clone)]
@@ -108,17 +108,7 @@ impl Runner {
             ))
             .into());
         }
-        let scenario: Scenario = serde_json::from_value(info.scenario.clone()).map_err(|e| {
-            UsageError(format!(
-                "{}: the scenario in run.json cannot be read: {e}",
-                store.info_path().display()
-            ))
-        })?;
-        let base = info
-            .notes
-            .scenario_dir
-            .clone()
-            .unwrap_or_else(|| dir.clone());
+        let (scenario, base) = recorded_scenario(&store, &info)?;
         let plan = expand(&scenario, &base, &dir, &exe).map_err(UsageError)?;
         preflight(&scenario, &base, &store.info_path())?;
         let slurm = scenario.cluster.executor == ExecutorKind::Slurm;
@@ -283,6 +273,26 @@ impl Runner {
             forecasts,
         })
     }
+}
+
+/// The scenario a run recorded in `run.json`, and the folder its relative paths are resolved
+/// against (the scenario's own, or the run's when it was not recorded).
+///
+/// # Errors
+/// A usage error when `run.json`'s scenario cannot be read as one.
+pub fn recorded_scenario(store: &RunStore, info: &RunInfo) -> anyhow::Result<(Scenario, PathBuf)> {
+    let scenario: Scenario = serde_json::from_value(info.scenario.clone()).map_err(|e| {
+        UsageError(format!(
+            "{}: the scenario in run.json cannot be read: {e}",
+            store.info_path().display()
+        ))
+    })?;
+    let base = info
+        .notes
+        .scenario_dir
+        .clone()
+        .unwrap_or_else(|| store.dir().to_path_buf());
+    Ok((scenario, base))
 }
 
 /// A store error that is the caller's to fix is a usage error (exit code 2).

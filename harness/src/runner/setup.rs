@@ -53,14 +53,7 @@ pub(super) fn prepare(
         ),
     };
     prepare_inputs(plan, &store)?;
-    let models = crate::forecast::from_runs(
-        &scenario
-            .scheduling
-            .forecast_from
-            .iter()
-            .map(|p| base.join(p))
-            .collect::<Vec<_>>(),
-    )?;
+    let models = crate::forecast::for_scenario(scenario, base)?;
     let mut sched = Scheduler::new(plan, models);
     let records = store.read_jobs()?;
     let ids: HashSet<&str> = plan.jobs.iter().map(|j| j.id.as_str()).collect();

@@ -20,7 +20,7 @@ use crate::scenario::Node;
 use crate::store::Totals;
 
 /// Predicts a launched job's shape (called once per attempt).
-pub type Shaper = Box<dyn FnMut(&PlannedJob) -> JobShape>;
+pub type Shaper<'a> = Box<dyn FnMut(&PlannedJob) -> JobShape + 'a>;
 
 /// Which memory rule kills jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +61,17 @@ struct Live {
     series: Vec<Point>,
 }
 
+/// A node's running jobs together.
+#[derive(Default)]
+struct Load {
+    /// Σ RSS, bytes.
+    rss: u64,
+    /// Cores asked for.
+    cores: f64,
+    /// Some job is above its own memory limit (per-job rule).
+    over_limit: bool,
+}
+
 struct SimNode {
     cores: f64,
     capacity: u64,
@@ -71,10 +82,10 @@ struct SimNode {
 }
 
 /// The simulated executor.
-pub struct SimExecutor {
+pub struct SimExecutor<'a> {
     clock: f64,
     rule: MemoryRule,
-    shaper: Shaper,
+    shaper: Shaper<'a>,
     nodes: Vec<SimNode>,
     slab: Vec<Option<Live>>,
     free: Vec<usize>,
@@ -86,9 +97,9 @@ pub struct SimExecutor {
     pub series: Vec<(String, Vec<Point>)>,
 }
 
-impl SimExecutor {
+impl<'a> SimExecutor<'a> {
     /// A simulator of `nodes`; `record` keeps every attempt's series for the run store.
-    pub fn new(nodes: &[Node], rule: MemoryRule, shaper: Shaper, record: bool) -> Self {
+    pub fn new(nodes: &[Node], rule: MemoryRule, shaper: Shaper<'a>, record: bool) -> Self {
         Self {
             clock: 0.0,
             rule,
@@ -165,10 +176,12 @@ impl SimExecutor {
         for i in ended {
             self.end(i, false);
         }
-        self.apply_memory_rule(n);
-        let (total, asked) = self.on_node(n).fold((0, 0.0), |(m, c), (_, l)| {
-            (m + l.shape.rss(l.bin), c + l.shape.cores(l.bin))
-        });
+        let mut load = self.load(n);
+        if load.over_limit || load.rss > self.nodes[n].capacity {
+            self.apply_memory_rule(n);
+            load = self.load(n);
+        }
+        let (total, asked) = (load.rss, load.cores);
         let node = &mut self.nodes[n];
         node.peak = node.peak.max(total);
         let share = if asked > node.cores {
@@ -205,19 +218,20 @@ impl SimExecutor {
         }
     }
 
-    fn apply_memory_rule(&mut self, n: usize) {
-        // The common case, without allocating: nothing above its limit, the node within its
-        // capacity.
-        let mut total = 0;
-        let mut over_limit = false;
+    /// What node `n`'s running jobs hold and ask for now, in one pass.
+    fn load(&self, n: usize) -> Load {
+        let mut load = Load::default();
         for (_, l) in self.on_node(n) {
             let rss = l.shape.rss(l.bin);
-            total += rss;
-            over_limit |= self.rule == MemoryRule::PerJob && l.limit.is_some_and(|m| rss > m);
+            load.rss += rss;
+            load.cores += l.shape.cores(l.bin);
+            load.over_limit |= self.rule == MemoryRule::PerJob && l.limit.is_some_and(|m| rss > m);
         }
-        if !over_limit && total <= self.nodes[n].capacity {
-            return;
-        }
+        load
+    }
+
+    /// Kills what the memory rule kills on node `n` (called only when its [`Load`] breaks it).
+    fn apply_memory_rule(&mut self, n: usize) {
         // (slab index, id, RSS now, its own limit under the per-job rule)
         let usage: Vec<(usize, &str, u64, Option<u64>)> = self
             .on_node(n)
@@ -296,7 +310,7 @@ impl SimExecutor {
     }
 }
 
-impl Executor for SimExecutor {
+impl Executor for SimExecutor<'_> {
     fn launch(
         &mut self,
         job: &PlannedJob,

@@ -3,7 +3,7 @@
 //! per attempt; and WfCommons' WfFormat 1.5 JSON (WRENCH, WfChef), one task per job with its
 //! dependencies, the attempt that ended it, and its memory series in extra fields.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use serde_json::{json, Value};
@@ -19,20 +19,30 @@ fn swf_status(s: AttemptStatus) -> i32 {
     }
 }
 
-/// The registrations a fusion job waited for: jobs `[repK-]reg-TARGET-*` of its
-/// `[repK-]fuse-TARGET`.
-fn parents_of<'a>(fuse: &JobRecord, jobs: &'a [JobRecord]) -> Vec<&'a str> {
-    let Some(pos) = fuse.job_id.find("fuse-") else {
-        return Vec::new();
-    };
-    let prefix = format!("{}reg-{}-", &fuse.job_id[..pos], fuse.target);
-    let mut out: Vec<&str> = jobs
-        .iter()
-        .filter(|j| j.stage == "registration" && j.job_id.starts_with(&prefix))
-        .map(|j| j.job_id.as_str())
-        .collect();
-    out.sort_unstable();
-    out.dedup();
+/// The registrations each fusion job waited for, by job id: jobs `[repK-]reg-TARGET-ATLAS` of
+/// `[repK-]fuse-TARGET` (distinct, sorted), in one pass over the attempts.
+pub fn fusion_parents(jobs: &[JobRecord]) -> BTreeMap<&str, Vec<&str>> {
+    // (repetition prefix, target) → registration job ids.
+    let mut regs: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
+    for j in jobs.iter().filter(|j| j.stage == "registration") {
+        if let Some(pos) = j.job_id.find("reg-") {
+            regs.entry((&j.job_id[..pos], j.target.as_str()))
+                .or_default()
+                .push(&j.job_id);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for j in jobs.iter().filter(|j| j.stage == "fusion") {
+        if let Some(pos) = j.job_id.find("fuse-") {
+            let mut ps = regs
+                .get(&(&j.job_id[..pos], j.target.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            ps.sort_unstable();
+            ps.dedup();
+            out.insert(j.job_id.as_str(), ps);
+        }
+    }
     out
 }
 
@@ -87,17 +97,24 @@ pub fn swf(info: &RunInfo, jobs: &[JobRecord]) -> String {
             n.memory
         );
     }
+    let parents = fusion_parents(jobs);
+    // Each job's successful attempt that ended last.
+    let mut last_ok: HashMap<&str, &JobRecord> = HashMap::new();
+    for r in jobs.iter().filter(|r| r.status == AttemptStatus::Ok) {
+        let e = last_ok.entry(r.job_id.as_str()).or_insert(r);
+        if r.end_s > e.end_s {
+            *e = r;
+        }
+    }
     for j in &attempts {
         let procs = j.threads.max(1);
         let wall = (j.end_s - j.start_s).max(0.0);
         let (pred, think) = if j.stage == "fusion" {
-            let last = parents_of(j, jobs)
-                .iter()
-                .filter_map(|p| {
-                    jobs.iter()
-                        .filter(|r| r.job_id == *p && r.status == AttemptStatus::Ok)
-                        .max_by(|a, b| a.end_s.total_cmp(&b.end_s))
-                })
+            let last = parents
+                .get(j.job_id.as_str())
+                .into_iter()
+                .flatten()
+                .filter_map(|p| last_ok.get(p))
                 .max_by(|a, b| a.end_s.total_cmp(&b.end_s));
             last.map_or((-1, -1), |r| {
                 (
@@ -155,17 +172,12 @@ pub fn wfformat(info: &RunInfo, jobs: &[JobRecord], samples: &[SampleRow]) -> Va
         e.0.push(s.t);
         e.1.push(s.rss);
     }
+    let parents = fusion_parents(jobs);
     let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    let mut parents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for j in jobs.iter().filter(|j| j.stage == "fusion") {
-        let ps = parents_of(j, jobs);
-        for p in &ps {
-            let c = children.entry(p).or_default();
-            if !c.contains(&j.job_id.as_str()) {
-                c.push(&j.job_id);
-            }
+    for (fuse, ps) in &parents {
+        for p in ps {
+            children.entry(p).or_default().push(fuse);
         }
-        parents.insert(&j.job_id, ps);
     }
     let mut spec = Vec::new();
     let mut exec = Vec::new();

@@ -12,17 +12,18 @@ pub mod output;
 pub mod profiles;
 pub mod shape;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use output::write_store;
 pub use shape::shape_of;
 
+use crate::cli::UsageError;
 use crate::driver::{drive, Event};
 use crate::plan::{Plan, PlannedJob};
 use crate::scheduler::Scheduler;
-use crate::store::{AttemptStatus, JobRecord};
+use crate::store::{read_jobs_table, AttemptStatus, JobRecord, RunInfo, RunStore, StoreError};
 use engine::{MemoryRule, Point, SimExecutor};
 use model::Models;
 use profiles::Profile;
@@ -44,6 +45,40 @@ pub struct Sample {
     pub records: Vec<JobRecord>,
     /// Every attempt's replayed series (when recorded).
     pub series: Vec<(String, Vec<Point>)>,
+}
+
+/// A run store whose tables were written, as `flag` (named in every error) reads it: the store,
+/// its `run.json` and its jobs table. `measured` refuses a simulated run.
+///
+/// # Errors
+/// Usage errors: not a store, a simulated run where a measured one is needed, tables never
+/// written; an unreadable table.
+pub fn open_tables(
+    dir: &Path,
+    flag: &str,
+    measured: bool,
+) -> anyhow::Result<(RunStore, RunInfo, Vec<JobRecord>)> {
+    let usage = |e: StoreError| UsageError(format!("{flag}: {e}"));
+    let store = RunStore::open(dir).map_err(usage)?;
+    let info = store.read_info().map_err(usage)?;
+    if measured && info.notes.simulation.is_some() {
+        return Err(UsageError(format!(
+            "{flag}: {} is a simulated run; give a measured one",
+            dir.display()
+        ))
+        .into());
+    }
+    let jobs_path = dir.join("jobs.parquet");
+    if !jobs_path.exists() {
+        return Err(UsageError(format!(
+            "{flag}: {}: the run's tables were never written; `atlasperf report {}` compacts them",
+            jobs_path.display(),
+            dir.display()
+        ))
+        .into());
+    }
+    let jobs = read_jobs_table(&jobs_path)?;
+    Ok((store, info, jobs))
 }
 
 /// What every sample of a simulation shares.
@@ -71,11 +106,7 @@ pub fn simulate_once(
     record: bool,
 ) -> anyhow::Result<Sample> {
     let mut sched = Scheduler::new(plan, s.memory_models);
-    let shaper = {
-        let profiles = s.profiles.to_vec();
-        let (models, seed) = (*s.models, s.seed);
-        Box::new(move |job: &PlannedJob| shape_of(job, &profiles, &models, seed, sample))
-    };
+    let shaper = Box::new(|job: &PlannedJob| shape_of(job, s.profiles, s.models, s.seed, sample));
     let mut exec = SimExecutor::new(&plan.nodes, s.rule, shaper, record);
     let mut out = Sample::default();
     let mut ok = vec![false; plan.jobs.len()];

@@ -5,7 +5,7 @@
 //! wall × its average share of the cores, at least its CPU time over its threads); profiles
 //! measured alone (one slot, or threads ≤ cores) need no such correction.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,9 +13,7 @@ use anyhow::Context;
 
 use crate::cli::UsageError;
 use crate::plan::Stage;
-use crate::store::{
-    read_jobs_table, read_samples_table, AttemptStatus, JobRecord, RunInfo, RunStore, SampleRow,
-};
+use crate::store::{read_samples_table, AttemptStatus, JobRecord, RunInfo, SampleRow};
 
 /// Bins of a curve: the simulator's memory and CPU change at their boundaries.
 pub const BINS: usize = 32;
@@ -101,34 +99,14 @@ pub fn load(runs: &[PathBuf]) -> anyhow::Result<Vec<Profile>> {
 }
 
 fn load_one(dir: &Path) -> anyhow::Result<Vec<Profile>> {
-    let store = RunStore::open(dir).map_err(|e| UsageError(format!("--profiles: {e}")))?;
-    let info = store
-        .read_info()
-        .map_err(|e| UsageError(format!("--profiles: {e}")))?;
-    if info.notes.simulation.is_some() {
-        return Err(UsageError(format!(
-            "--profiles: {} is a simulated run; profiles must be measured",
-            dir.display()
-        ))
-        .into());
-    }
-    let jobs_path = dir.join("jobs.parquet");
-    if !jobs_path.exists() {
-        return Err(UsageError(format!(
-            "--profiles: {}: the run's tables were never written; `atlasperf report {}` compacts them",
-            jobs_path.display(),
-            dir.display()
-        ))
-        .into());
-    }
-    let jobs = read_jobs_table(&jobs_path)?;
+    let (_, info, jobs) = super::open_tables(dir, "--profiles", true)?;
     let mut samples: HashMap<String, Vec<SampleRow>> = HashMap::new();
     for r in read_samples_table(&dir.join("samples.parquet"))
         .with_context(|| format!("reading the samples of {}", dir.display()))?
     {
         samples.entry(r.attempt_id.clone()).or_default().push(r);
     }
-    let atlases = atlases_per_fusion(&jobs);
+    let parents = super::export::fusion_parents(&jobs);
     let mut out = Vec::new();
     for j in &jobs {
         let stage = match j.stage.as_str() {
@@ -155,7 +133,7 @@ fn load_one(dir: &Path) -> anyhow::Result<Vec<Profile>> {
             voxels: j.voxels.unwrap_or(0).max(1),
             atlases: match stage {
                 Stage::Registration => 1,
-                Stage::Fusion => atlases.get(&j.job_id).copied().unwrap_or(1).max(1),
+                Stage::Fusion => parents.get(j.job_id.as_str()).map_or(1, Vec::len).max(1),
             },
             wall_s: alone,
             measured_wall_s: t.wall_s,
@@ -167,19 +145,6 @@ fn load_one(dir: &Path) -> anyhow::Result<Vec<Profile>> {
         });
     }
     Ok(out)
-}
-
-/// The number of atlases each fusion job fused: the distinct atlases registered to its
-/// target in its repetition (job ids `[repK-]reg-TARGET-ATLAS` and `[repK-]fuse-TARGET`).
-fn atlases_per_fusion(jobs: &[JobRecord]) -> BTreeMap<String, usize> {
-    let mut seen: BTreeMap<String, HashSet<&str>> = BTreeMap::new();
-    for j in jobs.iter().filter(|j| j.stage == "registration") {
-        if let (Some(at), Some(pos)) = (&j.atlas, j.job_id.find("reg-")) {
-            let fuse = format!("{}fuse-{}", &j.job_id[..pos], j.target);
-            seen.entry(fuse).or_default().insert(at.as_str());
-        }
-    }
-    seen.into_iter().map(|(k, v)| (k, v.len())).collect()
 }
 
 /// The time-averaged share of its asked cores `j` got on its node: at each moment
