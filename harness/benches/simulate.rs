@@ -12,7 +12,7 @@ use atlasperf_harness::scenario::Scenario;
 use atlasperf_harness::simulate::engine::MemoryRule;
 use atlasperf_harness::simulate::model::Models;
 use atlasperf_harness::simulate::profiles::{Curve, Profile, BINS};
-use atlasperf_harness::simulate::{simulate_once, Setup};
+use atlasperf_harness::simulate::{simulate_once, Setup, Spread};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn scenario() -> Scenario {
@@ -76,6 +76,7 @@ fn bench(c: &mut Criterion) {
     eprintln!("peak RSS after planning {} MB", peak_rss_mb());
     let profiles = profiles(160 * 200 * 160);
     let models = Models::fit(&profiles);
+    let spread = Spread::of(&profiles, &models);
     let mut g = c.benchmark_group("simulate 1 000 000 jobs on 1 000 nodes");
     g.sample_size(10);
     let mut printed = false;
@@ -84,6 +85,7 @@ fn bench(c: &mut Criterion) {
             let setup = Setup {
                 profiles: &profiles,
                 models: &models,
+                spread: &spread,
                 rule: MemoryRule::Node,
                 memory_models: [None, None],
                 seed: 1,

@@ -12,6 +12,10 @@ use crate::scheduler::{Outcome, Scheduler};
 use crate::store::Totals;
 use crate::store::{AttemptStatus, JobRecord};
 
+/// How long a measured run's driver waits for an attempt to end before it looks at node
+/// memory again (the OOM watchdog's period; the simulator's watchdog looks as often).
+pub const WATCHDOG_POLL: Duration = Duration::from_millis(200);
+
 /// What happened, for progress display and recording.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {

@@ -13,7 +13,7 @@ use crate::scenario::{self, ExecutorKind, Scenario};
 use crate::simulate::engine::MemoryRule;
 use crate::simulate::output::Header;
 use crate::simulate::{
-    band, export, open_tables, simulate_once, write_store, Inputs, Sample, Setup,
+    band, export, open_tables, simulate_once, write_store, Inputs, Sample, Setup, Spread,
 };
 use crate::store::{
     read_nodes_table, read_samples_table, AttemptStatus, Band, JobRecord, NodeInfo, RunStore,
@@ -57,6 +57,7 @@ fn run_samples(
     let setup = Setup {
         profiles: &inputs.profiles,
         models: &inputs.models,
+        spread: &inputs.spread,
         rule,
         memory_models,
         seed,
@@ -135,6 +136,20 @@ fn print_inputs(inputs: &Inputs, plan: &Plan) {
             }
         );
     }
+    print_spread(&inputs.spread, inputs.runs.len());
+}
+
+fn print_spread(s: &Spread, runs: usize) {
+    let f = &s.run_factors;
+    let lo = f.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = f.iter().copied().fold(0.0, f64::max);
+    eprintln!(
+        "spread: {runs} profile run(s), each run's CPU time {:.2}–{:.2}× the laws (drawn once per sample); per job within a run, {} registration and {} fusion residual(s)",
+        lo,
+        hi,
+        s.residuals[0].len(),
+        s.residuals[1].len()
+    );
 }
 
 fn print_bands(b: &[Band]) {

@@ -60,6 +60,9 @@ pub struct PlannedJob {
     pub threads: usize,
     /// Memory request from the scenario.
     pub memory: Option<MemoryRequest>,
+    /// Its position among its stage's jobs in the plan, from 0 (the simulator's draws are
+    /// stratified on it).
+    pub ordinal: usize,
 }
 
 impl PlannedJob {
@@ -183,6 +186,12 @@ fn expand_with(
     let scenario_dir = scenario_dir(base);
     let outputs = run_dir.join("outputs");
     let mut jobs = Vec::new();
+    let mut ordinals = [0usize; 2];
+    let mut next = |stage: Stage| {
+        let k = ordinals[stage.index()];
+        ordinals[stage.index()] += 1;
+        k
+    };
     for rep in 1..=s.repetitions {
         let prefix = if s.repetitions > 1 {
             format!("rep{rep}-")
@@ -261,6 +270,7 @@ fn expand_with(
                     voxels,
                     threads: r.threads,
                     memory: r.memory,
+                    ordinal: next(Stage::Registration),
                 });
             }
             let f = &s.stages.fusion;
@@ -312,6 +322,7 @@ fn expand_with(
                 voxels,
                 threads: f.threads,
                 memory: f.memory,
+                ordinal: next(Stage::Fusion),
             });
         }
     }

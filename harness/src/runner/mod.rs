@@ -205,7 +205,7 @@ impl Runner {
             &mut self.sched,
             exec.as_mut(),
             stop,
-            Duration::from_millis(200),
+            crate::driver::WATCHDOG_POLL,
             &mut |e| {
                 match &e {
                     Event::Launching { record, .. } => session.launching(record)?,

@@ -2,8 +2,10 @@
 //! clock. Jobs on a node share its cores (processor sharing: when the cores the running jobs
 //! ask for exceed the node's, each runs at cores / asked of its speed); a node's memory is
 //! the sum of its jobs' curves, and past its capacity the emulated nodes' OOM rule applies
-//! (the largest jobs are killed until the rest fits; the scheduler retries them) — or, as
-//! Slurm's cgroups do, a job above its own `--mem` request is killed. Time jumps from one
+//! (the largest jobs are killed until the rest fits; the scheduler retries them) at the
+//! watchdog's next look, every [`WATCHDOG_POLL`] as the driver looks, so a node holds more
+//! than its capacity meanwhile as measured nodes do — or, as Slurm's cgroups do, a job above
+//! its own `--mem` request is killed at once. Time jumps from one
 //! bin boundary or job end to the next, so a node costs work only when something on it
 //! changes.
 
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use super::profiles::BINS;
 pub use super::shape::JobShape;
-use crate::driver::oom_victims;
+use crate::driver::{oom_victims, WATCHDOG_POLL};
 use crate::executor::{Executor, Finished, Usage};
 use crate::plan::PlannedJob;
 use crate::scenario::Node;
@@ -79,12 +81,17 @@ struct SimNode {
     last: f64,
     version: u64,
     peak: u64,
+    /// When the watchdog next looks at this node, which holds more than its capacity
+    /// (infinite: it does not).
+    check_at: f64,
 }
 
 /// The simulated executor.
 pub struct SimExecutor<'a> {
     clock: f64,
     rule: MemoryRule,
+    /// Seconds between the node rule's looks (0: at once).
+    watchdog_s: f64,
     shaper: Shaper<'a>,
     nodes: Vec<SimNode>,
     slab: Vec<Option<Live>>,
@@ -103,6 +110,7 @@ impl<'a> SimExecutor<'a> {
         Self {
             clock: 0.0,
             rule,
+            watchdog_s: WATCHDOG_POLL.as_secs_f64(),
             shaper,
             nodes: nodes
                 .iter()
@@ -113,6 +121,7 @@ impl<'a> SimExecutor<'a> {
                     last: 0.0,
                     version: 0,
                     peak: 0,
+                    check_at: f64::INFINITY,
                 })
                 .collect(),
             slab: Vec::new(),
@@ -177,9 +186,27 @@ impl<'a> SimExecutor<'a> {
             self.end(i, false);
         }
         let mut load = self.load(n);
-        if load.over_limit || load.rss > self.nodes[n].capacity {
-            self.apply_memory_rule(n);
+        // The node's rule waits for the watchdog's next look; a per-job limit kills at once.
+        let due = if load.rss > self.nodes[n].capacity {
+            let p = self.watchdog_s;
+            let node = &mut self.nodes[n];
+            if !node.check_at.is_finite() {
+                node.check_at = if p > 0.0 {
+                    ((now - 1e-9) / p).ceil() * p
+                } else {
+                    now
+                };
+            }
+            now >= node.check_at - 1e-9
+        } else {
+            false
+        };
+        if load.over_limit || due {
+            self.apply_memory_rule(n, due);
             load = self.load(n);
+        }
+        if load.rss <= self.nodes[n].capacity {
+            self.nodes[n].check_at = f64::INFINITY;
         }
         let (total, asked) = (load.rss, load.cores);
         let node = &mut self.nodes[n];
@@ -189,7 +216,7 @@ impl<'a> SimExecutor<'a> {
         } else {
             1.0
         };
-        let mut next = f64::INFINITY;
+        let mut next = node.check_at;
         for &i in &node.jobs {
             let Some(l) = self.slab[i].as_mut() else {
                 continue;
@@ -230,8 +257,9 @@ impl<'a> SimExecutor<'a> {
         load
     }
 
-    /// Kills what the memory rule kills on node `n` (called only when its [`Load`] breaks it).
-    fn apply_memory_rule(&mut self, n: usize) {
+    /// Kills what the memory rule kills on node `n` (called only when its [`Load`] breaks it):
+    /// the jobs above their own limits, and with `node_rule` what the node's rule kills.
+    fn apply_memory_rule(&mut self, n: usize, node_rule: bool) {
         // (slab index, id, RSS now, its own limit under the per-job rule)
         let usage: Vec<(usize, &str, u64, Option<u64>)> = self
             .on_node(n)
@@ -255,7 +283,9 @@ impl<'a> SimExecutor<'a> {
             .map(|u| u.2)
             .sum();
         let room = self.nodes[n].capacity.saturating_sub(others);
-        victims.extend(oom_victims(&sizes, room).into_iter().map(|k| rest[k].0));
+        if node_rule {
+            victims.extend(oom_victims(&sizes, room).into_iter().map(|k| rest[k].0));
+        }
         for i in victims {
             self.end(i, true);
         }
@@ -370,7 +400,7 @@ impl Executor for SimExecutor<'_> {
     }
 
     fn usage(&mut self) -> Vec<Usage> {
-        // Memory rules are applied here, at the moment a curve crosses them.
+        // Memory rules are applied by the clock itself (see `settle`).
         Vec::new()
     }
 
@@ -403,3 +433,7 @@ impl Executor for SimExecutor<'_> {
         self.running
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -17,7 +17,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use output::write_store;
-pub use shape::shape_of;
+pub use shape::{shape_of, Spread};
 
 use crate::cli::UsageError;
 use crate::driver::{drive, Event};
@@ -88,6 +88,8 @@ pub struct Setup<'a> {
     pub profiles: &'a [Profile],
     /// The scaling models fitted on them.
     pub models: &'a Models,
+    /// The profiles' spread around the models.
+    pub spread: &'a Spread,
     /// Which memory rule kills jobs.
     pub rule: MemoryRule,
     /// The scheduler's memory models (the memory policy's requests), as `run` has them.
@@ -106,7 +108,7 @@ pub fn simulate_once(
     record: bool,
 ) -> anyhow::Result<Sample> {
     let mut sched = Scheduler::new(plan, s.memory_models);
-    let shaper = Box::new(|job: &PlannedJob| shape_of(job, s.profiles, s.models, s.seed, sample));
+    let shaper = Box::new(|job: &PlannedJob| shape_of(job, s, sample));
     let mut exec = SimExecutor::new(&plan.nodes, s.rule, shaper, record);
     let mut out = Sample::default();
     let mut ok = vec![false; plan.jobs.len()];
@@ -155,6 +157,8 @@ pub struct Inputs {
     pub profiles: Vec<Profile>,
     /// Models fitted on them.
     pub models: Models,
+    /// The profiles' spread around the models.
+    pub spread: Spread,
 }
 
 impl Inputs {
@@ -165,10 +169,12 @@ impl Inputs {
     pub fn load(runs: &[PathBuf]) -> anyhow::Result<Self> {
         let profiles = profiles::load(runs)?;
         let models = Models::fit(&profiles);
+        let spread = Spread::of(&profiles, &models);
         Ok(Self {
             runs: runs.to_vec(),
             profiles,
             models,
+            spread,
         })
     }
 }

@@ -44,6 +44,15 @@ pub struct StageModel {
     pub peak_atlases: Law,
 }
 
+impl StageModel {
+    /// CPU time the laws give a job of `voxels` fusing `atlases` (1 for a registration), s.
+    pub fn cpu(&self, voxels: f64, atlases: f64) -> f64 {
+        self.wall_voxels.coefficient
+            * voxels.max(1.0).powf(self.wall_voxels.exponent)
+            * self.wall_atlases.ratio(1.0, atlases.max(1.0))
+    }
+}
+
 /// Both stages' models.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Models(pub [StageModel; 2]);

@@ -1,0 +1,76 @@
+//! The node rule waits for the watchdog's look, as the measured driver does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{JobShape, MemoryRule, SimExecutor, BINS};
+use crate::executor::Executor;
+use crate::plan::{JobSpec, PlannedJob, Stage};
+use crate::scenario::Node;
+use crate::simulate::profiles::Curve;
+use bytesize::ByteSize;
+
+const MB: u64 = 1_000_000;
+
+fn job(id: &str, ordinal: usize) -> PlannedJob {
+    PlannedJob {
+        id: id.into(),
+        stage: Stage::Registration,
+        target: "t".into(),
+        atlas: Some(id.into()),
+        deps: Vec::new(),
+        spec: JobSpec::External(Vec::new()),
+        voxels: 1,
+        threads: 1,
+        memory: None,
+        ordinal,
+    }
+}
+
+/// `flat`: 60 MB for 10 s; `step`: 50 MB for the first half of its 10.1 s, 100 MB after.
+fn shape(j: &PlannedJob) -> JobShape {
+    let (wall_s, peak, rss) = if j.id == "flat" {
+        (10.0, 60 * MB, vec![1.0; BINS])
+    } else {
+        let mut r = vec![0.5; BINS];
+        r[BINS / 2..].iter_mut().for_each(|v| *v = 1.0);
+        (10.1, 100 * MB, r)
+    };
+    JobShape {
+        wall_s,
+        cpu_s: wall_s,
+        peak,
+        io: [0; 4],
+        curve: Arc::new(Curve {
+            rss,
+            cores: vec![1.0; BINS],
+        }),
+        cores_scale: 1.0,
+        threads: 1.0,
+    }
+}
+
+#[test]
+fn a_node_past_its_capacity_holds_it_until_the_watchdogs_next_look() {
+    let nodes = [Node {
+        name: "n1".into(),
+        cores: 2,
+        memory: ByteSize(120 * MB),
+        slots: 2,
+    }];
+    let mut exec = SimExecutor::new(&nodes, MemoryRule::Node, Box::new(shape), false);
+    exec.launch(&job("flat", 0), 0, "flat.1", None).unwrap();
+    exec.launch(&job("step", 1), 0, "step.1", None).unwrap();
+    // 110 MB until the step at 10.1 × 16/32 = 5.05 s: 160 MB, over 120 MB, until the
+    // watchdog's look at 5.2 s kills the larger job.
+    let ended = exec.wait(Duration::ZERO);
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].attempt_id, "step.1");
+    assert!(ended[0].oom_killed);
+    assert!((exec.now() - 5.2).abs() < 1e-9, "killed at {}", exec.now());
+    assert_eq!(exec.node_peaks(), vec![160 * MB]);
+    let ended = exec.wait(Duration::ZERO);
+    assert_eq!(ended[0].attempt_id, "flat.1");
+    assert!(!ended[0].oom_killed);
+    assert!((exec.now() - 10.0).abs() < 1e-9);
+}
