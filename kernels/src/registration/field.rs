@@ -130,13 +130,20 @@ impl Field {
         });
     }
 
+    /// Composition `self ∘ (id + w)` written over `w`: `w'(x) = w(x) + u(x + w(x))` (a
+    /// voxel's new value needs only its own old one).
+    pub fn compose_onto(&self, w: &mut Field) {
+        w.map_in_place(|i, j, k, v| {
+            let u = self.sample([i as f32 + v[0], j as f32 + v[1], k as f32 + v[2]]);
+            [v[0] + u[0], v[1] + u[1], v[2] + u[2]]
+        });
+    }
+
     /// The update applied after the field, as ITK's SyN composes them (the update as
-    /// displacement, the field as warping field): `u'(x) = u(x) + s·w(x + u(x))`, written
-    /// into `out` (same grid), with the update multiplied by `scale` on the fly.
-    pub fn compose_then_scaled_into(&self, update: &Field, scale: f32, out: &mut Field) {
-        let [nx, ny, _] = self.dims;
-        out.fill_with(|i, j, k| {
-            let u = self.at(i + nx * (j + ny * k));
+    /// displacement, the field as warping field): `u'(x) = u(x) + s·w(x + u(x))`, in place,
+    /// with the update multiplied by `scale` on the fly.
+    pub fn compose_then_scaled(&mut self, update: &Field, scale: f32) {
+        self.map_in_place(|i, j, k, u| {
             let w = update.sample([i as f32 + u[0], j as f32 + u[1], k as f32 + u[2]]);
             [
                 u[0] + scale * w[0],
@@ -144,6 +151,25 @@ impl Field {
                 u[2] + scale * w[2],
             ]
         });
+    }
+
+    /// Replaces every voxel's displacement `v` by `f(i, j, k, v)`, k-slabs in parallel.
+    fn map_in_place(&mut self, f: impl Fn(usize, usize, usize, [f32; 3]) -> [f32; 3] + Sync) {
+        let [nx, ny, _] = self.dims;
+        let [ux, uy, uz] = &mut self.c;
+        ux.par_chunks_mut(nx * ny)
+            .zip(uy.par_chunks_mut(nx * ny))
+            .zip(uz.par_chunks_mut(nx * ny))
+            .enumerate()
+            .for_each(|(k, ((sx, sy), sz))| {
+                for j in 0..ny {
+                    for i in 0..nx {
+                        let o = i + nx * j;
+                        let v = f(i, j, k, [sx[o], sy[o], sz[o]]);
+                        (sx[o], sy[o], sz[o]) = (v[0], v[1], v[2]);
+                    }
+                }
+            });
     }
 
     /// Sets every voxel's displacement to `f(i, j, k)`, k-slabs in parallel.

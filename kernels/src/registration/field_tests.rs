@@ -172,3 +172,31 @@ fn jacobian_of_identity_and_upsampled_field() {
     let up = shift.resample_to([11, 11, 11]);
     assert!(up.c[2].iter().all(|v| (v - 4.0).abs() < 1e-5));
 }
+
+#[test]
+fn compositions_in_place_equal_the_ones_written_out() {
+    let dims = [16, 14, 12];
+    let u = smooth_field(dims, 1.2);
+    let w = smooth_field(dims, -0.7);
+    let mut out = Field::zeros(dims);
+    u.compose_into(&w, &mut out);
+    let mut onto = w.clone();
+    u.compose_onto(&mut onto);
+    assert_eq!(onto, out);
+    // u + s·w(x + u(x)), against the pointwise formula.
+    let mut then = u.clone();
+    then.compose_then_scaled(&w, 0.3);
+    let [nx, ny, _] = dims;
+    for n in (0..u.len()).step_by(29) {
+        let x = [
+            (n % nx) as f32,
+            ((n / nx) % ny) as f32,
+            (n / (nx * ny)) as f32,
+        ];
+        let a = u.at(n);
+        let b = w.sample([x[0] + a[0], x[1] + a[1], x[2] + a[2]]);
+        for c in 0..3 {
+            assert!((then.c[c][n] - (a[c] + 0.3 * b[c])).abs() < 1e-6);
+        }
+    }
+}

@@ -150,7 +150,6 @@ struct Buffers {
     warped: [Vec<f32>; 2],
     deriv: [Vec<f32>; 2],
     update: Field,
-    composed: Field,
     scratch: Vec<f32>,
     metric: MetricState,
 }
@@ -216,13 +215,12 @@ fn iterate(
         b.update.zero_boundary();
         let max = b.update.max_norm();
         let scale = if max > 0.0 { p.step / max } else { 0.0 };
-        u.compose_then_scaled_into(&b.update, scale, &mut b.composed);
-        std::mem::swap(u, &mut b.composed);
+        u.compose_then_scaled(&b.update, scale);
         u.smooth(p.total_variance.sqrt(), &mut b.scratch);
         u.zero_boundary();
-        // `composed` holds the field before this update: free as the work buffer.
-        let stats = invert(u, v, &mut b.composed);
-        invert(v, u, &mut b.composed);
+        // The update is spent: its buffer is the inversions' work buffer.
+        let stats = invert(u, v, &mut b.update);
+        invert(v, u, &mut b.update);
         if s == 0 {
             fixed_side = stats;
         }
@@ -268,7 +266,6 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             warped: [vec![0.0; n], vec![0.0; n]],
             deriv: [vec![0.0; n], vec![0.0; n]],
             update: Field::zeros(ldims),
-            composed: Field::zeros(ldims),
             scratch: Vec::with_capacity(n),
             metric: MetricState::new(p.metric, &imgs[0], &imgs[1]),
         };
@@ -316,10 +313,14 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             ([z(), z()], [z(), z()])
         }
     };
-    let mut forward = Field::zeros(dims);
-    u2.compose_into(&v1, &mut forward);
-    let mut inverse = Field::zeros(dims);
-    u1.compose_into(&v2, &mut inverse);
+    // Each map is composed over the inverse it starts from, and each half field freed once
+    // used: the end holds four fields, not six.
+    let mut forward = v1;
+    u2.compose_onto(&mut forward);
+    drop(u2);
+    let mut inverse = v2;
+    u1.compose_onto(&mut inverse);
+    drop(u1);
     SynResult {
         forward,
         inverse,
