@@ -174,23 +174,7 @@ impl Field {
 
     /// Sets every voxel's displacement to `f(i, j, k)`, k-slabs in parallel.
     pub fn fill_with(&mut self, f: impl Fn(usize, usize, usize) -> [f32; 3] + Sync) {
-        let [nx, ny, _] = self.dims;
-        let [ox, oy, oz] = &mut self.c;
-        ox.par_chunks_mut(nx * ny)
-            .zip(oy.par_chunks_mut(nx * ny))
-            .zip(oz.par_chunks_mut(nx * ny))
-            .enumerate()
-            .for_each(|(k, ((sx, sy), sz))| {
-                for j in 0..ny {
-                    for i in 0..nx {
-                        let v = f(i, j, k);
-                        let o = i + nx * j;
-                        sx[o] = v[0];
-                        sy[o] = v[1];
-                        sz[o] = v[2];
-                    }
-                }
-            });
+        self.map_in_place(|i, j, k, _| f(i, j, k));
     }
 
     /// Inverts the map `x ↦ x + u(x)` the way ITK's `InvertDisplacementFieldImageFilter`
