@@ -90,8 +90,6 @@ struct SimNode {
 pub struct SimExecutor<'a> {
     clock: f64,
     rule: MemoryRule,
-    /// Seconds between the node rule's looks (0: at once).
-    watchdog_s: f64,
     shaper: Shaper<'a>,
     nodes: Vec<SimNode>,
     slab: Vec<Option<Live>>,
@@ -110,7 +108,6 @@ impl<'a> SimExecutor<'a> {
         Self {
             clock: 0.0,
             rule,
-            watchdog_s: WATCHDOG_POLL.as_secs_f64(),
             shaper,
             nodes: nodes
                 .iter()
@@ -188,14 +185,10 @@ impl<'a> SimExecutor<'a> {
         let mut load = self.load(n);
         // The node's rule waits for the watchdog's next look; a per-job limit kills at once.
         let due = if load.rss > self.nodes[n].capacity {
-            let p = self.watchdog_s;
+            let p = WATCHDOG_POLL.as_secs_f64();
             let node = &mut self.nodes[n];
             if !node.check_at.is_finite() {
-                node.check_at = if p > 0.0 {
-                    ((now - 1e-9) / p).ceil() * p
-                } else {
-                    now
-                };
+                node.check_at = ((now - 1e-9) / p).ceil() * p;
             }
             now >= node.check_at - 1e-9
         } else {

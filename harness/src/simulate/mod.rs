@@ -108,7 +108,8 @@ pub fn simulate_once(
     record: bool,
 ) -> anyhow::Result<Sample> {
     let mut sched = Scheduler::new(plan, s.memory_models);
-    let shaper = Box::new(|job: &PlannedJob| shape_of(job, s, sample));
+    let draws = shape::Draws::new(s.spread, s.seed, sample);
+    let shaper = Box::new(move |job: &PlannedJob| shape_of(job, s, &draws));
     let mut exec = SimExecutor::new(&plan.nodes, s.rule, shaper, record);
     let mut out = Sample::default();
     let mut ok = vec![false; plan.jobs.len()];

@@ -37,7 +37,7 @@ impl JobShape {
 }
 
 /// A stable 64-bit hash (FNV-1a), so a seed gives the same draws on every build.
-pub(super) fn fnv(parts: &[&[u8]]) -> u64 {
+fn fnv(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
         for &b in *p {
@@ -63,28 +63,30 @@ pub struct Spread {
 impl Spread {
     /// The spread of `profiles` around `models`.
     pub fn of(profiles: &[Profile], models: &Models) -> Self {
-        let ratio = |p: &Profile| {
-            let level = models.stage(p.stage).cpu(p.voxels as f64, p.atlases as f64);
-            (p.cpu_s / level).max(1e-9)
-        };
         let mut runs: Vec<&std::path::Path> = profiles.iter().map(|p| p.run.as_path()).collect();
         runs.sort_unstable();
         runs.dedup();
-        let run_factors: Vec<f64> = runs
+        // (its run, ln of its ratio to the laws) per profile; then each run's mean of them.
+        let logs: Vec<(usize, f64)> = profiles
             .iter()
-            .map(|r| {
-                let logs: Vec<f64> = profiles
-                    .iter()
-                    .filter(|p| p.run == *r)
-                    .map(|p| ratio(p).ln())
-                    .collect();
-                (logs.iter().sum::<f64>() / logs.len().max(1) as f64).exp()
+            .map(|p| {
+                let level = models.stage(p.stage).cpu(p.voxels as f64, p.atlases as f64);
+                let run = runs.binary_search(&p.run.as_path()).unwrap_or(0);
+                (run, (p.cpu_s / level).max(1e-9).ln())
             })
             .collect();
+        let mut sums = vec![(0.0, 0usize); runs.len()];
+        for &(r, l) in &logs {
+            sums[r].0 += l;
+            sums[r].1 += 1;
+        }
+        let run_factors: Vec<f64> = sums
+            .iter()
+            .map(|&(sum, n)| (sum / n.max(1) as f64).exp())
+            .collect();
         let mut residuals: [Vec<f64>; 2] = Default::default();
-        for p in profiles {
-            let k = runs.binary_search(&p.run.as_path()).unwrap_or(0);
-            residuals[p.stage.index()].push(ratio(p) / run_factors[k]);
+        for (p, &(r, l)) in profiles.iter().zip(&logs) {
+            residuals[p.stage.index()].push(l.exp() / run_factors[r]);
         }
         Spread {
             run_factors,
@@ -93,23 +95,44 @@ impl Spread {
     }
 }
 
-/// Where a sample's stratified draws start for `what`: every sample walks the same list from
-/// its own offset, one step per job, so each entry is drawn about equally often.
-fn offset(seed: u64, sample: u64, what: &[u8]) -> u64 {
-    fnv(&[&seed.to_le_bytes(), &sample.to_le_bytes(), what])
+/// What one Monte Carlo sample draws once for all its jobs: its run factor, and per stage
+/// where its stratified walks over the profiles and the residuals start — every sample walks
+/// the same lists from its own offsets, one step per job, so each entry is drawn about
+/// equally often.
+#[derive(Debug, Clone, Copy)]
+pub struct Draws {
+    run: f64,
+    /// Per stage: the profiles' start, the residuals' start.
+    starts: [[u64; 2]; 2],
+}
+
+impl Draws {
+    /// Sample `sample` of `seed` over `spread`.
+    pub fn new(spread: &Spread, seed: u64, sample: u64) -> Self {
+        let at = |what: &[u8]| fnv(&[&seed.to_le_bytes(), &sample.to_le_bytes(), what]);
+        let f = &spread.run_factors;
+        let run = if f.is_empty() {
+            1.0
+        } else {
+            f[(at(b"run") % f.len() as u64) as usize]
+        };
+        let starts = [Stage::Registration, Stage::Fusion].map(|s| {
+            [b"profile".as_slice(), b"residual"].map(|w| at(&[s.as_str().as_bytes(), w].concat()))
+        });
+        Draws { run, starts }
+    }
 }
 
 /// A job's shape. Its CPU time is the laws' level at its size × the sample's run factor × a
 /// drawn residual; its curve, peak (scaled by the laws), I/O and parallelism come from one of the
 /// closest profiles of its stage (its threads, its image size, its atlas count, each when
 /// some profile has it). With other threads than the profile's, its parallelism scales with
-/// them (up to the threads). Draws are stratified over the sample's jobs (see [`offset`]).
-pub fn shape_of(job: &PlannedJob, setup: &Setup<'_>, sample: u64) -> JobShape {
+/// them (up to the threads). Draws are stratified over the sample's jobs (see [`Draws`]).
+pub fn shape_of(job: &PlannedJob, setup: &Setup<'_>, draws: &Draws) -> JobShape {
     let Setup {
         profiles,
         models,
         spread,
-        seed,
         ..
     } = *setup;
     let atlases_of = |j: &PlannedJob| match j.stage {
@@ -128,8 +151,9 @@ pub fn shape_of(job: &PlannedJob, setup: &Setup<'_>, sample: u64) -> JobShape {
             pool.retain(|p| same(p));
         }
     }
+    // Every profile of the stage left a residual: none only when there is no profile.
     let residuals = &spread.residuals[job.stage.index()];
-    if pool.is_empty() || residuals.is_empty() || spread.run_factors.is_empty() {
+    if pool.is_empty() {
         return JobShape {
             wall_s: f64::NAN,
             cpu_s: 0.0,
@@ -140,19 +164,15 @@ pub fn shape_of(job: &PlannedJob, setup: &Setup<'_>, sample: u64) -> JobShape {
             threads: 1.0,
         };
     }
-    let stage = job.stage.as_str().as_bytes();
-    let k = job.ordinal as u64;
-    let pick = |what: &[u8], len: usize| {
-        (offset(seed, sample, &[stage, what].concat()).wrapping_add(k) % len as u64) as usize
+    let starts = draws.starts[job.stage.index()];
+    let pick = |walk: usize, len: usize| {
+        (starts[walk].wrapping_add(job.ordinal as u64) % len as u64) as usize
     };
-    let p = pool[pick(b"profile", pool.len())];
-    let run = spread.run_factors
-        [(offset(seed, sample, b"run") % spread.run_factors.len() as u64) as usize];
+    let p = pool[pick(0, pool.len())];
     let m = models.stage(job.stage);
     let atlases = atlases_of(job) as f64;
     let (v0, v1, n0) = (p.voxels as f64, job.voxels.max(1) as f64, p.atlases as f64);
-    let residual = residuals[pick(b"residual", residuals.len())];
-    let cpu_s = m.cpu(v1, atlases) * run * residual;
+    let cpu_s = m.cpu(v1, atlases) * draws.run * residuals[pick(1, residuals.len())];
     let f_peak = m.peak_voxels.ratio(v0, v1) * m.peak_atlases.ratio(n0, atlases);
     let f_io = (v1 / v0) * (atlases / n0);
     let p0 = (p.cpu_s / p.wall_s).max(1e-3);
