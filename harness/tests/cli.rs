@@ -146,7 +146,7 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
     assert_eq!(s["label_interpolation"], "nearest");
     assert_eq!(s["warnings"], serde_json::json!([]));
 
-    // The fast preset: CC, step 1, variances 1.5 and 0.25; per-label linear interpolation on
+    // The fast preset: CC, step 0.5, variances 3 and 0.5; per-label linear interpolation on
     // request.
     let fast = register_pair(
         &c,
@@ -163,9 +163,9 @@ fn kernel_register_writes_its_outputs_and_improves_overlap() {
     let s = &fast.summary;
     let syn = &s["parameters"]["syn"];
     assert_eq!(syn["metric"]["Cc"]["radius"], 2, "{syn}");
-    assert_eq!(syn["step"], 1.0);
-    assert_eq!(syn["update_variance"], 1.5);
-    assert_eq!(syn["total_variance"], 0.25);
+    assert_eq!(syn["step"], 0.5);
+    assert_eq!(syn["update_variance"], 3.0);
+    assert_eq!(syn["total_variance"], 0.5);
     assert_eq!(s["label_interpolation"], "linear");
     // CC on the same grid: no small-grid warning.
     assert_eq!(s["warnings"], serde_json::json!([]));

@@ -21,13 +21,13 @@ pub use crate::registration::pipeline::LabelInterpolation;
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
-    /// The paper's settings: SyN on Mattes MI, 200x100x50, step 0.1, variances 3 and 0,
-    /// inverse round trips on levels under 30 voxels.
+    /// The paper's settings: SyN on Mattes MI, 200x100x50, step 0.1, variances 3 and 0.
     #[default]
     Paper,
-    /// SyN on neighbourhood CC with fewer iterations (100x50x10), a larger step (1 voxel),
-    /// update variance 1.5 and total variance 0.25 (greedy-like: the total smoothing keeps
-    /// the large steps diffeomorphic).
+    /// greedy's usual settings carried over to symmetric SyN: neighbourhood CC (radius 2),
+    /// 100x50x10, update variance 3 and total variance 0.5 (greedy's `-s 1.732vox 0.707vox`
+    /// are these sigmas), and a step of 0.5 voxel per half field, so the two images move at
+    /// most 1 voxel relative to each other per iteration, as greedy's moving image does.
     Fast,
 }
 
@@ -201,9 +201,9 @@ impl RegistrationParams {
             },
             Preset::Fast => SynParams {
                 schedule: schedule.clone(),
-                step: 1.0,
-                update_variance: 1.5,
-                total_variance: 0.25,
+                step: 0.5,
+                update_variance: 3.0,
+                total_variance: 0.5,
                 metric: SynMetric::Cc { radius: 2 },
             },
         };

@@ -49,13 +49,14 @@ pub struct RegisterArgs {
     /// Iterations per level, coarse to fine, for both stages.
     #[arg(long, value_parser = Levels::<usize>::from_str)]
     pub iterations: Option<Levels<usize>>,
-    /// SyN gradient step: largest update per iteration, voxels.
+    /// SyN gradient step: largest update of each half field per iteration, voxels (paper:
+    /// 0.1, fast: 0.5).
     #[arg(long)]
     pub step: Option<f32>,
-    /// Variance of the SyN update smoothing, voxels² (paper: 3, fast: 1.5).
+    /// Variance of the SyN update smoothing, voxels² (paper and fast: 3).
     #[arg(long)]
     pub update_variance: Option<f32>,
-    /// Variance of the SyN total-field smoothing, voxels² (paper: 0, fast: 0.25).
+    /// Variance of the SyN total-field smoothing, voxels² (paper: 0, fast: 0.5).
     #[arg(long)]
     pub total_variance: Option<f32>,
     /// Shrink factors per level (default 4x2x1).
@@ -68,7 +69,7 @@ pub struct RegisterArgs {
     #[arg(long)]
     pub affine_only: bool,
     /// `paper` (Mattes MI, 200x100x50, step 0.1, variances 3 and 0)
-    ///  or `fast` (CC, 100x50x10, step 1, variances 1.5 and 0.25: greedy-like).
+    ///  or `fast` (CC, 100x50x10, step 0.5 per half field, variances 3 and 0.5: greedy's).
     #[arg(long, value_enum, default_value_t = Preset::Paper)]
     pub preset: Preset,
 }
