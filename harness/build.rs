@@ -3,7 +3,9 @@
 use std::process::Command;
 
 fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // At run time: the build script's binary may be reused from another checkout.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let root = std::path::Path::new(&dir).join("..");
     let git = root.join(".git");
     println!("cargo:rerun-if-changed={}", git.join("HEAD").display());
     println!(

@@ -242,7 +242,11 @@ mod tests {
     #[test]
     fn grid_points_and_overrides() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/quick.toml");
+        let repo = Path::new(
+            &std::env::var_os("CARGO_MANIFEST_DIR")
+                .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests"),
+        )
+        .join("../scenarios/quick.toml");
         let f = write(
             dir.path(),
             "s.toml",
@@ -274,7 +278,11 @@ mod tests {
     #[test]
     fn bad_sweeps_name_the_file_and_the_problem() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/quick.toml");
+        let repo = Path::new(
+            &std::env::var_os("CARGO_MANIFEST_DIR")
+                .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests"),
+        )
+        .join("../scenarios/quick.toml");
         let base = format!("{:?}", repo.display().to_string());
         for (text, want) in [
             ("name = \"t\"\nbase = \"q.toml\"\naxes = 3\n".to_string(), "s.toml:3:8"),

@@ -3,8 +3,6 @@
 //! code 2 before any job starts or any file is written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-
 use predicates::prelude::*;
 
 mod common;
@@ -12,7 +10,7 @@ use common::*;
 
 #[test]
 fn unknown_registration_choices_in_a_scenario_are_usage_errors() {
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/quick.toml");
+    let scenario = common::repo().join("scenarios/quick.toml");
     let dir = tempfile::tempdir().unwrap();
     for (key, value, expected) in [
         (
@@ -39,7 +37,7 @@ fn unknown_registration_choices_in_a_scenario_are_usage_errors() {
         let out = dir.path().join(key);
         atlasperf()
             .arg("run")
-            .arg(scenario)
+            .arg(&scenario)
             .args(["--set", &format!("stages.registration.{key}=\"{value}\"")])
             .arg("--out")
             .arg(&out)
@@ -104,12 +102,12 @@ fn inputs_on_another_grid_are_refused_before_any_work() {
 
 #[test]
 fn threads_no_node_can_give_are_refused_and_oversubscribed_slots_are_stated() {
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/quick.toml");
+    let scenario = common::repo().join("scenarios/quick.toml");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     atlasperf()
         .arg("run")
-        .arg(scenario)
+        .arg(&scenario)
         .args(["--set", "stages.registration.threads=2", "--out"])
         .arg(&out)
         .assert()
@@ -124,7 +122,7 @@ fn threads_no_node_can_give_are_refused_and_oversubscribed_slots_are_stated() {
     // quick.toml runs 2 single-thread slots on 1-core nodes on purpose: stated, not refused.
     atlasperf()
         .arg("run")
-        .arg(scenario)
+        .arg(&scenario)
         .arg("--dry-run")
         .assert()
         .success()
@@ -226,7 +224,7 @@ fn planted_symlinks_are_refused_and_their_targets_untouched() {
 
 #[test]
 fn invalid_scenarios_give_file_line_column_and_exit_2() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let dir = common::repo().join("harness/tests/fixtures/invalid");
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
         let path = e.unwrap().path();

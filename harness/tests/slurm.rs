@@ -14,7 +14,12 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    // At run time: see `common::repo`.
+    Path::new(
+        &std::env::var_os("CARGO_MANIFEST_DIR")
+            .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests"),
+    )
+    .join("..")
 }
 
 /// SLURM_CONF of the environment, else the local cluster's.

@@ -10,7 +10,12 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 fn quick() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/quick.toml")
+    // At run time: see `common::repo`.
+    Path::new(
+        &std::env::var_os("CARGO_MANIFEST_DIR")
+            .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests"),
+    )
+    .join("../scenarios/quick.toml")
 }
 
 fn sweep_file(dir: &Path, values: &str) -> PathBuf {

@@ -118,8 +118,12 @@ mod tests {
 
     #[test]
     fn the_users_document_lists_exactly_these_columns() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/run-store.md");
-        let doc = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // At run time, not `env!`: a test binary may be reused from another checkout.
+        let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests");
+        let path = std::path::Path::new(&dir).join("../../docs/run-store.md");
+        let doc =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for (heading, columns) in [
             ("jobs", &super::JOBS[..]),
             ("samples", &super::SAMPLES[..]),

@@ -7,8 +7,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The checkout under test. Read at run time: cargo keeps a workspace member's fingerprint
+/// independent of where the checkout lives, so a test binary built in another checkout that
+/// shares the target directory is reused, and `env!("CARGO_MANIFEST_DIR")` would name that
+/// one.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(
+        &std::env::var_os("CARGO_MANIFEST_DIR")
+            .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests"),
+    )
+    .join("..")
 }
 
 pub fn atlasperf() -> assert_cmd::Command {

@@ -1,22 +1,26 @@
 //! Symmetric normalization (SyN; Avants et al., Med. Image Anal. 12(1), 2008) on one grid.
 //!
 //! Two displacement fields map a middle space (the fixed grid) to the fixed image (`u1`) and
-//! to the moving image (`u2`); each is kept with its inverse (`v1`, `v2`). Each iteration
-//! warps both images into the middle space, computes the metric derivatives there, turns them
-//! into forces along the warped images' gradients, smooths each update with a Gaussian of the
-//! update-field variance, scales it so its largest displacement equals the gradient step
-//! (voxels of the current level), and composes it after its field (`u ← (id + δ) ∘ (id + u)`,
-//! ITK's order: `u(x) + δ(x + u(x))`); the total field is smoothed with the total-field
-//! variance when it is non-zero and held at zero on the grid's boundary. Then, as ITK's `SyNImageRegistrationMethod` does on every
-//! iteration of every level, the field takes an inverse round trip: `v ← u⁻¹` (warm-started
-//! from the previous `v`), then `u ← v⁻¹` (warm-started from `u`), both by the damped
-//! fixed-point inversion of [`Field::invert_damped`] (ITK's tolerances: a largest residual
-//! below 0.1 voxel or a mean below 0.001, at most 20 passes). The round trip is what keeps
-//! the map diffeomorphic: an update that would fold the field cannot be inverted by the damped
-//! iteration, and `(u⁻¹)⁻¹` comes back without the fold. Levels run coarse to fine (shrink
-//! factors and smoothing sigmas in full-resolution voxels); fields and inverses are carried up
-//! by resampling. The forward map (fixed → moving) is `u2 ∘ v1`, the inverse map
-//! (moving → fixed) `u1 ∘ v2`.
+//! to the moving image (`u2`); each is kept with its inverse (`v1`, `v2`: image → middle,
+//! the displacement fields of ITK's `FixedToMiddle` and `MovingToMiddle` transforms, whose
+//! inverses warp the images). Each iteration warps both images into the middle space,
+//! computes the metric derivatives there, turns them into forces along the warped images'
+//! gradients, smooths each update with a Gaussian of the update-field variance, holds it at
+//! zero on the grid's boundary and scales it so its largest displacement equals the gradient
+//! step (voxels of the current level). As ITK's `SyNImageRegistrationMethod` does on every
+//! iteration of every level, the update `δ` (a move of the middle's points) is composed
+//! after the image → middle field, `v ← v(x) + δ(x + v(x))`, which is smoothed with the
+//! total-field variance when it is non-zero and held at zero on the boundary; then `u ← v⁻¹`
+//! (warm-started from the previous `u`) and `v ← u⁻¹` (warm-started from the updated `v`),
+//! both by the damped fixed-point inversion of [`Field::invert_damped`] (ITK's tolerances: a
+//! largest residual below 0.1 voxel or a mean below 0.001, at most 20 passes). For the
+//! warping field that is the update applied first, `u ≈ (id + u) ∘ (id − δ) − id`: the force
+//! was measured in the middle space, at `x`, not at `x + u(x)`. The inversions are what keep
+//! the map diffeomorphic: an update that would fold the field cannot be followed by the
+//! damped iteration, and the round trip comes back without the fold. Levels run coarse to
+//! fine (shrink factors and smoothing sigmas in full-resolution voxels); fields and inverses
+//! are carried up by resampling. The forward map (fixed → moving) is `u2 ∘ v1`, the inverse
+//! map (moving → fixed) `u1 ∘ v2`.
 //!
 //! The moving image must already be on the fixed grid (the pipeline resamples it through the
 //! affine stage's transform first).
@@ -213,19 +217,35 @@ fn iterate(
         weighted_gradient(&b.warped[s], Some(&b.deriv[s]), dims, [fx, fy, fz]);
         b.update.smooth(p.update_variance.sqrt(), &mut b.scratch);
         b.update.zero_boundary();
-        let max = b.update.max_norm();
-        let scale = if max > 0.0 { p.step / max } else { 0.0 };
-        u.compose_then_scaled(&b.update, scale);
-        u.smooth(p.total_variance.sqrt(), &mut b.scratch);
-        u.zero_boundary();
-        // The update is spent: its buffer is the inversions' work buffer.
-        let stats = invert(u, v, &mut b.update);
-        invert(v, u, &mut b.update);
+        let stats = apply_update(u, v, &mut b.update, p, &mut b.scratch);
         if s == 0 {
             fixed_side = stats;
         }
     }
     (metric, fixed_side)
+}
+
+/// Applies one smoothed force field (`force`: how the warping field `u` should change, on the
+/// middle grid) to a side's pair of fields, and returns the inversion that gives `v = u⁻¹`.
+/// The force is scaled so its largest displacement is the step. Moving the middle's points by
+/// `δ` changes `u` by `−δ`, so the middle-space update is `δ = −scale · force`; it is composed
+/// after the image → middle field `v`, which the total variance smooths, and the warping field
+/// is its inverse: `u ← v⁻¹`, then `v ← u⁻¹`. `force` is spent: it serves as the inversions'
+/// work buffer.
+fn apply_update(
+    u: &mut Field,
+    v: &mut Field,
+    force: &mut Field,
+    p: &SynParams,
+    scratch: &mut Vec<f32>,
+) -> InversionStats {
+    let max = force.max_norm();
+    let scale = if max > 0.0 { p.step / max } else { 0.0 };
+    v.compose_then_scaled(force, -scale);
+    v.smooth(p.total_variance.sqrt(), scratch);
+    v.zero_boundary();
+    invert(v, u, force);
+    invert(u, v, force)
 }
 
 /// The image of one level; at full resolution without smoothing the input itself (no copy).

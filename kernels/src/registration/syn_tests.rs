@@ -80,6 +80,56 @@ fn recovers_phantom_deformation() {
 }
 
 #[test]
+fn an_update_lands_where_its_force_was_measured() {
+    // The warping field `u` maps the middle to the image. A force measured at the middle's
+    // point `x0` must change `u` at `x0`, wherever `u` sends it. Composed after `u` instead
+    // (`u(x) + δ(x + u(x))`, the previous order), it landed where `x + u(x) = x0`: 3 voxels
+    // before `x0` here.
+    let dims = [48, 24, 24];
+    let [nx, ny, _] = dims;
+    let centre = [24.0f32, 12.0, 12.0];
+    let bump = |i: usize, j: usize, k: usize, sigma: f32| {
+        let d2: f32 = [i, j, k]
+            .iter()
+            .zip(centre)
+            .map(|(&x, c)| (x as f32 - c).powi(2))
+            .sum();
+        (-d2 / (2.0 * sigma * sigma)).exp()
+    };
+    // A broad shift of up to 3 voxels along i, and its inverse.
+    let mut u = Field::zeros(dims);
+    u.fill_with(|i, j, k| [3.0 * bump(i, j, k, 8.0), 0.0, 0.0]);
+    u.zero_boundary();
+    let (mut v, mut work) = (Field::zeros(dims), Field::zeros(dims));
+    u.invert_damped(&mut v, &mut work, 200, 1e-4, 1e-6);
+    let before = u.clone();
+    // A narrow force along i at the centre.
+    let mut force = Field::zeros(dims);
+    force.fill_with(|i, j, k| [bump(i, j, k, 1.5), 0.0, 0.0]);
+    let p = SynParams {
+        step: 0.5,
+        update_variance: 0.0,
+        total_variance: 0.0,
+        ..SynParams::default()
+    };
+    apply_update(&mut u, &mut v, &mut force, &p, &mut Vec::new());
+    let row = nx * (12 + ny * 12);
+    let change: Vec<f32> = (0..nx)
+        .map(|i| u.c[0][row + i] - before.c[0][row + i])
+        .collect();
+    let peak = (0..nx)
+        .max_by(|&a, &b| change[a].total_cmp(&change[b]))
+        .unwrap_or(0);
+    println!("change of u along i through the centre: {change:?}");
+    assert!(
+        (peak as f32 - centre[0]).abs() <= 1.0,
+        "u changed most at i = {peak}, the force was at {}",
+        centre[0]
+    );
+    assert!(change[peak] > 0.2, "{change:?}");
+}
+
+#[test]
 fn the_fast_preset_raises_cc_on_every_level() {
     // Both half fields take the preset's step towards the middle, so the pair moves by up to
     // twice the step per iteration. With a step of 1 voxel (and variances 1.5 and 0.25) the
