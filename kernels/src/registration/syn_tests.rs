@@ -21,20 +21,25 @@ fn warp_labels(labels: &LabelVolume, forward: &Field) -> LabelVolume {
     out
 }
 
-#[test]
-fn recovers_phantom_deformation() {
-    // Pure nonlinear difference: no affine part, so SyN alone must do the work.
-    let spec = PhantomSpec {
+/// Two subjects that differ by a smooth nonlinear warp only (no affine part), so SyN alone
+/// must do the work.
+fn nonlinear_spec(shape: [usize; 3], spacing: f64, seed: u64, deformation_mm: f64) -> PhantomSpec {
+    PhantomSpec {
         subjects: 2,
-        shape: [48, 56, 48],
-        spacing: 3.0,
-        seed: 21,
+        shape,
+        spacing,
+        seed,
         rotation_deg: 0.0,
         scale: 0.0,
         shift_mm: 0.0,
-        deformation_mm: 4.0,
+        deformation_mm,
         ..PhantomSpec::default()
-    };
+    }
+}
+
+#[test]
+fn recovers_phantom_deformation() {
+    let spec = nonlinear_spec([48, 56, 48], 3.0, 21, 4.0);
     let fixed = generate_subject(&spec, 0);
     let moving = generate_subject(&spec, 1);
     let dims = spec.shape;
@@ -135,17 +140,7 @@ fn the_fast_preset_raises_cc_on_every_level() {
     // twice the step per iteration. With a step of 1 voxel (and variances 1.5 and 0.25) the
     // updates overshot: here the finest level's CC fell from 0.410 to 0.333, and on the
     // 80x100x80 phantom the middle level's from 0.575 to 0.521.
-    let spec = PhantomSpec {
-        subjects: 2,
-        shape: [48, 56, 48],
-        spacing: 3.0,
-        seed: 23,
-        rotation_deg: 0.0,
-        scale: 0.0,
-        shift_mm: 0.0,
-        deformation_mm: 5.0,
-        ..PhantomSpec::default()
-    };
+    let spec = nonlinear_spec([48, 56, 48], 3.0, 23, 5.0);
     let (f, m) = (generate_subject(&spec, 0), generate_subject(&spec, 1));
     let preset =
         crate::registration::pipeline::RegistrationParams::preset(crate::params::Preset::Fast);
@@ -163,17 +158,7 @@ fn the_fast_preset_raises_cc_on_every_level() {
 
 #[test]
 fn mattes_syn_improves_overlap_and_stays_diffeomorphic() {
-    let spec = PhantomSpec {
-        subjects: 2,
-        shape: [40, 48, 40],
-        spacing: 3.5,
-        seed: 22,
-        rotation_deg: 0.0,
-        scale: 0.0,
-        shift_mm: 0.0,
-        deformation_mm: 4.0,
-        ..PhantomSpec::default()
-    };
+    let spec = nonlinear_spec([40, 48, 40], 3.5, 22, 4.0);
     let (f, m) = (generate_subject(&spec, 0), generate_subject(&spec, 1));
     let p = SynParams {
         schedule: Schedule::with_iterations(vec![30, 15, 8]),
