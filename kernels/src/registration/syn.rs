@@ -14,13 +14,13 @@
 //! (warm-started from the previous `u`) and `v ← u⁻¹` (warm-started from the updated `v`),
 //! both by the damped fixed-point inversion of [`Field::invert_damped`] (ITK's tolerances: a
 //! largest residual below 0.1 voxel or a mean below 0.001, at most 20 passes). For the
-//! warping field that is the update applied first, `u ≈ (id + u) ∘ (id − δ) − id`: the force
-//! was measured in the middle space, at `x`, not at `x + u(x)`. The inversions are what keep
-//! the map diffeomorphic: an update that would fold the field cannot be followed by the
-//! damped iteration, and the round trip comes back without the fold. Levels run coarse to
-//! fine (shrink factors and smoothing sigmas in full-resolution voxels); fields and inverses
-//! are carried up by resampling. The forward map (fixed → moving) is `u2 ∘ v1`, the inverse
-//! map (moving → fixed) `u1 ∘ v2`.
+//! warping field that is the update applied first, `u ← (id + u) ∘ (id − δ) − id` to first
+//! order: the force was measured in the middle space, at `x`, not at `x + u(x)`. The
+//! inversions are what keep the map diffeomorphic: an update that would fold the field cannot
+//! be followed by the damped iteration, and the round trip comes back without the fold.
+//! Levels run coarse to fine (shrink factors and smoothing sigmas in full-resolution voxels);
+//! fields and inverses are carried up by resampling. The forward map (fixed → moving) is
+//! `u2 ∘ v1`, the inverse map (moving → fixed) `u1 ∘ v2`.
 //!
 //! The moving image must already be on the fixed grid (the pipeline resamples it through the
 //! affine stage's transform first).
