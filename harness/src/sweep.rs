@@ -233,6 +233,16 @@ pub fn load(file: &Path) -> Result<Sweep, ScenarioError> {
 mod tests {
     use super::*;
 
+    /// The shipped quick scenario, found at run time: a test binary may be reused from
+    /// another checkout sharing the target directory, with that checkout's path compiled in.
+    fn quick_toml() -> PathBuf {
+        Path::new(
+            &std::env::var_os("CARGO_MANIFEST_DIR")
+                .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests"),
+        )
+        .join("../scenarios/quick.toml")
+    }
+
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
@@ -242,11 +252,7 @@ mod tests {
     #[test]
     fn grid_points_and_overrides() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let repo = Path::new(
-            &std::env::var_os("CARGO_MANIFEST_DIR")
-                .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests"),
-        )
-        .join("../scenarios/quick.toml");
+        let repo = quick_toml();
         let f = write(
             dir.path(),
             "s.toml",
@@ -278,11 +284,7 @@ mod tests {
     #[test]
     fn bad_sweeps_name_the_file_and_the_problem() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let repo = Path::new(
-            &std::env::var_os("CARGO_MANIFEST_DIR")
-                .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests"),
-        )
-        .join("../scenarios/quick.toml");
+        let repo = quick_toml();
         let base = format!("{:?}", repo.display().to_string());
         for (text, want) in [
             ("name = \"t\"\nbase = \"q.toml\"\naxes = 3\n".to_string(), "s.toml:3:8"),

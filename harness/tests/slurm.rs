@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -13,14 +13,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    // At run time: see `common::repo`.
-    Path::new(
-        &std::env::var_os("CARGO_MANIFEST_DIR")
-            .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests"),
-    )
-    .join("..")
-}
+mod common;
+use common::repo;
 
 /// SLURM_CONF of the environment, else the local cluster's.
 fn slurm_conf() -> String {

@@ -9,13 +9,10 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
+mod common;
+
 fn quick() -> PathBuf {
-    // At run time: see `common::repo`.
-    Path::new(
-        &std::env::var_os("CARGO_MANIFEST_DIR")
-            .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests"),
-    )
-    .join("../scenarios/quick.toml")
+    common::repo().join("scenarios/quick.toml")
 }
 
 fn sweep_file(dir: &Path, values: &str) -> PathBuf {

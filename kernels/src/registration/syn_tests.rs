@@ -118,7 +118,7 @@ fn an_update_lands_where_its_force_was_measured() {
         ..SynParams::default()
     };
     apply_update(&mut u, &mut v, &mut force, &p, &mut Vec::new());
-    let row = nx * (12 + ny * 12);
+    let row = nx * (centre[1] as usize + ny * centre[2] as usize);
     let change: Vec<f32> = (0..nx)
         .map(|i| u.c[0][row + i] - before.c[0][row + i])
         .collect();
