@@ -33,7 +33,7 @@ if [ ! -s "$run_build" ]; then
   exit 1
 fi
 if ! diff -u "$run_build" "$test_build"; then
-  echo "check-test-build: the test build compiles polars crates again (their features differ from the release build's; see the feature pins in harness/store/Cargo.toml)" >&2
+  echo "check-test-build: the test build compiles polars crates again (their features differ from the release build's; see the feature pins in store/Cargo.toml)" >&2
   exit 1
 fi
 echo "check-test-build: the test build reuses all $(wc -l < "$run_build") polars artifacts of the release build"

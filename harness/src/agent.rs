@@ -18,6 +18,7 @@ use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::sampler::sensors::{cpu_s, rusage, seconds};
 use crate::sampler::{unix_now, Sample, TreeSampler};
 use crate::store::{percentile, SampleRow, SampleWriter, StoreError, Totals};
 
@@ -186,13 +187,14 @@ fn record(t: &mut Totals, s: &Sample) {
 fn finish(t: &mut Totals, io_before: IoCounters, lateness: &mut [f64]) {
     let children = rusage(libc::RUSAGE_CHILDREN);
     let me = rusage(libc::RUSAGE_SELF);
-    t.cpu_user_s = tv(children.ru_utime);
-    t.cpu_sys_s = tv(children.ru_stime);
+    t.cpu_user_s = seconds(children.ru_utime);
+    t.cpu_sys_s = seconds(children.ru_stime);
+    t.involuntary_switches = u64::try_from(children.ru_nivcsw).unwrap_or(0);
     t.max_rss_largest_process = u64::try_from(children.ru_maxrss).unwrap_or(0) * 1024;
     // A job shorter than one interval may end before a sample sees it grown; the largest
     // single process's peak is a lower bound of the tree's.
     t.peak_rss = t.peak_rss.max(t.max_rss_largest_process);
-    t.agent_cpu_s = tv(me.ru_utime) + tv(me.ru_stime);
+    t.agent_cpu_s = cpu_s(&me);
     let after = reaped_io();
     t.rchar = after[0].saturating_sub(io_before[0]);
     t.wchar = after[1].saturating_sub(io_before[1]);
@@ -269,19 +271,6 @@ fn reap_orphans() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-fn rusage(who: libc::c_int) -> libc::rusage {
-    // SAFETY: getrusage fills the zeroed struct it is given and has no other effect.
-    unsafe {
-        let mut r: libc::rusage = std::mem::zeroed();
-        libc::getrusage(who, &mut r);
-        r
-    }
-}
-
-fn tv(t: libc::timeval) -> f64 {
-    t.tv_sec as f64 + t.tv_usec as f64 * 1e-6
 }
 
 /// Sends `sig` to the process group led by `pgid` (ignores a group that is already gone).

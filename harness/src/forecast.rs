@@ -17,7 +17,7 @@ pub fn fit(points: &[(u64, u64)], source: &'static str) -> Option<MemoryModel> {
     }
     let xs: Vec<f64> = points.iter().map(|p| p.0 as f64).collect();
     let ys: Vec<f64> = points.iter().map(|p| p.1 as f64).collect();
-    let Some((mut intercept, slope)) = atlasperf_reports::fit::least_squares(&xs, &ys) else {
+    let Some((mut intercept, slope)) = crate::store::stats::fit::least_squares(&xs, &ys) else {
         let slope = points
             .iter()
             .map(|&(v, p)| p as f64 / v.max(1) as f64)

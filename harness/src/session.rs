@@ -282,6 +282,14 @@ impl Session {
         }
         self.info.status = status;
         self.info.notes.failure = failure;
+        if summary.is_some() {
+            // A courtesy beside the measurement: a store whose machine series cannot be read
+            // keeps its results without conditions.
+            self.info.conditions =
+                crate::store::measure_conditions(&self.store, self.info.host.cpus)
+                    .ok()
+                    .flatten();
+        }
         self.write_info()?;
         Ok((summary, self.info.clone()))
     }

@@ -157,7 +157,7 @@ fn an_interrupted_run_is_kept_and_resume_completes_it() {
     let current = std::fs::read_to_string(&path).unwrap();
     std::fs::write(
         &path,
-        current.replace("\"schema_version\": 2", "\"schema_version\": 1"),
+        current.replace("\"schema_version\": 3", "\"schema_version\": 1"),
     )
     .unwrap();
     atlasperf()

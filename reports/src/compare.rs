@@ -1,10 +1,20 @@
-//! Two runs side by side: both Table I, then per stage what changed and by how much (B / A),
-//! and a regression check for CI (any ratio above a bound).
+//! Two runs, or two groups of repeated runs, side by side: per stage and quantity the ratio
+//! B / A with a 95 % confidence interval and a verdict — higher, lower, or within the noise —
+//! and a regression gate for CI that fails only when a whole interval lies above its bound.
+//!
+//! Every pairing the data allow is used: a job id present in every run of both groups is a
+//! pair (its value in B against its value in A), and repetitions add runs; the interval comes
+//! from [`atlasperf_store::stats::paired_ratio`], which resamples runs and jobs. Quantities
+//! with one value per run (a stage's makespan, its largest peak) are resampled over runs. With
+//! one run per side the machine's drift between runs is not in the data: the Markdown says so.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use atlasperf_store::stats::{self, paired_ratio, run_ratio, Bootstrap, Estimate, Verdict};
+
 use crate::render::fusion_dice;
-use crate::run::RunData;
+use crate::run::{Attempt, RunData};
 use crate::table::{self, bytes, duration, stage_label, StageRow};
 
 /// How a metric's values are printed.
@@ -15,28 +25,57 @@ enum Unit {
     Bytes,
 }
 
-/// The per-stage quantities compared, in table order, with their units. For every one of them
-/// growth is a regression: more time, CPU, memory or I/O.
-const METRICS: [(&str, Unit); 7] = [
-    ("mean job time", Unit::Seconds),
-    ("stage makespan", Unit::Seconds),
-    ("CPU-hours", Unit::Hours),
-    ("mean peak RSS", Unit::Bytes),
-    ("max peak RSS", Unit::Bytes),
-    ("syscall read", Unit::Bytes),
-    ("syscall written", Unit::Bytes),
+/// Where a quantity's pairs come from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// Per job: its value in each run (paired across runs by job id).
+    Job(fn(&[&Attempt]) -> f64),
+    /// Per run only.
+    Run,
+}
+
+/// The per-stage quantities compared, in table order. For every one of them growth is a
+/// regression: more time, CPU, memory or I/O.
+const METRICS: [(&str, Unit, Source); 7] = [
+    ("mean job time", Unit::Seconds, Source::Job(ok_wall)),
+    ("stage makespan", Unit::Seconds, Source::Run),
+    ("CPU-hours", Unit::Hours, Source::Job(cpu_hours)),
+    ("mean peak RSS", Unit::Bytes, Source::Job(ok_peak)),
+    ("max peak RSS", Unit::Bytes, Source::Run),
+    ("syscall read", Unit::Bytes, Source::Job(rchar)),
+    ("syscall written", Unit::Bytes, Source::Job(wchar)),
 ];
 
-fn values(r: &StageRow) -> [f64; 7] {
-    [
-        r.mean_s,
-        r.makespan_s,
-        r.cpu_hours,
-        r.mean_peak,
-        r.max_peak,
-        r.rchar,
-        r.wchar,
-    ]
+/// The job's successful attempt (the last one that succeeded).
+fn ok_attempt<'a>(atts: &[&'a Attempt]) -> Option<&'a Attempt> {
+    atts.iter().rev().copied().find(|a| a.status == "ok")
+}
+fn ok_wall(atts: &[&Attempt]) -> f64 {
+    ok_attempt(atts).map_or(f64::NAN, |a| a.wall_s)
+}
+fn ok_peak(atts: &[&Attempt]) -> f64 {
+    ok_attempt(atts).map_or(f64::NAN, |a| a.peak_rss)
+}
+fn cpu_hours(atts: &[&Attempt]) -> f64 {
+    atts.iter().map(|a| a.cpu_s).sum::<f64>() / 3600.0
+}
+fn rchar(atts: &[&Attempt]) -> f64 {
+    atts.iter().map(|a| a.rchar).sum()
+}
+fn wchar(atts: &[&Attempt]) -> f64 {
+    atts.iter().map(|a| a.wchar).sum()
+}
+
+fn per_run(r: &StageRow, metric: &str) -> f64 {
+    match metric {
+        "mean job time" => r.mean_s,
+        "stage makespan" => r.makespan_s,
+        "CPU-hours" => r.cpu_hours,
+        "mean peak RSS" => r.mean_peak,
+        "max peak RSS" => r.max_peak,
+        "syscall read" => r.rchar,
+        _ => r.wchar,
+    }
 }
 
 fn show(v: f64, unit: Unit) -> String {
@@ -47,6 +86,33 @@ fn show(v: f64, unit: Unit) -> String {
     }
 }
 
+/// How the comparison decides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// A ratio whose interval stays within `1 ± noise` is "within noise" (criterion's noise
+    /// threshold).
+    pub noise: f64,
+    /// The bootstrap's draws.
+    pub bootstrap: Bootstrap,
+}
+
+/// The run-to-run coefficient of variation assumed when each side holds one run: whole runs
+/// of one scenario on this project's 2-core machines drift by about this much (`docs/`
+/// benchmarks page, A/A runs), and one run cannot show it.
+pub const DRIFT_PRIOR: f64 = 0.05;
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            noise: 0.02,
+            bootstrap: Bootstrap {
+                drift_prior: DRIFT_PRIOR,
+                ..Bootstrap::default()
+            },
+        }
+    }
+}
+
 /// One compared quantity of one stage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
@@ -54,27 +120,38 @@ pub struct Change {
     pub stage: String,
     /// Quantity, e.g. "mean job time".
     pub metric: &'static str,
-    /// Value in run A.
+    /// Median over group A's runs.
     pub a: f64,
-    /// Value in run B.
+    /// Median over group B's runs.
     pub b: f64,
-    /// B / A; `None` when A is zero.
-    pub ratio: Option<f64>,
+    /// B / A with its interval; `None` when A is zero.
+    pub ratio: Option<Estimate>,
+    /// True when the interval comes from the stage's paired job times because each group
+    /// holds one run (a makespan has one value per run).
+    pub borrowed: bool,
+    /// The reading of the interval.
+    pub verdict: Verdict,
 }
 
-/// Two runs compared.
+/// Two groups of runs compared.
 #[derive(Debug, Clone)]
 pub struct Comparison {
-    /// Table I of run A.
+    /// Table I of A's first run.
     pub a: Vec<StageRow>,
-    /// Table I of run B.
+    /// Table I of B's first run.
     pub b: Vec<StageRow>,
-    /// Every quantity of every stage present in both runs.
+    /// Runs in A and in B.
+    pub runs: (usize, usize),
+    /// Every quantity of every stage present in both.
     pub changes: Vec<Change>,
-    /// Stages present in only one run: (stage, "A" or "B").
+    /// Stages present in only one group: (stage, "A" or "B").
     pub unmatched: Vec<(String, &'static str)>,
     /// Mean Dice of the fused segmentations, when the runs have ground truth.
     pub dice: (Option<f64>, Option<f64>),
+    /// The most foreign CPU any run of A and of B saw, cores (none without sensors).
+    pub foreign: (Option<f64>, Option<f64>),
+    /// The options the verdicts were reached with.
+    pub options: Options,
 }
 
 fn mean_dice(run: &RunData) -> Option<f64> {
@@ -82,24 +159,129 @@ fn mean_dice(run: &RunData) -> Option<f64> {
     (!d.is_empty()).then(|| d.iter().map(|(_, v)| v).sum::<f64>() / d.len() as f64)
 }
 
-/// Compares run B against run A.
-pub fn compare(a: &RunData, b: &RunData) -> Comparison {
-    let ta = table::table_one(a);
-    let tb = table::table_one(b);
+/// A stage's attempts per job id in one run (`total`: every stage).
+fn jobs_of<'a>(run: &'a RunData, stage: &str) -> BTreeMap<&'a str, Vec<&'a Attempt>> {
+    let mut m: BTreeMap<&str, Vec<&Attempt>> = BTreeMap::new();
+    for a in run
+        .attempts
+        .iter()
+        .filter(|a| a.status != "skipped" && (stage == "total" || a.stage == stage))
+    {
+        m.entry(a.job_id.as_str()).or_default().push(a);
+    }
+    m
+}
+
+/// A group's values of one quantity: `[run][job]`.
+type Matrix = Vec<Vec<f64>>;
+
+/// The `runs × jobs` matrices of a per-job quantity over the jobs that succeeded in every run
+/// of both groups; `None` when no job did.
+fn paired(
+    a: &[RunData],
+    b: &[RunData],
+    stage: &str,
+    f: fn(&[&Attempt]) -> f64,
+) -> Option<(Matrix, Matrix)> {
+    let ja: Vec<_> = a.iter().map(|r| jobs_of(r, stage)).collect();
+    let jb: Vec<_> = b.iter().map(|r| jobs_of(r, stage)).collect();
+    let first = ja.first()?;
+    let ids: Vec<&str> = first
+        .keys()
+        .copied()
+        .filter(|id| {
+            ja.iter()
+                .chain(&jb)
+                .all(|m| m.get(id).is_some_and(|atts| ok_attempt(atts).is_some()))
+        })
+        .collect();
+    if ids.is_empty() {
+        return None;
+    }
+    let matrix = |g: &[BTreeMap<&str, Vec<&Attempt>>]| -> Matrix {
+        g.iter()
+            .map(|m| {
+                ids.iter()
+                    .map(|id| m.get(id).map_or(f64::NAN, |v| f(v)))
+                    .collect()
+            })
+            .collect()
+    };
+    Some((matrix(&ja), matrix(&jb)))
+}
+
+fn stage_rows(g: &[RunData], stage: &str) -> Vec<StageRow> {
+    g.iter()
+        .filter_map(|r| {
+            table::table_one(r)
+                .into_iter()
+                .find(|row| row.stage == stage)
+        })
+        .collect()
+}
+
+fn foreign_max(g: &[RunData]) -> Option<f64> {
+    g.iter()
+        .filter_map(|r| r.info.conditions.as_ref()?.foreign_cpu_cores_mean)
+        .reduce(f64::max)
+}
+
+/// Compares group B against group A (a single run is a group of one).
+pub fn compare(a: &[RunData], b: &[RunData], opts: &Options) -> Comparison {
+    let ta = a.first().map(table::table_one).unwrap_or_default();
+    let tb = b.first().map(table::table_one).unwrap_or_default();
     let mut changes = Vec::new();
     let mut unmatched = Vec::new();
+    let single = a.len() < 2 && b.len() < 2;
     for ra in &ta {
-        let Some(rb) = tb.iter().find(|r| r.stage == ra.stage) else {
+        if !tb.iter().any(|r| r.stage == ra.stage) {
             unmatched.push((ra.stage.clone(), "A"));
             continue;
-        };
-        for ((name, _), (va, vb)) in METRICS.iter().zip(values(ra).into_iter().zip(values(rb))) {
+        }
+        let (rows_a, rows_b) = (stage_rows(a, &ra.stage), stage_rows(b, &ra.stage));
+        let mut wall: Option<Estimate> = None;
+        for (metric, _, source) in METRICS {
+            let va: Vec<f64> = rows_a.iter().map(|r| per_run(r, metric)).collect();
+            let vb: Vec<f64> = rows_b.iter().map(|r| per_run(r, metric)).collect();
+            let pairs = match source {
+                Source::Job(f) => paired(a, b, &ra.stage, f),
+                Source::Run => None,
+            };
+            let mut ratio = match pairs {
+                Some((ma, mb)) => paired_ratio(&ma, &mb, &opts.bootstrap),
+                None => run_ratio(&va, &vb, &opts.bootstrap),
+            };
+            if metric == "mean job time" {
+                wall = ratio;
+            }
+            // One value per run on each side: the makespan moves with its jobs' times, so it
+            // borrows their relative interval rather than claim none.
+            let mut borrowed = false;
+            if let (Some(r), Some(w), true) = (ratio.as_mut(), wall, single) {
+                if r.spread_unknown() && metric == "stage makespan" && w.resampled && w.value > 0.0
+                {
+                    r.lo = r.value * w.lo / w.value;
+                    r.hi = r.value * w.hi / w.value;
+                    r.resampled = true;
+                    borrowed = true;
+                }
+            }
+            let verdict = ratio.map_or(Verdict::WithinNoise, |r| r.verdict(opts.noise));
+            let med = |v: &[f64]| stats::median(v).unwrap_or(0.0);
+            let (ma, mb) = (med(&va), med(&vb));
+            let verdict = if ratio.is_none() && mb > 0.0 {
+                Verdict::Higher
+            } else {
+                verdict
+            };
             changes.push(Change {
                 stage: ra.stage.clone(),
-                metric: name,
-                a: va,
-                b: vb,
-                ratio: (va > 0.0).then(|| vb / va),
+                metric,
+                a: ma,
+                b: mb,
+                ratio,
+                borrowed,
+                verdict,
             });
         }
     }
@@ -111,19 +293,23 @@ pub fn compare(a: &RunData, b: &RunData) -> Comparison {
     Comparison {
         a: ta,
         b: tb,
+        runs: (a.len(), b.len()),
         changes,
         unmatched,
-        dice: (mean_dice(a), mean_dice(b)),
+        dice: (a.first().and_then(mean_dice), b.first().and_then(mean_dice)),
+        foreign: (foreign_max(a), foreign_max(b)),
+        options: *opts,
     }
 }
 
-/// The changes whose ratio exceeds `max_ratio` (a quantity that grew from zero counts too),
-/// as sentences naming the stage, the quantity and both values.
+/// The quantities whose whole interval lies above `max_ratio` (a quantity that grew from zero
+/// counts too), and stages where more jobs failed, as sentences naming the stage, the
+/// quantity, both values and the interval.
 pub fn regressions(c: &Comparison, max_ratio: f64) -> Vec<String> {
     c.changes
         .iter()
         .filter(|ch| match ch.ratio {
-            Some(r) => r > max_ratio,
+            Some(r) => r.lo > max_ratio,
             None => ch.b > 0.0,
         })
         .map(|ch| {
@@ -156,67 +342,100 @@ pub fn regressions(c: &Comparison, max_ratio: f64) -> Vec<String> {
 fn unit_of(metric: &str) -> Unit {
     METRICS
         .iter()
-        .find(|(n, _)| *n == metric)
-        .map_or(Unit::Seconds, |(_, u)| *u)
+        .find(|(n, _, _)| *n == metric)
+        .map_or(Unit::Seconds, |(_, u, _)| *u)
 }
 
-fn ratio_text(r: Option<f64>) -> String {
+/// `1.13× [1.05, 1.21]`, or `new` for a quantity that grew from zero.
+fn ratio_text(r: Option<Estimate>) -> String {
     match r {
-        Some(r) => format!("{r:.2}×"),
+        Some(r) if r.spread_unknown() => format!("{:.2}×", r.value),
+        Some(r) => format!("{:.2}× [{:.2}, {:.2}]", r.value, r.lo, r.hi),
         None => "new".into(),
     }
 }
 
-/// The comparison as Markdown: per-stage ratios first (what a reviewer wants), then both
-/// Table I.
+fn verdict_text(ch: &Change) -> &'static str {
+    match (ch.verdict, ch.ratio) {
+        (_, Some(r)) if r.spread_unknown() && r.value == 1.0 => "no change",
+        (_, Some(r)) if r.spread_unknown() => "one value each: no interval",
+        (Verdict::Higher, _) => "**higher**",
+        (Verdict::Lower, _) => "lower",
+        (Verdict::WithinNoise, _) => "within noise",
+    }
+}
+
+/// The comparison as Markdown: how many runs and pairs stand behind it, per stage the ratios
+/// with their intervals and verdicts, then both Table I.
 pub fn markdown(c: &Comparison, name_a: &str, name_b: &str) -> String {
-    let mut s = format!("## Comparison\n\nA = `{name_a}`, B = `{name_b}`; ratios are B / A.\n\n");
+    let (ka, kb) = c.runs;
+    let mut s = format!(
+        "## Comparison\n\nA = `{name_a}` ({ka} run{}), B = `{name_b}` ({kb} run{}); ratios are B / A with 95 % bootstrap intervals; \"within noise\" means the interval overlaps 1 ± {:.0} %.\n",
+        if ka == 1 { "" } else { "s" },
+        if kb == 1 { "" } else { "s" },
+        100.0 * c.options.noise
+    );
+    if ka < 2 && kb < 2 {
+        s.push_str("\nOne run per side: the intervals hold the jobs' spread within a run, not the machine's drift between runs (whole runs drift by ±10 % or more on a shared machine). Repeat both (`atlasperf run --repeat 3 --interleave`) before trusting a change of that size.\n");
+    }
+    for (side, f) in [("A", c.foreign.0), ("B", c.foreign.1)] {
+        if let Some(f) = f.filter(|f| *f >= crate::conditions::FOREIGN_WARN_CORES) {
+            let _ = writeln!(
+                s,
+                "\nRun(s) {side} shared the machine: up to {f:.2} cores of CPU went to processes outside them; their times are inflated."
+            );
+        }
+    }
     let stages: Vec<&str> =
         c.a.iter()
             .map(|r| r.stage.as_str())
             .filter(|st| c.changes.iter().any(|ch| ch.stage == *st))
             .collect();
-    s.push_str("| Quantity |");
     for st in &stages {
-        let _ = write!(s, " {} A | B | B / A |", stage_label(st));
-    }
-    s.push_str("\n|---|");
-    s.push_str(&"---|---|---|".repeat(stages.len()));
-    s.push('\n');
-    for (name, unit) in METRICS {
-        let _ = write!(s, "| {name} |");
-        for st in &stages {
-            if let Some(ch) = c
-                .changes
-                .iter()
-                .find(|ch| ch.stage == *st && ch.metric == name)
-            {
-                let _ = write!(
-                    s,
-                    " {} | {} | {} |",
-                    show(ch.a, unit),
-                    show(ch.b, unit),
-                    ratio_text(ch.ratio)
-                );
-            }
+        let _ = write!(
+            s,
+            "\n### {}\n\n| Quantity | A | B | B / A [95 % CI] | Verdict |\n|---|---|---|---|---|\n",
+            stage_label(st)
+        );
+        for ch in c.changes.iter().filter(|ch| ch.stage == *st) {
+            let unit = unit_of(ch.metric);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {}{} | {} |",
+                ch.metric,
+                show(ch.a, unit),
+                show(ch.b, unit),
+                ratio_text(ch.ratio),
+                if ch.borrowed { " ¹" } else { "" },
+                verdict_text(ch)
+            );
         }
-        s.push('\n');
-    }
-    let _ = write!(s, "| failed jobs / OOM-killed attempts |");
-    for st in &stages {
         let ra = c.a.iter().find(|r| r.stage == *st);
         let rb = c.b.iter().find(|r| r.stage == *st);
         if let (Some(ra), Some(rb)) = (ra, rb) {
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                " {} / {} | {} / {} | |",
+                "| failed jobs / OOM-killed attempts | {} / {} | {} / {} | | |",
                 ra.failed, ra.oom_killed, rb.failed, rb.oom_killed
             );
         }
     }
-    s.push('\n');
+    if c.changes.iter().any(|ch| ch.borrowed) {
+        s.push_str("\n¹ One makespan per side: its interval is the stage's paired job-time interval, scaled.\n");
+    }
+    let within: Vec<String> = c
+        .changes
+        .iter()
+        .filter(|ch| {
+            ch.verdict == Verdict::WithinNoise && ch.ratio.is_some_and(|r| !r.spread_unknown())
+        })
+        .map(|ch| format!("{} {}", stage_label(&ch.stage), ch.metric))
+        .collect();
+    if !within.is_empty() {
+        let _ = writeln!(s, "\nWithin noise: {}.", within.join(", "));
+    }
     for (stage, only) in &c.unmatched {
-        let _ = writeln!(s, "\n{} ran only in run {only}.", stage_label(stage));
+        let _ = writeln!(s, "\n{} ran only in {only}.", stage_label(stage));
     }
     match c.dice {
         (Some(a), Some(b)) => {
@@ -236,7 +455,7 @@ pub fn markdown(c: &Comparison, name_a: &str, name_b: &str) -> String {
     }
     let _ = write!(
         s,
-        "\n### Table I — A\n\n{}\n### Table I — B\n\n{}",
+        "\n### Table I — A (first run)\n\n{}\n### Table I — B (first run)\n\n{}",
         table::markdown(&c.a),
         table::markdown(&c.b)
     );

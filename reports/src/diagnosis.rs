@@ -71,6 +71,25 @@ pub struct StageDiagnosis {
     pub job_io_rate: f64,
     /// Mean wall time of an attempt, s.
     pub mean_wall_s: f64,
+    /// What `peak` is, in words ("the largest measured peak").
+    pub peak_basis: String,
+}
+
+impl StageDiagnosis {
+    /// Judges how many jobs fit by `peak` instead of the run's own largest peak (over
+    /// repetitions: the upper bound of its interval), described as `basis`.
+    pub fn fit_by(&mut self, peak: f64, basis: String, run: &RunData) {
+        self.peak = peak;
+        self.peak_basis = basis;
+        for n in &mut self.nodes {
+            let capacity = run.node(&n.node).map_or(0.0, |i| i.memory as f64);
+            n.safe_concurrency = if peak > 0.0 {
+                (capacity / peak).floor() as usize
+            } else {
+                0
+            };
+        }
+    }
 }
 
 fn node_use(
@@ -170,6 +189,7 @@ pub fn diagnose(run: &RunData) -> Vec<StageDiagnosis> {
                 job_cpu_share,
                 job_io_rate,
                 mean_wall_s,
+                peak_basis: "the largest measured peak".into(),
             }
         })
         .collect()
@@ -227,12 +247,13 @@ pub fn markdown(run: &RunData, diags: &[StageDiagnosis]) -> String {
         for n in &d.nodes {
             let _ = writeln!(
                 s,
-                "  - {}: peak Σ RSS {:.0} % of capacity, CPU {:.0} % of its cores, {}/s I/O, up to {} at once; by the largest measured peak ({}) **{} fit** (Recommendation 1){}.",
+                "  - {}: peak Σ RSS {:.0} % of capacity, CPU {:.0} % of its cores, {}/s I/O, up to {} at once; by {} ({}) **{} fit** (Recommendation 1){}.",
                 n.node,
                 100.0 * n.memory_share,
                 100.0 * n.cpu_share,
                 bytes(n.io_rate),
                 jobs(n.max_concurrent),
+                d.peak_basis,
                 bytes(d.peak),
                 jobs(n.safe_concurrency),
                 if n.max_concurrent > n.safe_concurrency && n.safe_concurrency > 0 {

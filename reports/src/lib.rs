@@ -3,11 +3,12 @@
 //! internals. Also renders slice previews of volumes handed to it as plain arrays.
 
 pub mod compare;
+pub mod conditions;
 pub mod diagnosis;
 pub mod error;
 pub mod figures;
-pub mod fit;
 pub mod folds;
+pub mod group;
 pub mod preview;
 pub mod render;
 pub mod run;

@@ -156,18 +156,197 @@ fn overhead(run: &RunData) -> String {
 /// # Errors
 /// An unreadable run store or an unwritable output folder.
 pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> {
-    let run = RunData::load(run_dir)?;
+    let runs = crate::group::load(run_dir)?;
+    let rep = crate::group::representative(&runs);
+    let run = &runs[rep.min(runs.len() - 1)];
     atlasperf_store::fsio::ensure_dir(out)?;
     let mut files = Vec::new();
-    let rows = table_one(&run);
-    let diags = diagnose(&run);
-    let figures = stage_figures(&run);
+    let rows = table_one(run);
+    let mut diags = diagnose(run);
+    let over = GroupSection::of(&runs, rep, &mut diags);
+    let figures = stage_figures(run);
     let mut figure_files = Vec::new();
     for (name, _, fig) in &figures {
         let written = write_figure(fig, &out.join(name), formats.png, formats.svg)?;
         figure_files.extend(written.iter().cloned());
         files.extend(written);
     }
+    let info = &run.info;
+    let name = info.scenario_name.clone();
+    let status = info.status.as_str();
+    let mut header = header(run);
+    if let Some(f) = &info.notes.failure {
+        let _ = write!(header, ". {}: {f}", status);
+    }
+    let gaps = info.idle_gaps();
+    if !gaps.is_empty() {
+        let _ = write!(
+            header,
+            ". Times are active time: {:.1} s idle before {} resume(s) left out",
+            gaps.iter().sum::<f64>(),
+            gaps.len()
+        );
+    }
+    header.push_str(&over.header);
+    let conditions_line = crate::conditions::headline(info);
+    if !conditions_line.is_empty() {
+        let _ = write!(header, "\n\n{conditions_line}");
+    }
+    let dice = fusion_dice(run);
+    let dice_md = if dice.is_empty() {
+        String::new()
+    } else {
+        let mean = dice.iter().map(|d| d.1).sum::<f64>() / dice.len() as f64;
+        // Only a phantom's labels are ground truth; a manifest's are somebody's reference.
+        let reference = match info
+            .scenario
+            .pointer("/dataset/manifest")
+            .and_then(|v| v.as_str())
+        {
+            Some(m) => format!("the reference labels of the dataset manifest `{m}`"),
+            None if info.scenario.pointer("/dataset/phantom").is_some() => {
+                "the phantom's ground truth (the generated anatomy's exact labels)".to_string()
+            }
+            None => "the targets' reference labels".to_string(),
+        };
+        format!(
+            "\n### Segmentation accuracy\n\nMean Dice of the fused segmentations against {reference}: {mean:.4} ({}).\n",
+            dice.iter().map(|(j, d)| format!("{j} {d:.4}")).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let forecast = forecast_md(run);
+    // Reads every registration job's log: once per report.
+    let folds_md = crate::folds::markdown(run);
+    let conditions_md = crate::conditions::markdown(info);
+    let mut summary = format!(
+        "## atlasperf report: {name}\n\n{header}\n\n### Table I\n\n{}{}\n### Diagnosis\n\n{}{forecast}{dice_md}{conditions_md}\n### Sampler overhead\n\n{}\n",
+        table::markdown(&rows),
+        over.markdown,
+        diagnosis_md(run, &diags) + &folds_md,
+        overhead(run)
+    );
+    if !figure_files.is_empty() {
+        summary.push_str("\n### Figures\n\n");
+        for f in figure_files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        {
+            if let Some(n) = f.file_name() {
+                let n = n.to_string_lossy();
+                let _ = writeln!(summary, "![{n}]({n})");
+            }
+        }
+    }
+    if formats.md {
+        write(out.join("summary.md"), &summary, &mut files)?;
+        write(out.join("table1.md"), &table::markdown(&rows), &mut files)?;
+        write(out.join("jobs.md"), &jobs_markdown(run), &mut files)?;
+        if !over.markdown.is_empty() {
+            write(out.join("table1-group.md"), &over.table_md, &mut files)?;
+        }
+    }
+    if formats.csv {
+        write(out.join("table1.csv"), &table::csv(&rows), &mut files)?;
+        if !over.csv.is_empty() {
+            write(out.join("table1-group.csv"), &over.csv, &mut files)?;
+        }
+    }
+    if formats.html {
+        write(out.join("table1.html"), &table::html(&rows), &mut files)?;
+        let mut body = String::new();
+        for (_, _, fig) in &figures {
+            let mut svg = String::new();
+            {
+                use plotters::prelude::*;
+                let root =
+                    SVGBackend::with_string(&mut svg, crate::figures::SIZE).into_drawing_area();
+                crate::figures::draw_into(root, fig)
+                    .map_err(|e| ReportError::draw(&out.join("report.html"), e))?;
+            }
+            let _ = writeln!(body, "<figure>{svg}</figure>");
+        }
+        let html = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>atlasperf report: {t}</title>\n<style>body{{font-family:sans-serif;max-width:1250px;margin:2em auto;}} table{{border-collapse:collapse;}} td,th{{border:1px solid #999;padding:4px 8px;text-align:left;}} figure{{margin:1em 0;}}</style></head><body>\n<h1>atlasperf report: {t}</h1>\n{h}\n<h2>Table I</h2>\n{table}{group}\n<h2>Diagnosis</h2>\n{diag}\n<h2>Measurement conditions</h2>\n{cond}\n<h2>Sampler overhead</h2>\n{ov}\n<h2>Figures</h2>\n{body}\n<h2>Jobs</h2>\n{jobs}\n</body></html>\n",
+            t = esc(&name),
+            h = markdown_html(&header),
+            table = table::html(&rows),
+            group = markdown_html(&over.markdown),
+            diag = markdown_html(&format!(
+                "{}{}\n{forecast}\n{dice_md}",
+                diagnosis_md(run, &diags),
+                folds_md
+            )),
+            cond = markdown_html(conditions_md.trim_start().trim_start_matches("### Measurement conditions")),
+            ov = markdown_html(&overhead(run)),
+            jobs = markdown_html(&jobs_markdown(run)),
+        );
+        write(out.join("report.html"), &html, &mut files)?;
+    }
+    Ok(Rendered { files, summary })
+}
+
+/// What a group of repetitions adds to the report of its representative run.
+#[derive(Debug, Default)]
+struct GroupSection {
+    /// A sentence for the header.
+    header: String,
+    /// The section under Table I.
+    markdown: String,
+    /// Table I over the group alone.
+    table_md: String,
+    /// Table I over the group as CSV.
+    csv: String,
+}
+
+impl GroupSection {
+    /// For more than one run: Table I over them, and the diagnosis' "N jobs fit" judged by the
+    /// upper bound of each stage's largest peak.
+    fn of(runs: &[RunData], rep: usize, diags: &mut [crate::diagnosis::StageDiagnosis]) -> Self {
+        if runs.len() < 2 {
+            return Self::default();
+        }
+        let boot = atlasperf_store::stats::Bootstrap::default();
+        let rows = crate::group::table_over(runs, &boot);
+        let names = crate::group::quantity_names();
+        let max_peak = names.iter().position(|n| *n == "max peak RSS");
+        for d in diags.iter_mut() {
+            let bound = rows
+                .iter()
+                .find(|r| r.stage == d.stage)
+                .and_then(|r| r.values.get(max_peak?))
+                .map(|e| e.hi);
+            if let Some(hi) = bound {
+                d.fit_by(
+                    hi,
+                    format!(
+                        "the upper 95 % bound of the largest peak over {} runs",
+                        runs.len()
+                    ),
+                    &runs[rep],
+                );
+            }
+        }
+        let table_md = crate::group::markdown(&rows);
+        let member = runs[rep]
+            .dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        Self {
+            header: format!(
+                ". A group of {} repetitions: figures, Table I and jobs show `{member}`, the run with the median makespan; Table I over all runs follows it",
+                runs.len()
+            ),
+            markdown: format!(
+                "\n#### Table I over {} repetitions (median [95 % bootstrap interval])\n\n{table_md}",
+                runs.len()
+            ),
+            table_md,
+            csv: crate::group::csv(&rows),
+        }
+    }
+}
+
+fn header(run: &RunData) -> String {
     let info = &run.info;
     let (name, id) = (info.scenario_name.clone(), info.id.clone());
     let status = info.status.as_str();
@@ -180,7 +359,7 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
             .map(|c| format!(" ({})", &c[..c.len().min(10)]))
             .unwrap_or_default()
     );
-    let mut header = match &info.notes.simulation {
+    match &info.notes.simulation {
         Some(sim) => format!(
             "**Simulated** run `{id}` (scenario `{name}`, status **{status}**) by {built} from {} measured attempts of {} run(s), seed {}: the tables show sample 1 of {}; over all samples (P10 / P50 / P90) {}",
             sim.profile_attempts.values().sum::<usize>(),
@@ -207,100 +386,7 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
             host.cpus,
             bytes(host.memory_bytes as f64),
         ),
-    };
-    if let Some(f) = &info.notes.failure {
-        let _ = write!(header, ". {}: {f}", status);
     }
-    let gaps = info.idle_gaps();
-    if !gaps.is_empty() {
-        let _ = write!(
-            header,
-            ". Times are active time: {:.1} s idle before {} resume(s) left out",
-            gaps.iter().sum::<f64>(),
-            gaps.len()
-        );
-    }
-    let dice = fusion_dice(&run);
-    let dice_md = if dice.is_empty() {
-        String::new()
-    } else {
-        let mean = dice.iter().map(|d| d.1).sum::<f64>() / dice.len() as f64;
-        // Only a phantom's labels are ground truth; a manifest's are somebody's reference.
-        let reference = match info
-            .scenario
-            .pointer("/dataset/manifest")
-            .and_then(|v| v.as_str())
-        {
-            Some(m) => format!("the reference labels of the dataset manifest `{m}`"),
-            None if info.scenario.pointer("/dataset/phantom").is_some() => {
-                "the phantom's ground truth (the generated anatomy's exact labels)".to_string()
-            }
-            None => "the targets' reference labels".to_string(),
-        };
-        format!(
-            "\n### Segmentation accuracy\n\nMean Dice of the fused segmentations against {reference}: {mean:.4} ({}).\n",
-            dice.iter().map(|(j, d)| format!("{j} {d:.4}")).collect::<Vec<_>>().join(", ")
-        )
-    };
-    let forecast = forecast_md(&run);
-    // Reads every registration job's log: once per report.
-    let folds_md = crate::folds::markdown(&run);
-    let mut summary = format!(
-        "## atlasperf report: {name}\n\n{header}\n\n### Table I\n\n{}\n### Diagnosis\n\n{}{forecast}{dice_md}\n### Sampler overhead\n\n{}\n",
-        table::markdown(&rows),
-        diagnosis_md(&run, &diags) + &folds_md,
-        overhead(&run)
-    );
-    if !figure_files.is_empty() {
-        summary.push_str("\n### Figures\n\n");
-        for f in figure_files
-            .iter()
-            .filter(|f| f.extension().is_some_and(|e| e == "png"))
-        {
-            if let Some(n) = f.file_name() {
-                let n = n.to_string_lossy();
-                let _ = writeln!(summary, "![{n}]({n})");
-            }
-        }
-    }
-    if formats.md {
-        write(out.join("summary.md"), &summary, &mut files)?;
-        write(out.join("table1.md"), &table::markdown(&rows), &mut files)?;
-        write(out.join("jobs.md"), &jobs_markdown(&run), &mut files)?;
-    }
-    if formats.csv {
-        write(out.join("table1.csv"), &table::csv(&rows), &mut files)?;
-    }
-    if formats.html {
-        write(out.join("table1.html"), &table::html(&rows), &mut files)?;
-        let mut body = String::new();
-        for (_, _, fig) in &figures {
-            let mut svg = String::new();
-            {
-                use plotters::prelude::*;
-                let root =
-                    SVGBackend::with_string(&mut svg, crate::figures::SIZE).into_drawing_area();
-                crate::figures::draw_into(root, fig)
-                    .map_err(|e| ReportError::draw(&out.join("report.html"), e))?;
-            }
-            let _ = writeln!(body, "<figure>{svg}</figure>");
-        }
-        let html = format!(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>atlasperf report: {t}</title>\n<style>body{{font-family:sans-serif;max-width:1250px;margin:2em auto;}} table{{border-collapse:collapse;}} td,th{{border:1px solid #999;padding:4px 8px;text-align:left;}} figure{{margin:1em 0;}}</style></head><body>\n<h1>atlasperf report: {t}</h1>\n{h}\n<h2>Table I</h2>\n{table}\n<h2>Diagnosis</h2>\n{diag}\n<h2>Sampler overhead</h2>\n{ov}\n<h2>Figures</h2>\n{body}\n<h2>Jobs</h2>\n{jobs}\n</body></html>\n",
-            t = esc(&name),
-            h = markdown_html(&header),
-            table = table::html(&rows),
-            diag = markdown_html(&format!(
-                "{}{}\n{forecast}\n{dice_md}",
-                diagnosis_md(&run, &diags),
-                folds_md
-            )),
-            ov = markdown_html(&overhead(&run)),
-            jobs = markdown_html(&jobs_markdown(&run)),
-        );
-        write(out.join("report.html"), &html, &mut files)?;
-    }
-    Ok(Rendered { files, summary })
 }
 
 fn forecast_md(run: &RunData) -> String {

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use crate::fit::{fit_linear, fit_power, Fit};
 use crate::render::{fusion_dice, write, Formats};
 use crate::run::RunData;
 use crate::table::{bytes, duration, table_one};
 use crate::{ReportError, Result};
+use atlasperf_store::stats::fit::{fit_linear, fit_power, Fit};
 
 mod plot;
 use plot::{draw_axis, SIZE};

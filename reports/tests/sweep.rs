@@ -5,9 +5,9 @@
 
 mod common;
 
-use atlasperf_reports::fit::{fit_linear, fit_power, Fit};
 use atlasperf_reports::render::Formats;
 use atlasperf_reports::sweep::{render_sweep, Axis, Point};
+use atlasperf_store::stats::fit::{fit_linear, fit_power, Fit};
 use common::{write_store, Job, Node};
 
 #[test]

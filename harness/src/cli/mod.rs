@@ -92,6 +92,24 @@ pub struct RunArgs {
     /// Validate the scenario and print the plan without running anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run the scenario K times, each its own run store `OUT/r01 … OUT/rK` beside a
+    /// `group.json` that `report`, `compare` and `simulate --validate` accept as one. Running
+    /// it again with the same --out resumes: complete runs are kept.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=99), conflicts_with = "resume")]
+    pub repeat: Option<u64>,
+    /// With --repeat: interleave K runs of this second scenario in ABBA order (A B B A A B …)
+    /// so that the machine's drift hits both alike; they go to OUT/b, the first scenario's to
+    /// OUT/a.
+    #[arg(long, value_name = "SCENARIO", requires = "repeat")]
+    pub interleave: Option<PathBuf>,
+    /// With --interleave: override a value of the second scenario only (as --set does for
+    /// the first), e.g. to compare two settings of one scenario. Repeatable.
+    #[arg(
+        long = "interleave-set",
+        value_name = "KEY=VALUE",
+        requires = "interleave"
+    )]
+    pub interleave_overrides: Vec<String>,
 }
 
 /// `atlasperf report`.
@@ -136,9 +154,13 @@ pub struct CompareArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Exit with code 1 when any stage's time, CPU, peak memory or I/O grew by more than
-    /// this ratio (e.g. 1.10 for +10 %), or more jobs failed: a regression gate for CI.
+    /// this ratio (e.g. 1.10 for +10 %) beyond doubt — the whole 95 % interval of B / A above
+    /// it — or more jobs failed: a regression gate for CI that noise does not trip.
     #[arg(long, value_name = "RATIO")]
     pub max_ratio: Option<f64>,
+    /// A ratio whose interval overlaps 1 ± this fraction is reported as "within noise".
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.02)]
+    pub noise_threshold: f64,
 }
 
 /// `atlasperf simulate`.

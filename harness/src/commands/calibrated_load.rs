@@ -109,15 +109,6 @@ pub(crate) fn run(a: &LoadArgs) -> anyhow::Result<()> {
 
 /// User + system CPU of this process and its reaped children (getrusage).
 fn tree_cpu_seconds() -> f64 {
-    let of = |who| {
-        // SAFETY: getrusage fills the zeroed struct it is given.
-        let r = unsafe {
-            let mut r: libc::rusage = std::mem::zeroed();
-            libc::getrusage(who, &mut r);
-            r
-        };
-        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-        tv(r.ru_utime) + tv(r.ru_stime)
-    };
-    of(libc::RUSAGE_SELF) + of(libc::RUSAGE_CHILDREN)
+    use crate::sampler::sensors::{cpu_s, rusage};
+    cpu_s(&rusage(libc::RUSAGE_SELF)) + cpu_s(&rusage(libc::RUSAGE_CHILDREN))
 }

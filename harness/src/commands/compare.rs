@@ -2,8 +2,7 @@
 //! optional regression gate.
 
 use anyhow::Context;
-use atlasperf_reports::compare::{compare, markdown, regressions};
-use atlasperf_reports::run::RunData;
+use atlasperf_reports::compare::{compare, markdown, regressions, Options};
 
 use super::report::require_store;
 use crate::cli::{CompareArgs, UsageError};
@@ -16,12 +15,24 @@ pub(crate) fn run(a: &CompareArgs) -> anyhow::Result<u8> {
             );
         }
     }
+    if !(a.noise_threshold.is_finite() && (0.0..1.0).contains(&a.noise_threshold)) {
+        return Err(UsageError(format!(
+            "--noise-threshold must be a fraction in [0, 1), got {}",
+            a.noise_threshold
+        ))
+        .into());
+    }
     require_store(&a.run_a)?;
     require_store(&a.run_b)?;
     let load = |dir: &std::path::Path| {
-        RunData::load(dir).with_context(|| format!("reading the run store {}", dir.display()))
+        atlasperf_reports::group::load(dir)
+            .with_context(|| format!("reading the run store {}", dir.display()))
     };
-    let c = compare(&load(&a.run_a)?, &load(&a.run_b)?);
+    let opts = Options {
+        noise: a.noise_threshold,
+        ..Options::default()
+    };
+    let c = compare(&load(&a.run_a)?, &load(&a.run_b)?, &opts);
     let text = markdown(
         &c,
         &a.run_a.display().to_string(),
@@ -35,13 +46,16 @@ pub(crate) fn run(a: &CompareArgs) -> anyhow::Result<u8> {
     if let Some(max) = a.max_ratio {
         let found = regressions(&c, max);
         if !found.is_empty() {
-            eprintln!("compare: {} regression(s) above {max:.2}×:", found.len());
+            eprintln!(
+                "compare: {} regression(s) whose whole 95 % interval is above {max:.2}×:",
+                found.len()
+            );
             for f in &found {
                 eprintln!("  {f}");
             }
             return Ok(1);
         }
-        eprintln!("compare: no quantity grew above {max:.2}×");
+        eprintln!("compare: no quantity grew above {max:.2}× beyond the noise");
     }
     Ok(0)
 }

@@ -2,12 +2,14 @@
 
 mod agent;
 mod calibrated_load;
+mod child;
 mod compare;
 mod eval;
 mod fuse;
 mod phantom;
 mod profile;
 mod register;
+mod repeat;
 mod report;
 mod run;
 mod simulate;

@@ -53,6 +53,7 @@ pub(crate) fn run(a: &ProfileArgs) -> anyhow::Result<u8> {
         interval_ms: a.interval,
         notes: Notes::default(),
         segments: Vec::new(),
+        conditions: None,
     };
     let mut session = Session::create(&dir, info).map_err(|e| {
         if e.is_usage() {

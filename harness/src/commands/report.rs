@@ -20,10 +20,20 @@ pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A usage error unless `dir` holds a run store. A store whose tables are missing or older
-/// than its journal (a harness killed before compacting) is compacted first, under the
-/// run's lock; one that a harness is still writing is refused with its pid.
-pub(crate) fn require_store(dir: &Path) -> anyhow::Result<()> {
+/// A usage error unless `path` holds a run store or a group of them (`run --repeat`). A
+/// store whose tables are missing or older than its journal (a harness killed before
+/// compacting) is compacted first, under the run's lock; one that a harness is still writing
+/// is refused with its pid.
+pub(crate) fn require_store(path: &Path) -> anyhow::Result<()> {
+    let members =
+        crate::store::Group::members(path).map_err(|e| UsageError(crate::store::describe(&e)))?;
+    for dir in &members {
+        require_one(dir)?;
+    }
+    Ok(())
+}
+
+fn require_one(dir: &Path) -> anyhow::Result<()> {
     let store = RunStore::open(dir).map_err(|e| UsageError(e.to_string()))?;
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let oldest_table = ["jobs", "samples", "nodes", "machine"]

@@ -15,10 +15,12 @@ use crate::store::{AttemptStatus, RunStatus};
 
 use super::agent::stop_flag;
 
-/// Exit code of an interrupted run (as a shell reports Ctrl-C).
-const INTERRUPTED: u8 = 130;
+use super::child::INTERRUPTED;
 
 pub(crate) fn run(a: &RunArgs) -> anyhow::Result<u8> {
+    if let (Some(k), false) = (a.repeat, a.dry_run) {
+        return super::repeat::run(a, usize::try_from(k).unwrap_or(1));
+    }
     // First of all, so a Ctrl-C at any moment ends the run through its store.
     let stop = stop_flag()?;
     let runner = match &a.resume {

@@ -2,8 +2,6 @@
 //! point's memory or threads leak into the next), resumable, then the scaling report.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use atlasperf_reports::render::Formats;
@@ -11,11 +9,9 @@ use atlasperf_reports::sweep::{render_sweep, Axis, Point};
 use serde_json::{json, Value};
 
 use super::agent::stop_flag;
+use super::child::{run_into, Ended, INTERRUPTED};
 use crate::cli::{SweepArgs, UsageError};
 use crate::sweep::{self, Sweep};
-
-/// Exit code of an interrupted sweep (as a shell reports Ctrl-C).
-const INTERRUPTED: u8 = 130;
 
 pub(crate) fn run(a: &SweepArgs) -> anyhow::Result<u8> {
     let s = sweep::load(&a.sweep).map_err(|e| UsageError(e.to_string()))?;
@@ -40,49 +36,21 @@ pub(crate) fn run(a: &SweepArgs) -> anyhow::Result<u8> {
     let mut failed = Vec::new();
     if !a.report_only {
         let stop = stop_flag()?;
-        let exe = std::env::current_exe().context("locating the atlasperf binary")?;
         let n = s.points.len();
         for (i, p) in s.points.iter().enumerate() {
             let pdir = dir.join(&p.name);
-            let status = run_status(&pdir);
-            let mut cmd = Command::new(&exe);
-            match status.as_deref() {
-                Some("complete") => {
-                    eprintln!("[{}/{n}] {}: complete, kept", i + 1, p.name);
-                    continue;
+            match run_into(&pdir, &s.base, &p.overrides, &p.name, (i + 1, n), &stop)? {
+                Ended::Interrupted => {
+                    eprintln!(
+                        "sweep interrupted at {}; resume with: atlasperf sweep {} --out {}",
+                        p.name,
+                        a.sweep.display(),
+                        dir.display()
+                    );
+                    return Ok(INTERRUPTED);
                 }
-                Some(st) => {
-                    eprintln!("[{}/{n}] {}: {st}, resuming", i + 1, p.name);
-                    cmd.arg("run").arg("--resume").arg(&pdir);
-                }
-                None => {
-                    eprintln!("[{}/{n}] {}: running", i + 1, p.name);
-                    cmd.arg("run").arg(&s.base).arg("--out").arg(&pdir);
-                    for o in &p.overrides {
-                        cmd.arg("--set").arg(o);
-                    }
-                }
-            }
-            let code = cmd
-                .stdin(Stdio::null())
-                .status()
-                .with_context(|| format!("starting {}", exe.display()))?;
-            if stop.load(Ordering::SeqCst) || code.code() == Some(i32::from(INTERRUPTED)) {
-                eprintln!(
-                    "sweep interrupted at {}; resume with: atlasperf sweep {} --out {}",
-                    p.name,
-                    a.sweep.display(),
-                    dir.display()
-                );
-                return Ok(INTERRUPTED);
-            }
-            if !code.success() {
-                eprintln!(
-                    "[{}/{n}] {}: atlasperf run ended with {code}",
-                    i + 1,
-                    p.name
-                );
-                failed.push(p.name.clone());
+                Ended::Failed => failed.push(p.name.clone()),
+                Ended::Kept | Ended::Complete => {}
             }
         }
     }
@@ -108,15 +76,6 @@ pub(crate) fn run(a: &SweepArgs) -> anyhow::Result<u8> {
         return Ok(1);
     }
     Ok(0)
-}
-
-/// `run.json`'s status of a point folder, if it has one.
-fn run_status(dir: &Path) -> Option<String> {
-    let store = crate::store::RunStore::open(dir).ok()?;
-    Some(store.read_info().map_or_else(
-        |_| "unreadable".to_string(),
-        |i| i.status.as_str().to_string(),
-    ))
 }
 
 /// The sweep folder: created with a `sweep.json` describing the points, or — when it exists —

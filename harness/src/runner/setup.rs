@@ -136,6 +136,7 @@ pub(super) fn new_info(
             ..Notes::default()
         },
         segments: Vec::new(),
+        conditions: None,
     })
 }
 

@@ -16,6 +16,7 @@
 //! drops out of every sum); the rates are deltas over the monotonic clock.
 
 pub mod node;
+pub mod sensors;
 
 use std::collections::HashMap;
 use std::fs::File;

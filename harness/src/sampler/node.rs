@@ -12,7 +12,9 @@ use crate::store::{HostFacts, MachineRow};
 #[derive(Debug)]
 pub struct NodeSampler {
     system: System,
-    primed: bool,
+    last_cpu: Option<super::sensors::CpuTimes>,
+    ticks: u64,
+    slow_every: u64,
 }
 
 impl NodeSampler {
@@ -23,22 +25,35 @@ impl NodeSampler {
     pub fn new() -> Result<Self, sysinfo::Error> {
         Ok(Self {
             system: System::new()?,
-            primed: false,
+            last_cpu: None,
+            ticks: 0,
+            slow_every: 1,
         })
+    }
+
+    /// Reads the slow sensors (PSI, swap) on every `n`-th sample only, from the first.
+    pub fn slow_sensors_every(mut self, n: u64) -> Self {
+        self.slow_every = n.max(1);
+        self
     }
 
     /// Reads the node now.
     pub fn sample(&mut self) -> MachineRow {
         self.system
-            .refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
-        self.system
             .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
-        let cpu_machine_pct = if self.primed {
-            f64::from(self.system.global_cpu_usage())
-        } else {
-            0.0
+        let cpu = super::sensors::cpu_times();
+        let cpu_machine_pct = match (self.last_cpu, cpu) {
+            (Some(a), Some(b)) if b.total_s > a.total_s => {
+                (100.0 * (b.busy_s - a.busy_s) / (b.total_s - a.total_s)).clamp(0.0, 100.0)
+            }
+            _ => 0.0,
         };
-        self.primed = true;
+        self.last_cpu = cpu.or(self.last_cpu);
+        let mut sensors = super::sensors::fast(cpu);
+        if self.ticks % self.slow_every == 0 {
+            super::sensors::slow(&mut sensors);
+        }
+        self.ticks += 1;
         let total = self.system.total_memory();
         let (read, write) = disk_bytes();
         MachineRow {
@@ -48,6 +63,7 @@ impl NodeSampler {
             mem_total: total,
             disk_read_bytes: read,
             disk_write_bytes: write,
+            sensors,
         }
     }
 }
@@ -90,9 +106,11 @@ pub fn record_machine(
         if f.metadata().map_err(io)?.len() == 0 {
             writeln!(f, "{}", machine_csv().join(",")).map_err(io)?;
         }
-        let Ok(mut sampler) = NodeSampler::new() else {
+        let per_second = (1000 / interval.as_millis().max(1)).max(1);
+        let Ok(sampler) = NodeSampler::new() else {
             return Ok(());
         };
+        let mut sampler = sampler.slow_sensors_every(u64::try_from(per_second).unwrap_or(1));
         let start = std::time::Instant::now();
         let mut tick = 0u32;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {

@@ -2,7 +2,7 @@
 //! as power laws of the image's voxels and (fusion) of the atlases fused. A simulated job is a profile of
 //! its stage scaled by these laws from the profile's size to its own.
 
-use atlasperf_reports::fit::{fit_power, Fit};
+use crate::store::stats::fit::{fit_power, Fit};
 
 use super::profiles::Profile;
 use crate::plan::Stage;

@@ -97,6 +97,7 @@ pub fn write_store(dir: &Path, h: Header<'_>, sample: &Sample) -> anyhow::Result
             end_unix: Some(start_unix + sample.makespan_s),
             offset_s: 0.0,
         }],
+        conditions: None,
     };
     let jobs: Vec<JobRecord> = sample
         .records

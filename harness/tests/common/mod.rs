@@ -54,7 +54,7 @@ pub fn ok_jobs(records: &[Value]) -> Vec<String> {
 pub fn assert_complete_store(dir: &Path, jobs: usize) {
     let info = run_json(dir);
     assert_eq!(info["status"], "complete", "{info}");
-    assert_eq!(info["schema_version"], 2);
+    assert_eq!(info["schema_version"], 3);
     let records = journal(dir);
     let ok = ok_jobs(&records);
     let mut unique = ok.clone();

@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Axis, Series, QUANTITIES};
-use crate::fit::{fit_linear, fit_power, Fit};
+use atlasperf_store::stats::fit::{fit_linear, fit_power, Fit};
 
 /// Scaling figure size in pixels.
 pub(super) const SIZE: (u32, u32) = (1200, 900);

@@ -113,6 +113,7 @@ pub fn write_store(dir: &Path, nodes: &[Node], jobs: &[Job], interval: f64) {
             .collect(),
         notes: Notes::default(),
         segments: Vec::new(),
+        conditions: None,
     };
     store.write_info(&info).unwrap();
     for j in jobs {

@@ -30,7 +30,11 @@ pub struct NodeRow {
 }
 
 /// Columns a table may lack without being malformed (added after schema 1 was set).
-const OPTIONAL: [&str; 2] = ["executor_job_id", "totals_from_samples"];
+const OPTIONAL: [&str; 3] = [
+    "executor_job_id",
+    "totals_from_samples",
+    "involuntary_switches",
+];
 
 struct Table {
     path: PathBuf,
@@ -174,6 +178,7 @@ pub fn read_jobs_table(path: &Path) -> Result<Vec<JobRecord>, StoreError> {
     );
     let executor = s("executor_job_id")?;
     let from_samples = t.bools("totals_from_samples")?;
+    let switches = u("involuntary_switches")?;
     let z = |v: Option<f64>| v.unwrap_or(0.0);
     let zu = |v: Option<u64>| v.unwrap_or(0);
     (0..t.df.height())
@@ -219,6 +224,7 @@ pub fn read_jobs_table(path: &Path) -> Result<Vec<JobRecord>, StoreError> {
                     tick_late_p50_ms: z(p50[i]),
                     tick_late_p99_ms: z(p99[i]),
                     from_samples: from_samples[i].unwrap_or(false),
+                    involuntary_switches: zu(switches[i]),
                 },
                 executor_job_id: executor[i].clone(),
             })

@@ -234,6 +234,10 @@ pub struct RunInfo {
     /// The stretches of time harnesses worked on the run: one per run or `--resume`.
     #[serde(default)]
     pub segments: Vec<Segment>,
+    /// How quiet the machine was while the run measured (absent for simulated and imported
+    /// stores, and for runs written before schema 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<crate::Conditions>,
 }
 
 impl RunInfo {
@@ -303,19 +307,31 @@ pub struct MachineRow {
     pub disk_read_bytes: u64,
     /// Whole-disk bytes written since boot.
     pub disk_write_bytes: u64,
+    /// The noise sensors' cumulative counters.
+    pub sensors: crate::Sensors,
 }
 
 impl MachineRow {
     /// The CSV line (with its newline).
     pub fn to_csv_line(&self) -> String {
+        let s = &self.sensors;
+        let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
+        let u = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
+        let psi: Vec<String> = s.psi_us.iter().map(|v| u(*v)).collect();
         format!(
-            "{:.4},{:.2},{},{},{},{}\n",
+            "{:.4},{:.2},{},{},{},{},{},{},{},{},{},{}\n",
             self.unix,
             self.cpu_machine_pct,
             self.mem_used,
             self.mem_total,
             self.disk_read_bytes,
-            self.disk_write_bytes
+            self.disk_write_bytes,
+            f(s.cpu_busy_s),
+            f(s.cpu_steal_s),
+            f(s.own_cpu_s),
+            psi.join(","),
+            u(s.swap_in_pages),
+            u(s.swap_out_pages)
         )
     }
 
@@ -323,8 +339,20 @@ impl MachineRow {
     pub fn parse(line: &[u8]) -> Option<Self> {
         let line = std::str::from_utf8(line).ok()?;
         let f: Vec<&str> = line.trim_end_matches('\r').split(',').collect();
-        if f.len() != crate::columns::machine_csv().len() {
+        // Schema 2 wrote the first six columns only (no sensors).
+        if f.len() != crate::columns::machine_csv().len() && f.len() != 6 {
             return None;
+        }
+        // An empty cell is a sensor the machine lacks; anything else must parse.
+        fn opt<T: std::str::FromStr>(f: &[&str], i: usize) -> Option<Option<T>> {
+            match f.get(i) {
+                None | Some(&"") => Some(None),
+                Some(v) => v.parse().ok().map(Some),
+            }
+        }
+        let mut psi_us = [None; 6];
+        for (k, p) in psi_us.iter_mut().enumerate() {
+            *p = opt(&f, 9 + k)?;
         }
         Some(Self {
             unix: f[0].parse().ok()?,
@@ -333,6 +361,14 @@ impl MachineRow {
             mem_total: f[3].parse().ok()?,
             disk_read_bytes: f[4].parse().ok()?,
             disk_write_bytes: f[5].parse().ok()?,
+            sensors: crate::Sensors {
+                cpu_busy_s: opt(&f, 6)?,
+                cpu_steal_s: opt(&f, 7)?,
+                own_cpu_s: opt(&f, 8)?,
+                psi_us,
+                swap_in_pages: opt(&f, 15)?,
+                swap_out_pages: opt(&f, 16)?,
+            },
         })
     }
 }
@@ -358,6 +394,7 @@ mod tests {
             nodes: Vec::new(),
             notes: Notes::default(),
             segments: Vec::new(),
+            conditions: None,
         }
     }
 

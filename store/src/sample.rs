@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::columns::SAMPLES;
+use crate::stats::percentile;
 use crate::{fsio, io_err, StoreError, Totals};
 
 /// One sample of an attempt's process tree.
@@ -235,15 +236,6 @@ impl SamplesFile {
         t.tick_late_p99_ms = percentile(&late, 0.99);
         t
     }
-}
-
-/// The `q` quantile of sorted values (nearest rank); 0 when empty.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 #[cfg(test)]

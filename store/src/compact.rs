@@ -48,6 +48,23 @@ pub fn compact_with(store: &RunStore, info: &RunInfo) -> Result<CompactSummary, 
     write_tables(store.dir(), info, &jobs, &rows, &nodes, &machine)
 }
 
+/// The measurement conditions of a run from its machine series and journal (`None` without
+/// machine samples).
+///
+/// # Errors
+/// When the journal or the machine series cannot be read.
+pub fn measure_conditions(
+    store: &RunStore,
+    cpus: usize,
+) -> Result<Option<crate::Conditions>, StoreError> {
+    let machine = read_machine(&store.machine_csv())?;
+    Ok(crate::Conditions::measure(
+        &machine,
+        &store.read_jobs()?,
+        cpus,
+    ))
+}
+
 /// Writes the four tables from typed rows (compaction, and stores built from other sources).
 ///
 /// # Errors
@@ -150,6 +167,7 @@ fn job_column(name: &str, jobs: &[JobRecord]) -> Option<Series> {
         "tick_late_p99_ms" => fl(|j| j.totals.tick_late_p99_ms),
         "executor_job_id" => os(|j| j.executor_job_id.clone()),
         "totals_from_samples" => b(|j| j.totals.from_samples),
+        "involuntary_switches" => u(|j| j.totals.involuntary_switches),
         _ => return None,
     })
 }
@@ -218,6 +236,12 @@ fn machine_column(name: &str, rows: &[MachineRow], info: &RunInfo) -> Option<Ser
     let u = |f: &dyn Fn(&MachineRow) -> u64| {
         Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
     };
+    let ofl = |f: &dyn Fn(&MachineRow) -> Option<f64>| {
+        Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
+    let ou = |f: &dyn Fn(&MachineRow) -> Option<u64>| {
+        Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
     // Disk counters since the run started, not since boot.
     let first = rows.first().copied().unwrap_or_default();
     Some(match name {
@@ -228,7 +252,15 @@ fn machine_column(name: &str, rows: &[MachineRow], info: &RunInfo) -> Option<Ser
         "mem_total" => u(&|r| r.mem_total),
         "disk_read_bytes" => u(&|r| r.disk_read_bytes.saturating_sub(first.disk_read_bytes)),
         "disk_write_bytes" => u(&|r| r.disk_write_bytes.saturating_sub(first.disk_write_bytes)),
-        _ => return None,
+        "cpu_busy_s" => ofl(&|r| r.sensors.cpu_busy_s),
+        "cpu_steal_s" => ofl(&|r| r.sensors.cpu_steal_s),
+        "own_cpu_s" => ofl(&|r| r.sensors.own_cpu_s),
+        "swap_in_pages" => ou(&|r| r.sensors.swap_in_pages),
+        "swap_out_pages" => ou(&|r| r.sensors.swap_out_pages),
+        psi => {
+            let i = crate::conditions::PSI.iter().position(|p| *p == psi)?;
+            ou(&|r| r.sensors.psi_us[i])
+        }
     })
 }
 

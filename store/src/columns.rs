@@ -2,7 +2,7 @@
 //! readers of this crate use them, and a test checks `docs/run-store.md` lists the same.
 
 /// `jobs` (one row per attempt; also the keys of a `jobs.jsonl` record).
-pub const JOBS: [&str; 34] = [
+pub const JOBS: [&str; 35] = [
     "attempt_id",
     "job_id",
     "stage",
@@ -37,6 +37,7 @@ pub const JOBS: [&str; 34] = [
     "tick_late_p99_ms",
     "executor_job_id",
     "totals_from_samples",
+    "involuntary_switches",
 ];
 
 /// `samples` (long format), and the header of each `samples/<attempt>.csv`.
@@ -77,7 +78,7 @@ pub const NODES: [&str; 14] = [
 ];
 
 /// `machine` (the whole machine, sampled by the harness).
-pub const MACHINE: [&str; 7] = [
+pub const MACHINE: [&str; 18] = [
     "t",
     "unix",
     "cpu_machine_pct",
@@ -85,6 +86,17 @@ pub const MACHINE: [&str; 7] = [
     "mem_total",
     "disk_read_bytes",
     "disk_write_bytes",
+    "cpu_busy_s",
+    "cpu_steal_s",
+    "own_cpu_s",
+    "psi_cpu_some_us",
+    "psi_cpu_full_us",
+    "psi_memory_some_us",
+    "psi_memory_full_us",
+    "psi_io_some_us",
+    "psi_io_full_us",
+    "swap_in_pages",
+    "swap_out_pages",
 ];
 
 /// Header of `samples/machine.node.csv` while running: `machine` without `t`.
@@ -121,7 +133,7 @@ mod tests {
         // At run time, not `env!`: a test binary may be reused from another checkout.
         let dir = std::env::var_os("CARGO_MANIFEST_DIR")
             .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests");
-        let path = std::path::Path::new(&dir).join("../../docs/run-store.md");
+        let path = std::path::Path::new(&dir).join("../docs/run-store.md");
         let doc =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for (heading, columns) in [

@@ -18,7 +18,9 @@
 
 pub mod columns;
 mod compact;
+mod conditions;
 pub mod fsio;
+mod group;
 mod journal;
 mod layout;
 mod lock;
@@ -26,24 +28,28 @@ mod nodes;
 mod record;
 mod sample;
 mod schema;
+pub mod stats;
 mod tables;
 
-pub use compact::{compact, compact_with, write_tables, CompactSummary};
+pub use compact::{compact, compact_with, measure_conditions, write_tables, CompactSummary};
+pub use conditions::{Conditions, Sensors};
+pub use group::{member_name, Group, GROUP_FILE};
 pub use layout::{attempt_id, split_attempt_id, RunStore};
 pub use lock::{RunLock, LOCK_FILE};
 pub use nodes::{node_series, nodes_of};
 pub use record::{AttemptStatus, JobRecord, Totals};
-pub use sample::{percentile, SampleRow, SampleWriter, SamplesFile};
+pub use sample::{SampleRow, SampleWriter, SamplesFile};
 pub use schema::{
     Band, ForecastNote, HostFacts, MachineRow, NodeInfo, Notes, RunInfo, RunStatus, ScalingModel,
     Segment, Simulation,
 };
+pub use stats::percentile;
 pub use tables::{read_jobs_table, read_nodes_table, read_samples_table, NodeRow};
 
 use std::path::{Path, PathBuf};
 
 /// Version of the on-disk layout; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// The oldest layout still read (reported, compared): version 1 named all three CPU columns
 /// `cpu_pct`; its tables are read with that name. Only the current version is resumed.
 pub const OLDEST_READABLE_SCHEMA: u32 = 1;

@@ -101,6 +101,10 @@ pub struct Totals {
     /// it could record exact ones (CPU and I/O are then as of the last sample).
     #[serde(default, rename = "totals_from_samples")]
     pub from_samples: bool,
+    /// Involuntary context switches of the job and its reaped descendants (rusage
+    /// `ru_nivcsw`): how often the kernel took a CPU away from it.
+    #[serde(default)]
+    pub involuntary_switches: u64,
 }
 
 impl Totals {

@@ -1,0 +1,191 @@
+//! `atlasperf run SCENARIO --repeat K [--interleave OTHER]`: K repetitions of a scenario, each
+//! its own run store in its own process, grouped by a `group.json` that `report`, `compare`
+//! and `simulate --validate` read as one. With `--interleave`, K runs of a second scenario
+//! alternate with the first in ABBA order (A B B A A B …), so that the machine's drift — whole
+//! runs vary by ±10 % within minutes here — falls on both alike (Kalibera & Jones; Google
+//! Benchmark's random interleaving).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use atlasperf_reports::compare::{compare, markdown, Options};
+use atlasperf_reports::render::Formats;
+
+use super::agent::stop_flag;
+use super::child::{run_into, Ended, INTERRUPTED};
+use crate::cli::{RunArgs, UsageError};
+use crate::scenario;
+use crate::store::{member_name, Group};
+
+/// One group of the session: its folder, scenario and overrides.
+struct Side {
+    dir: PathBuf,
+    file: PathBuf,
+    overrides: Vec<String>,
+}
+
+pub(crate) fn run(a: &RunArgs, k: usize) -> anyhow::Result<u8> {
+    let file = a
+        .scenario
+        .as_deref()
+        .ok_or_else(|| UsageError("give a scenario file".into()))?;
+    let name = checked_name(file, &a.overrides)?;
+    let mut sides = Vec::new();
+    let root = match &a.interleave {
+        None => {
+            let dir = super::out_or_default(a.out.as_deref(), &format!("{name}-x{k}"));
+            sides.push(Side {
+                dir: dir.clone(),
+                file: file.to_path_buf(),
+                overrides: a.overrides.clone(),
+            });
+            dir
+        }
+        Some(other) => {
+            let other_name = checked_name(other, &a.interleave_overrides)?;
+            let dir =
+                super::out_or_default(a.out.as_deref(), &format!("{name}-vs-{other_name}-x{k}"));
+            sides.push(Side {
+                dir: dir.join("a"),
+                file: file.to_path_buf(),
+                overrides: a.overrides.clone(),
+            });
+            sides.push(Side {
+                dir: dir.join("b"),
+                file: other.clone(),
+                overrides: a.interleave_overrides.clone(),
+            });
+            dir
+        }
+    };
+    for (i, s) in sides.iter().enumerate() {
+        let other = (sides.len() > 1).then_some(if i == 0 { "../b" } else { "../a" });
+        prepare(s, k, other)?;
+    }
+    let stop = stop_flag()?;
+    let order = abba(sides.len(), k);
+    let mut failed = 0;
+    for (step, &(side, rep)) in order.iter().enumerate() {
+        let s = &sides[side];
+        let member = member_name(rep + 1);
+        let label = if sides.len() > 1 {
+            format!("{}/{member}", if side == 0 { "a" } else { "b" })
+        } else {
+            member.clone()
+        };
+        match run_into(
+            &s.dir.join(&member),
+            &s.file,
+            &s.overrides,
+            &label,
+            (step + 1, order.len()),
+            &stop,
+        )? {
+            Ended::Interrupted => {
+                eprintln!(
+                    "repetitions interrupted at {label}; run the same command with --out {} to resume",
+                    root.display()
+                );
+                return Ok(INTERRUPTED);
+            }
+            Ended::Failed => failed += 1,
+            Ended::Kept | Ended::Complete => {}
+        }
+    }
+    for s in &sides {
+        let out = s.dir.join("report");
+        let r = super::report::report(&s.dir, &out, Formats::ALL)?;
+        eprintln!(
+            "report of {} runs: {} ({} files)",
+            k,
+            out.join("summary.md").display(),
+            r.files.len()
+        );
+    }
+    if let [a_side, b_side] = &sides[..] {
+        let load = |d: &Path| {
+            atlasperf_reports::group::load(d).with_context(|| format!("reading {}", d.display()))
+        };
+        let c = compare(
+            &load(&a_side.dir)?,
+            &load(&b_side.dir)?,
+            &Options::default(),
+        );
+        let text = markdown(&c, "a", "b");
+        let path = root.join("compare.md");
+        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+        print!("{text}");
+        eprintln!(
+            "compare: {}; gate it with: atlasperf compare {} {} --max-ratio 1.10",
+            path.display(),
+            a_side.dir.display(),
+            b_side.dir.display()
+        );
+    }
+    println!("{}", root.display());
+    Ok(u8::from(failed > 0))
+}
+
+/// The scenario's name, after checking that it loads with its overrides (a usage error names
+/// the file, line and column).
+fn checked_name(file: &Path, overrides: &[String]) -> anyhow::Result<String> {
+    let loaded = scenario::load(file, overrides).map_err(|e| UsageError(e.to_string()))?;
+    Ok(loaded.scenario.name)
+}
+
+/// Writes the group file, or checks that the one there describes the same repetitions (so a
+/// resume never mixes two scenarios in one group).
+fn prepare(s: &Side, k: usize, interleaved_with: Option<&str>) -> anyhow::Result<()> {
+    let name = checked_name(&s.file, &s.overrides)?;
+    let mut g = Group::new(&name, &s.file, &s.overrides, k);
+    g.interleaved_with = interleaved_with.map(str::to_string);
+    if Group::is_group(&s.dir) {
+        let old = Group::read(&s.dir).map_err(|e| UsageError(crate::store::describe(&e)))?;
+        if old.scenario_name != g.scenario_name || old.overrides != g.overrides {
+            return Err(UsageError(format!(
+                "{} holds repetitions of another scenario ({} with {:?}); choose another --out",
+                s.dir.display(),
+                old.scenario_name,
+                old.overrides
+            ))
+            .into());
+        }
+        // More repetitions than before extend the group; fewer keep what exists.
+        if old.runs.len() >= k {
+            return Ok(());
+        }
+    } else if s.dir.join("run.json").exists() {
+        return Err(UsageError(format!("{} holds a run, not a group", s.dir.display())).into());
+    }
+    std::fs::create_dir_all(&s.dir).with_context(|| format!("creating {}", s.dir.display()))?;
+    g.write(&s.dir)
+        .with_context(|| format!("writing the group file in {}", s.dir.display()))
+}
+
+/// The order of (side, repetition): one side runs in turn; two alternate A B B A A B B A …
+fn abba(sides: usize, k: usize) -> Vec<(usize, usize)> {
+    if sides < 2 {
+        return (0..k).map(|r| (0, r)).collect();
+    }
+    (0..k)
+        .flat_map(|r| {
+            if r % 2 == 0 {
+                [(0, r), (1, r)]
+            } else {
+                [(1, r), (0, r)]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn two_scenarios_alternate_abba() {
+        assert_eq!(
+            super::abba(2, 3),
+            [(0, 0), (1, 0), (1, 1), (0, 1), (0, 2), (1, 2)]
+        );
+        assert_eq!(super::abba(1, 2), [(0, 0), (0, 1)]);
+    }
+}

@@ -1,0 +1,170 @@
+//! A group of repeated runs (`atlasperf run --repeat K`) read as one: Table I over the runs as
+//! the median with a 95 % bootstrap interval per quantity, and the run that stands for the
+//! group in figures (the one with the median makespan).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use atlasperf_store::stats::{median_ci, Bootstrap, Estimate};
+use atlasperf_store::Group;
+
+use crate::run::RunData;
+use crate::table::{bytes, duration, stage_label, table_one, StageRow};
+use crate::Result;
+
+/// Every run store a path names: a group's members in the order they ran, or the one run.
+///
+/// # Errors
+/// A path that is neither a group nor a run store, or a member that cannot be read.
+pub fn load(path: &Path) -> Result<Vec<RunData>> {
+    Group::members(path)?
+        .iter()
+        .map(|d| RunData::load(d))
+        .collect()
+}
+
+/// Index of the run whose total makespan is the median of the group's (the lower middle for
+/// an even count).
+pub fn representative(runs: &[RunData]) -> usize {
+    let mut m: Vec<(f64, usize)> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let total = table_one(r)
+                .into_iter()
+                .find(|row| row.stage == "total")
+                .map_or(0.0, |row| row.makespan_s);
+            (total, i)
+        })
+        .collect();
+    m.sort_by(|a, b| a.0.total_cmp(&b.0));
+    m.get((m.len().max(1) - 1) / 2).map_or(0, |x| x.1)
+}
+
+/// The quantities of Table I over a group, in table order, with their units.
+const QUANTITIES: [(&str, Unit); 7] = [
+    ("mean job time", Unit::Seconds),
+    ("stage makespan", Unit::Seconds),
+    ("CPU-hours", Unit::Hours),
+    ("mean peak RSS", Unit::Bytes),
+    ("max peak RSS", Unit::Bytes),
+    ("syscall read", Unit::Bytes),
+    ("syscall written", Unit::Bytes),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    Seconds,
+    Hours,
+    Bytes,
+}
+
+fn value(r: &StageRow, i: usize) -> f64 {
+    [
+        r.mean_s,
+        r.makespan_s,
+        r.cpu_hours,
+        r.mean_peak,
+        r.max_peak,
+        r.rchar,
+        r.wchar,
+    ][i]
+}
+
+/// One stage of Table I over a group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    /// Stage.
+    pub stage: String,
+    /// Runs the stage appears in.
+    pub runs: usize,
+    /// Per quantity (in [`quantity_names`] order): the median over runs and its interval.
+    pub values: Vec<Estimate>,
+}
+
+/// Names of [`GroupRow::values`], in order.
+pub fn quantity_names() -> [&'static str; 7] {
+    QUANTITIES.map(|(n, _)| n)
+}
+
+/// Table I over a group: per stage of the first run, each quantity's median over the runs.
+pub fn table_over(runs: &[RunData], boot: &Bootstrap) -> Vec<GroupRow> {
+    let tables: Vec<Vec<StageRow>> = runs.iter().map(table_one).collect();
+    let Some(first) = tables.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .map(|row| {
+            let rows: Vec<&StageRow> = tables
+                .iter()
+                .filter_map(|t| t.iter().find(|r| r.stage == row.stage))
+                .collect();
+            let values = (0..QUANTITIES.len())
+                .filter_map(|i| {
+                    let v: Vec<f64> = rows.iter().map(|r| value(r, i)).collect();
+                    median_ci(&v, boot)
+                })
+                .collect();
+            GroupRow {
+                stage: row.stage.clone(),
+                runs: rows.len(),
+                values,
+            }
+        })
+        .collect()
+}
+
+fn show(v: f64, u: Unit) -> String {
+    match u {
+        Unit::Seconds => duration(v),
+        Unit::Hours => format!("{v:.4}"),
+        Unit::Bytes => bytes(v),
+    }
+}
+
+/// Table I over a group as Markdown: `median [low, high]` per cell.
+pub fn markdown(rows: &[GroupRow]) -> String {
+    let mut s = String::from("| Stage | Runs |");
+    for (n, u) in QUANTITIES {
+        let unit = match u {
+            Unit::Hours => " (h)",
+            _ => "",
+        };
+        let _ = write!(s, " {n}{unit} |");
+    }
+    let _ = writeln!(s, "\n|{}", "---|".repeat(QUANTITIES.len() + 2));
+    for r in rows {
+        let _ = write!(s, "| {} | {} |", stage_label(&r.stage), r.runs);
+        for (e, (_, u)) in r.values.iter().zip(QUANTITIES) {
+            if e.spread_unknown() {
+                let _ = write!(s, " {} |", show(e.value, u));
+            } else {
+                let _ = write!(
+                    s,
+                    " {} [{}, {}] |",
+                    show(e.value, u),
+                    show(e.lo, u),
+                    show(e.hi, u)
+                );
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Table I over a group as CSV: per stage and quantity the median and its interval.
+pub fn csv(rows: &[GroupRow]) -> String {
+    let mut s = String::from("stage,runs,quantity,median,ci_low,ci_high\n");
+    for r in rows {
+        for (e, n) in r.values.iter().zip(quantity_names()) {
+            let _ = writeln!(
+                s,
+                "{},{},{n},{},{},{}",
+                r.stage, r.runs, e.value, e.lo, e.hi
+            );
+        }
+    }
+    s
+}
