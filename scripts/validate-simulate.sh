@@ -8,17 +8,23 @@
 # CPU-hours and OOM-killed attempts; whether the P10–P90 band holds the real makespan) and the
 # summary the goals are stated in.
 #
-# usage: scripts/validate-simulate.sh [--out DIR] [--samples K]
-# Takes about 6 minutes on 2 cores. Nothing else should run meanwhile: the real runs are the
+# With --repeats K every calibration and configuration is run K times, in rounds that
+# alternate their order (forward, then backward: ABBA over the whole list), so the machine's
+# drift falls on calibrations and configurations alike; each configuration is then a group,
+# validated against the median of its K runs beside their spread.
+#
+# usage: scripts/validate-simulate.sh [--out DIR] [--samples K] [--repeats K]
+# Takes about 6 minutes per repeat on 2 cores. Nothing else should run meanwhile: the real runs are the
 # truth, and a busy machine slows them where the calibrations were not slowed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
-out="" samples=20
+out="" samples=20 repeats=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --samples) samples="$2"; shift 2 ;;
+    --repeats) repeats="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -52,13 +58,11 @@ scenario() {
 }
 
 A="[56, 70, 56]" A_MM=2.86 B="[40, 50, 40]" B_MM=4.0
-run() { # NAME: runs $out/NAME.toml into $out/NAME unless already complete
-  if [ -f "$out/$1/run.json" ] && grep -q '"status": "complete"' "$out/$1/run.json"; then return; fi
-  rm -rf "${out:?}/$1"
-  echo "running $1 ..." >&2
-  "$ap" run "$out/$1.toml" --out "$out/$1" > "$out/$1.log" 2>&1 || {
+run() { # NAME K: the K-th repetition of $out/NAME.toml into the group $out/NAME (kept if complete)
+  echo "running $1 (repetition $2) ..." >&2
+  "$ap" run "$out/$1.toml" --repeat "$2" --out "$out/$1" > "$out/$1.log" 2>&1 || {
     # A run whose jobs failed beyond their retries is still a measurement.
-    grep -q '"status"' "$out/$1/run.json" 2>/dev/null || { tail -20 "$out/$1.log" >&2; exit 1; }
+    grep -q '"status"' "$out/$1/$(printf 'r%02d' "$2")/run.json" 2>/dev/null || { tail -20 "$out/$1.log" >&2; exit 1; }
   }
 }
 
@@ -81,36 +85,49 @@ scenario v9-m3-n2 2 1 "4 GiB" 2 "$A" "$A_MM" 3 2 1 slots >/dev/null
 
 cals=(cal-a cal-b cal-a5 cal-t2)
 configs=(v1-slots1 v2-slots2 v3-slots3-m4 v4-slots4-1node v5-threads2 v6-size-b-n4 v7-memory-policy v8-oom v9-m3-n2)
-for c in "${cals[@]}" "${configs[@]}"; do run "$c"; done
+all=("${cals[@]}" "${configs[@]}")
+for k in $(seq 1 "$repeats"); do
+  if [ $((k % 2)) = 1 ]; then order=("${all[@]}"); else order=(); for ((i=${#all[@]}-1; i>=0; i--)); do order+=("${all[$i]}"); done; fi
+  for c in "${order[@]}"; do run "$c" "$k"; done
+done
 
 profiles=()
-for c in "${cals[@]}"; do profiles+=("$out/$c"); done
+for c in "${cals[@]}"; do
+  for k in $(seq 1 "$repeats"); do profiles+=("$out/$c/$(printf 'r%02d' "$k")"); done
+done
 table="$out/validation.tsv"
 : > "$table"
 for c in "${configs[@]}"; do
   "$ap" simulate --validate "$out/$c" --profiles "${profiles[@]}" --samples "$samples" \
     > "$out/$c.validate" 2> "$out/$c.validate.log"
   # quantity predicted measured error holds
-  awk -v c="$c" 'NR > 1 { gsub("%", "", $4); printf "%s\t%s\t%s\t%s\t%s\t%s\n", c, $1, $2, $3, $4, $5 }' "$out/$c.validate" >> "$table"
+  # quantity predicted measured error holds [spread-low … spread-high inside]
+  awk -v c="$c" 'NR > 1 { gsub("%", "", $4); gsub("%", "", $6); gsub("%", "", $8);
+    printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c, $1, $2, $3, $4, $5, ($6 == "" ? "0" : $6), ($8 == "" ? "0" : $8), ($9 == "" ? "-" : $9) }' "$out/$c.validate" >> "$table"
 done
 
 python3 - "$table" <<'PY'
 import sys, statistics
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 by = {}
-for c, q, pred, meas, err, holds in rows:
-    by.setdefault(c, {})[q] = (float(pred), float(meas), err, holds)
-print("| configuration | makespan pred / real (err) | node peak pred / real (err) | CPU-h err | OOM kills pred / real | P10–P90 holds makespan |")
-print("|---|---|---|---|---|---|")
-mk, pk, cpu, oom_ok, held = [], [], [], 0, 0
+for c, q, pred, meas, err, holds, lo, hi, inside in rows:
+    by.setdefault(c, {})[q] = (float(pred), float(meas), err, holds, float(lo), float(hi), inside)
+print("| configuration | makespan pred / real (err) | repeat spread | node peak pred / real (err) | CPU-h err | OOM kills pred / real | P10–P90 holds makespan |")
+print("|---|---|---|---|---|---|---|")
+mk, pk, cpu, oom_ok, held, judged = [], [], [], 0, 0, 0
 for c, d in by.items():
     m, p, h, o = d["makespan_s"], d["node_peak_rss"], d["cpu_hours"], d["oom_killed"]
     e = lambda t: float(t[2]) if t[2] not in ("inf", "+inf") else float("inf")
     mk.append(abs(e(m))); pk.append(abs(e(p))); cpu.append(abs(e(h)))
     oom_ok += o[0] == o[1]; held += m[3] == "yes"
-    print(f"| {c} | {m[0]:.1f} / {m[1]:.1f} s ({e(m):+.1f} %) | {p[0]/2**20:.0f} / {p[1]/2**20:.0f} MiB ({e(p):+.1f} %) | {e(h):+.1f} % | {o[0]:.0f} / {o[1]:.0f} | {m[3]} |")
+    # Judged against max(10 %, the measured repeat spread).
+    bound = max(10.0, abs(m[4]), abs(m[5]))
+    judged += abs(e(m)) <= bound
+    print(f"| {c} | {m[0]:.1f} / {m[1]:.1f} s ({e(m):+.1f} %) | {m[4]:+.1f} … {m[5]:+.1f} % | {p[0]/2**20:.0f} / {p[1]/2**20:.0f} MiB ({e(p):+.1f} %) | {e(h):+.1f} % | {o[0]:.0f} / {o[1]:.0f} | {m[3]} |")
 n = len(by)
 print()
+signs = [1 if float(d["makespan_s"][2]) > 0 else -1 for d in by.values()]
+print(f"makespan errors: {signs.count(-1)} low, {signs.count(1)} high; within max(10 %, repeat spread) in {judged}/{n}")
 print(f"{n} configurations: |makespan error| median {statistics.median(mk):.1f} %, max {max(mk):.1f} %; "
       f"node peak |error| median {statistics.median(pk):.1f} %, max {max(pk):.1f} %; "
       f"CPU-hours |error| median {statistics.median(cpu):.1f} %, max {max(cpu):.1f} %; "

@@ -82,7 +82,9 @@ fn compare_prints_ratios_and_gates_regressions() {
         .args(["--noise-threshold", "1.5"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--noise-threshold must be a fraction"));
+        .stderr(predicate::str::contains(
+            "--noise-threshold must be a fraction",
+        ));
 }
 
 /// Writes a group file over the given member folders.
@@ -104,7 +106,10 @@ fn groups_are_compared_and_reported_as_one() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     for (i, w) in [10.0, 10.6, 9.5].into_iter().enumerate() {
         store(&a.join(format!("r0{}", i + 1)), w);
-        store(&b.join(format!("r0{}", i + 1)), 1.3 * w * [1.02, 0.97, 1.0][i]);
+        store(
+            &b.join(format!("r0{}", i + 1)),
+            1.3 * w * [1.02, 0.97, 1.0][i],
+        );
     }
     group(&a, &["r01", "r02", "r03"]);
     group(&b, &["r01", "r02", "r03"]);
@@ -138,12 +143,19 @@ fn groups_are_compared_and_reported_as_one() {
         .success();
     let summary = std::fs::read_to_string(rep.join("summary.md")).unwrap();
     assert!(
-        summary.contains("A group of 3 repetitions") && summary.contains("`r01`, the run with the median makespan"),
+        summary.contains("A group of 3 repetitions")
+            && summary.contains("`r01`, the run with the median makespan"),
         "{summary}"
     );
-    assert!(summary.contains("#### Table I over 3 repetitions"), "{summary}");
+    assert!(
+        summary.contains("#### Table I over 3 repetitions"),
+        "{summary}"
+    );
     let csv = std::fs::read_to_string(rep.join("table1-group.csv")).unwrap();
-    assert!(csv.starts_with("stage,runs,quantity,median,ci_low,ci_high\n"), "{csv}");
+    assert!(
+        csv.starts_with("stage,runs,quantity,median,ci_low,ci_high\n"),
+        "{csv}"
+    );
     assert!(csv.contains("registration,3,mean job time,10,"), "{csv}");
     // A hostile group file is refused with its name, as a usage error.
     std::fs::write(
@@ -157,5 +169,8 @@ fn groups_are_compared_and_reported_as_one() {
         .arg(&a)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("group.json").and(predicate::str::contains("not a folder name")));
+        .stderr(
+            predicate::str::contains("group.json")
+                .and(predicate::str::contains("not a folder name")),
+        );
 }

@@ -21,8 +21,16 @@ fn interleaved_repetitions_make_two_groups_and_a_comparison() {
             .arg(&dir)
             .arg("--interleave")
             .arg(&quick)
-            .args(["--set", "workload.targets=1", "--interleave-set", "workload.targets=1"])
-            .args(["--interleave-set", "stages.registration.iterations=[130, 65, 13]"]);
+            .args([
+                "--set",
+                "workload.targets=1",
+                "--interleave-set",
+                "workload.targets=1",
+            ])
+            .args([
+                "--interleave-set",
+                "stages.registration.iterations=[130, 65, 13]",
+            ]);
         c
     };
     let out = cmd().assert().success();
@@ -31,13 +39,19 @@ fn interleaved_repetitions_make_two_groups_and_a_comparison() {
     let order: Vec<&str> = stderr
         .lines()
         .filter(|l| l.ends_with(": running"))
-        .map(|l| l.split_whitespace().nth(1).unwrap_or("").trim_end_matches(':'))
+        .map(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .trim_end_matches(':')
+        })
         .collect();
     assert_eq!(order, ["a/r01", "b/r01", "b/r02", "a/r02"], "{stderr}");
     for side in ["a", "b"] {
-        let g: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join(side).join("group.json")).unwrap())
-                .unwrap();
+        let g: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(side).join("group.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(g["kind"], "atlasperf-group");
         assert_eq!(g["runs"], serde_json::json!(["r01", "r02"]));
         for r in ["r01", "r02"] {
@@ -63,5 +77,7 @@ fn interleaved_repetitions_make_two_groups_and_a_comparison() {
         .arg(dir.join("a"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("holds repetitions of another scenario"));
+        .stderr(predicate::str::contains(
+            "holds repetitions of another scenario",
+        ));
 }

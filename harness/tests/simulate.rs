@@ -340,6 +340,38 @@ policy = "slots"
         .arg(&real)
         .assert()
         .success();
+    // Two more runs as a group: validated against their median, beside their spread; a
+    // member of the group given as a profile is refused.
+    let group = tmp.path().join("group");
+    atlasperf()
+        .arg("run")
+        .arg(&s)
+        .args(["--repeat", "2", "--out"])
+        .arg(&group)
+        .assert()
+        .success();
+    let out = atlasperf()
+        .args(["simulate", "--samples", "3", "--validate"])
+        .arg(&group)
+        .arg("--profiles")
+        .arg(&real)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("repeat spread over 2 runs"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("makespan_s"))
+        .unwrap_or("");
+    assert_eq!(row.split_whitespace().count(), 9, "{text}");
+    atlasperf()
+        .args(["simulate", "--validate"])
+        .arg(&group)
+        .arg("--profiles")
+        .arg(group.join("r01"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("cannot also be a profile"));
     let sim = tmp.path().join("sim");
     let info = simulate(&s, &real, &sim, 1);
     assert_eq!(info["status"], "complete");

@@ -12,7 +12,8 @@ use crate::render::{fusion_dice, write, Formats};
 use crate::run::RunData;
 use crate::table::{bytes, duration, table_one};
 use crate::{ReportError, Result};
-use atlasperf_store::stats::fit::{fit_linear, fit_power, Fit};
+use atlasperf_store::stats::fit::{exponent_interval, fit_linear, fit_power, Fit};
+use atlasperf_store::stats::Bootstrap;
 
 mod plot;
 use plot::{draw_axis, SIZE};
@@ -316,6 +317,10 @@ pub fn render_sweep(
                     x.len(),
                     fit_text(fit_linear(&x, &y)),
                     fit_text(fit_power(&x, &y))
+                        + &exponent_interval(&x, &y, &Bootstrap::default())
+                            .map_or(String::new(), |(lo, hi)| format!(
+                                "; exponent 95 % CI [{lo:.3}, {hi:.3}]"
+                            ))
                 );
             }
         }

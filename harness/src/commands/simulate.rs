@@ -286,27 +286,71 @@ fn measured(dir: &Path, jobs: &[JobRecord]) -> anyhow::Result<[f64; 4]> {
     ])
 }
 
+/// The lowest and highest of a group's runs, as fractions of their median.
+type RepeatSpread = (f64, f64);
+
+/// What a group of repetitions measured: per quantity the median over its runs and the
+/// runs' spread around it (lowest and highest as fractions of the median).
+fn measured_group(members: &[PathBuf]) -> anyhow::Result<([f64; 4], [RepeatSpread; 4])> {
+    let mut all = Vec::new();
+    for m in members {
+        let (_, _, jobs) = open_tables(m, "--validate", true)?;
+        all.push(measured(m, &jobs)?);
+    }
+    let mut want = [0.0; 4];
+    let mut spread = [(0.0, 0.0); 4];
+    for q in 0..4 {
+        let v: Vec<f64> = all.iter().map(|w| w[q]).collect();
+        let med = crate::store::stats::median(&v).unwrap_or(0.0);
+        want[q] = med;
+        if med > 0.0 {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            spread[q] = (lo / med - 1.0, hi / med - 1.0);
+        }
+    }
+    Ok((want, spread))
+}
+
 fn validate(real: &Path, a: &SimulateArgs) -> anyhow::Result<u8> {
-    let (store, info, jobs) = open_tables(real, "--validate", true)?;
-    let real_abs = std::path::absolute(real).unwrap_or_else(|_| real.to_path_buf());
-    if a.profiles
+    // A group of repetitions is validated against the median of its runs, beside their spread.
+    let members = crate::store::Group::members(real)
+        .map_err(|e| UsageError(format!("--validate: {}", crate::store::describe(&e))))?;
+    let first = &members[0];
+    let (store, info, _) = open_tables(first, "--validate", true)?;
+    let profile_abs: Vec<PathBuf> = a
+        .profiles
         .iter()
-        .any(|p| std::path::absolute(p).is_ok_and(|p| p == real_abs))
+        .filter_map(|p| std::path::absolute(p).ok())
+        .collect();
+    if members
+        .iter()
+        .filter_map(|m| std::path::absolute(m).ok())
+        .any(|m| profile_abs.contains(&m))
     {
         return Err(
             UsageError("--validate: the run validated cannot also be a profile".into()).into(),
         );
     }
     let (scenario, base) = crate::runner::recorded_scenario(&store, &info)?;
-    let plan = expand_graph(&scenario, &base, real).map_err(UsageError)?;
+    let plan = expand_graph(&scenario, &base, first).map_err(UsageError)?;
     let inputs = Inputs::load(&a.profiles)?;
     print_inputs(&inputs, &plan);
     let (_, all) = run_samples(&plan, &scenario, &base, &inputs, a.seed, a.samples)?;
-    let want = measured(real, &jobs)?;
+    let (want, spread) = measured_group(&members)?;
+    let group = members.len() > 1;
     let bands = bands(&all);
     println!(
-        "{:<14} {:>14} {:>14} {:>9}  P10–P90 holds it",
-        "quantity", "predicted P50", "measured", "error"
+        "{:<14} {:>14} {:>14} {:>9}  P10–P90 holds it{}",
+        "quantity",
+        "predicted P50",
+        "measured",
+        "error",
+        if group {
+            format!("  repeat spread over {} runs   inside it", members.len())
+        } else {
+            String::new()
+        }
     );
     let mut worst: f64 = 0.0;
     let mut oom_exact = true;
@@ -325,8 +369,9 @@ fn validate(real: &Path, a: &SimulateArgs) -> anyhow::Result<u8> {
         } else {
             worst = worst.max(err.abs());
         }
+        let (lo, hi) = spread[q];
         println!(
-            "{:<14} {:>14.4} {:>14.4} {:>+8.1}%  {}",
+            "{:<14} {:>14.4} {:>14.4} {:>+8.1}%  {}{}",
             b.quantity,
             b.p50,
             want[q],
@@ -335,6 +380,20 @@ fn validate(real: &Path, a: &SimulateArgs) -> anyhow::Result<u8> {
                 "yes"
             } else {
                 "no"
+            },
+            if group {
+                format!(
+                    "  {:>+6.1}% … {:>+5.1}%   {}",
+                    100.0 * lo,
+                    100.0 * hi,
+                    if lo - 1e-9 <= err && err <= hi + 1e-9 {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                )
+            } else {
+                String::new()
             }
         );
     }

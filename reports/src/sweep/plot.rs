@@ -72,6 +72,26 @@ pub(super) fn draw_axis<DB: DrawingBackend>(
             } else {
                 format!("{}: ", s.others)
             };
+            // Repeats: a band from the lowest to the highest value at each x.
+            let mut at: Vec<(f64, f64, f64)> = Vec::new();
+            for (&a, &b) in x.iter().zip(&y) {
+                match at.iter_mut().find(|p| p.0 == a) {
+                    Some(p) => (p.1, p.2) = (p.1.min(b), p.2.max(b)),
+                    None => at.push((a, b, b)),
+                }
+            }
+            if at.len() >= 2 && at.len() < x.len() {
+                let band: Vec<(f64, f64)> = at
+                    .iter()
+                    .map(|p| (p.0, p.1))
+                    .chain(at.iter().rev().map(|p| (p.0, p.2)))
+                    .collect();
+                c.draw_series(std::iter::once(Polygon::new(band, col.mix(0.15).filled())))?
+                    .label(format!("{name}range over repeats"))
+                    .legend(move |(a, b)| {
+                        Rectangle::new([(a, b - 5), (a + 18, b + 5)], col.mix(0.15).filled())
+                    });
+            }
             c.draw_series(
                 x.iter()
                     .zip(&y)

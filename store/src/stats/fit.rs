@@ -104,3 +104,78 @@ pub fn fit_power(x: &[f64], y: &[f64]) -> Option<Fit> {
         r2: r_squared(x, y, |v| scale * v.powf(exponent)),
     })
 }
+
+/// A 95 % (or `boot.level`) interval of the power law's exponent from repeated points: the
+/// points at each x are resampled among themselves (a stratified bootstrap, so every x stays
+/// in every resample) and the law refitted. `None` without two points at some x — one point
+/// per x holds no spread to resample — or when the law cannot be fitted.
+pub fn exponent_interval(x: &[f64], y: &[f64], boot: &super::Bootstrap) -> Option<(f64, f64)> {
+    use rand::{Rng, SeedableRng};
+    if x.len() != y.len() {
+        return None;
+    }
+    let mut groups: Vec<(f64, Vec<f64>)> = Vec::new();
+    for (&a, &b) in x.iter().zip(y) {
+        match groups.iter_mut().find(|g| g.0 == a) {
+            Some(g) => g.1.push(b),
+            None => groups.push((a, vec![b])),
+        }
+    }
+    if groups.iter().all(|g| g.1.len() < 2) {
+        return None;
+    }
+    fit_power(x, y)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(boot.seed);
+    let (mut rx, mut ry) = (Vec::with_capacity(x.len()), Vec::with_capacity(x.len()));
+    let mut exps: Vec<f64> = (0..boot.resamples)
+        .filter_map(|_| {
+            rx.clear();
+            ry.clear();
+            for (gx, gy) in &groups {
+                for _ in 0..gy.len() {
+                    rx.push(*gx);
+                    ry.push(gy[rng.random_range(0..gy.len())]);
+                }
+            }
+            match fit_power(&rx, &ry)? {
+                Fit::Power { exponent, .. } => Some(exponent),
+                Fit::Linear { .. } => None,
+            }
+        })
+        .collect();
+    if exps.is_empty() {
+        return None;
+    }
+    exps.sort_by(f64::total_cmp);
+    let tail = (1.0 - boot.level) / 2.0;
+    Some((
+        super::percentile(&exps, tail),
+        super::percentile(&exps, 1.0 - tail),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_points_give_an_exponent_interval_around_the_truth() {
+        // y = 3 x^1.2 with ±5 % spread between three repeats at each x.
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for xi in [2.0_f64, 3.0, 4.0, 6.0] {
+            for f in [0.95, 1.0, 1.05] {
+                x.push(xi);
+                y.push(3.0 * xi.powf(1.2) * f);
+            }
+        }
+        let b = super::super::Bootstrap::default();
+        let (lo, hi) = exponent_interval(&x, &y, &b).unwrap_or((f64::NAN, f64::NAN));
+        assert!(lo < 1.2 && hi > 1.2 && hi - lo < 0.3, "[{lo}, {hi}]");
+        // One point per x: nothing to resample.
+        assert_eq!(
+            exponent_interval(&[2.0, 3.0, 4.0], &[1.0, 2.0, 3.0], &b),
+            None
+        );
+    }
+}
