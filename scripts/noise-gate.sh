@@ -1,52 +1,51 @@
 #!/usr/bin/env bash
 # Measures whether `atlasperf compare` can be trusted as a CI gate on this machine:
-#   A/A  identical code compared with `--max-ratio 1.10`: how often the gate cries wolf,
-#        for single runs (consecutive runs of one scenario) and for interleaved groups of 3;
-#   A/B  the same scenario with 30 % and 10 % more registration iterations, interleaved
-#        groups of 3: how often the registration stage is called "higher".
-# Prints one line per comparison (ratio of registration mean job time with its interval, the
-# verdict, the gate's exit code, each side's largest foreign load) and a summary.
+#   A/A  identical code compared with `--max-ratio 1.10`: how often the gate cries wolf, for
+#        single runs (consecutive runs of one scenario) and for interleaved groups of 3;
+#   A/B  the same scenario with 30 % and 10 % more registration iterations (the fast preset's
+#        100/50/10), interleaved groups of 3: how often the registration stage is called
+#        "higher".
+# Prints one line per comparison — registration mean job time and CPU-hours, each B / A with
+# its interval and verdict; the exit code of the default gate (work, memory, I/O) and of the
+# gate with --gate-time; each side's largest foreign load — and a summary.
 #
-# usage: scripts/noise-gate.sh [--out DIR] [--scenario FILE] [--pairs N] [--skip-ab]
-# Defaults: scenarios/quick.toml, 20 comparisons of each kind; about 40 minutes on 2 cores.
-# Nothing else should run meanwhile (the conditions of each run say whether something did).
+# usage: scripts/noise-gate.sh [--out DIR] [--scenario FILE] [--pairs N] [--skip-ab] [--rejudge]
+# Defaults: scenarios/quick.toml, 20 comparisons of each kind; about 35 minutes on 2 cores.
+# --rejudge compares the runs already in --out again (after a change to compare) without
+# running anything. Nothing else should run meanwhile (each run's conditions say if it did).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(dirname "$here")"
-out="" scenario="$root/scenarios/quick.toml" pairs=20 ab=1
+out="" scenario="" pairs=20 ab=1 rejudge=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --scenario) scenario="$2"; shift 2 ;;
     --pairs) pairs="$2"; shift 2 ;;
     --skip-ab) ab=0; shift ;;
+    --rejudge) rejudge=1; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/atlasperf-target}"
-(cd "$root" && cargo build --release --quiet --bin atlasperf)
-ap="$CARGO_TARGET_DIR/release/atlasperf"
-if [ -z "$out" ]; then out="$(mktemp -d)"; fi
-mkdir -p "$out"
-echo "runs in $out" >&2
+. "$here/lib.sh"
+scenario="${scenario:-$root/scenarios/quick.toml}"
 
-# The registration scale of the fast and paper presets' iterations, as a --set value.
-iterations() { # FACTOR
+# The fast preset's registration iterations scaled by FACTOR, as a --set value.
+iterations() {
   python3 -c "import sys; f=float(sys.argv[1]); print('stages.registration.iterations=[%s]' % ', '.join(str(round(i*f)) for i in (100, 50, 10)))" "$1"
 }
 
-# One comparison's line: label, registration mean job time ratio [CI], verdict, gate code.
+# A row of the registration section of a comparison: "ratio [CI] | verdict".
+row() { # MARKDOWN QUANTITY
+  printf '%s\n' "$1" | awk -v q="$2" '/^### Image Registration/{s=1} s && index($0, "| " q " |") == 1 {
+    split($0, f, "|"); gsub(/^ +| +$/, "", f[5]); gsub(/^ +| +$/, "", f[6]); printf "%s %s", f[5], f[6]; exit }'
+}
+
 judge() { # LABEL A B
-  local md code=0
+  local md code=0 timed=0
   md="$("$ap" compare "$2" "$3" --max-ratio 1.10 2>/dev/null)" || code=$?
-  local row
-  row="$(printf '%s\n' "$md" | awk '/^### Image Registration/{s=1} s && /^\| mean job time /{print; exit}')"
-  local ratio verdict
-  ratio="$(printf '%s' "$row" | awk -F'|' '{gsub(/^ +| +$/, "", $5); print $5}')"
-  verdict="$(printf '%s' "$row" | awk -F'|' '{gsub(/^ +| +$/, "", $6); print $6}')"
-  local fa fb
-  fa="$(foreign "$2")" fb="$(foreign "$3")"
-  printf '%-14s %-26s %-14s gate %s  foreign %s / %s\n' "$1" "$ratio" "$verdict" "$code" "$fa" "$fb"
+  "$ap" compare "$2" "$3" --max-ratio 1.10 --gate-time >/dev/null 2>&1 || timed=$?
+  printf '%-10s time %-36s cpu %-36s gate %s timed-gate %s foreign %s / %s\n' "$1" \
+    "$(row "$md" "mean job time")" "$(row "$md" "CPU-hours")" "$code" "$timed" "$(foreign "$2")" "$(foreign "$3")"
 }
 
 foreign() { # RUN_OR_GROUP
@@ -63,8 +62,15 @@ print("%.2f" % max(v) if v else "-")
 PY
 }
 
+group() { # DIR [--interleave-set VALUE]
+  [ "$rejudge" = 1 ] && return 0
+  "$ap" run "$scenario" --repeat 3 --interleave "$scenario" "${@:2}" --out "$1" >/dev/null 2>"$1.log"
+}
+
 echo "== A/A, single runs: $((pairs + 1)) runs of $(basename "$scenario"), each against the next"
-"$ap" run "$scenario" --repeat $((pairs + 1)) --out "$out/aa-single" >/dev/null 2>"$out/aa-single.log"
+if [ "$rejudge" = 0 ]; then
+  "$ap" run "$scenario" --repeat $((pairs + 1)) --out "$out/aa-single" >/dev/null 2>"$out/aa-single.log"
+fi
 for i in $(seq 1 "$pairs"); do
   a="$(printf 'r%02d' "$i")" b="$(printf 'r%02d' $((i + 1)))"
   judge "$a-$b" "$out/aa-single/$a" "$out/aa-single/$b"
@@ -72,29 +78,29 @@ done | tee "$out/aa-single.txt"
 
 echo "== A/A, groups of 3, interleaved ABBA"
 for i in $(seq 1 "$pairs"); do
-  d="$out/aa-group-$i"
-  "$ap" run "$scenario" --repeat 3 --interleave "$scenario" --out "$d" >/dev/null 2>"$d.log"
-  judge "group $i" "$d/a" "$d/b"
+  group "$out/aa-group-$i"
+  judge "group $i" "$out/aa-group-$i/a" "$out/aa-group-$i/b"
 done | tee "$out/aa-group.txt"
 
 if [ "$ab" = 1 ]; then
   for f in 1.3 1.1; do
     echo "== A/B, registration iterations x$f, groups of 3, interleaved ABBA"
     for i in $(seq 1 "$pairs"); do
-      d="$out/ab-$f-$i"
-      "$ap" run "$scenario" --repeat 3 --interleave "$scenario" --interleave-set "$(iterations "$f")" \
-        --out "$d" >/dev/null 2>"$d.log"
-      judge "x$f $i" "$d/a" "$d/b"
+      group "$out/ab-$f-$i" --interleave-set "$(iterations "$f")"
+      judge "x$f $i" "$out/ab-$f-$i/a" "$out/ab-$f-$i/b"
     done | tee "$out/ab-$f.txt"
   done
 fi
 
 echo "== summary"
-count() { grep -c "$2" "$1" || true; }
-echo "A/A single runs: $(count "$out/aa-single.txt" 'gate 1') false alarms in $pairs (gate --max-ratio 1.10)"
-echo "A/A groups of 3: $(count "$out/aa-group.txt" 'gate 1') false alarms in $pairs"
+count() { grep -c -- "$2" "$1" || true; }
+for k in single group; do
+  f="$out/aa-$k.txt"
+  echo "A/A $k: false alarms $(count "$f" ' gate 1') of $pairs (default gate), $(count "$f" 'timed-gate 1') with --gate-time"
+done
 if [ "$ab" = 1 ]; then
   for f in 1.3 1.1; do
-    echo "A/B x$f iterations: registration called higher in $(count "$out/ab-$f.txt" 'higher') of $pairs"
+    t="$out/ab-$f.txt"
+    echo "A/B x$f iterations: registration CPU-hours higher in $(grep -c 'cpu [^|]*\*\*higher\*\*' "$t" || true), mean job time higher in $(grep -c 'time [^|]*\*\*higher\*\* *cpu' "$t" || true), default gate failed in $(count "$t" ' gate 1') of $pairs"
   done
 fi

@@ -18,7 +18,6 @@
 # truth, and a busy machine slows them where the calibrations were not slowed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(dirname "$here")"
 out="" samples=20 repeats=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,12 +27,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/atlasperf-target}"
-(cd "$root" && cargo build --release --quiet --bin atlasperf)
-ap="$CARGO_TARGET_DIR/release/atlasperf"
-if [ -z "$out" ]; then out="$(mktemp -d)"; fi
-mkdir -p "$out"
-echo "runs and scenarios in $out" >&2
+. "$here/lib.sh"
 
 # scenario NAME NODES CORES MEMORY SLOTS SHAPE SPACING TARGETS ATLASES THREADS POLICY [REG_MEMORY]
 scenario() {

@@ -54,6 +54,7 @@ fn profiles(voxels: u64) -> Vec<Profile> {
         io: [1 << 30, 1 << 28, 1 << 30, 1 << 28],
         curve: Arc::new(ramp.clone()),
         share: 1.0,
+        overhead_s: 0.0,
     };
     vec![
         make(Stage::Registration, 9600.0, 9_000_000_000, 1),

@@ -50,6 +50,17 @@ fn compare_prints_ratios_and_gates_regressions() {
         .args(["--max-ratio", "1.1"])
         .assert()
         .code(1)
+        .stderr(
+            predicate::str::contains("Image Registration CPU-hours")
+                .and(predicate::str::contains("Image Registration mean job time").not()),
+        );
+    Command::cargo_bin("atlasperf")
+        .unwrap()
+        .arg("compare")
+        .args([&a, &b])
+        .args(["--max-ratio", "1.1", "--gate-time"])
+        .assert()
+        .code(1)
         .stderr(predicate::str::contains(
             "Image Registration mean job time: 10.0 s → 13.0 s (1.30× [1.13, 1.49])",
         ));
@@ -63,7 +74,7 @@ fn compare_prints_ratios_and_gates_regressions() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "no quantity grew above 1.20× beyond the noise",
+            "no CPU, memory or I/O quantity grew above 1.20× beyond the noise",
         ));
     Command::cargo_bin("atlasperf")
         .unwrap()
@@ -120,7 +131,7 @@ fn groups_are_compared_and_reported_as_one() {
         .args(["--max-ratio", "1.1"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("Image Registration mean job time"));
+        .stderr(predicate::str::contains("Image Registration CPU-hours"));
     let md = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(md.contains("(3 runs)") && md.contains("**higher**"), "{md}");
     // A group against itself: nothing beyond the noise.

@@ -376,10 +376,10 @@ policy = "slots"
     let info = simulate(&s, &real, &sim, 1);
     assert_eq!(info["status"], "complete");
     let (rm, sm) = (makespan(&real), makespan(&sim));
-    // Each job replays its own wall time; the real run also waits for the driver between
-    // jobs (polls of 200 ms).
+    // Each job replays its own wall time and the time the harness held its slot around it
+    // (agent start-up, the driver's poll), as measured in the same run.
     assert!(
-        sm <= rm && rm - sm < 0.1 * rm + 0.7,
+        (rm - sm).abs() < 0.05 * rm + 0.2,
         "makespan real {rm} sim {sm}"
     );
     let (rp, sp) = (node_peak(&real), node_peak(&sim));

@@ -5,7 +5,7 @@
 
 mod common;
 
-use atlasperf_reports::compare::{compare, markdown, regressions, Options};
+use atlasperf_reports::compare::{compare, markdown, regressions, Gate, Options};
 use atlasperf_reports::run::RunData;
 use atlasperf_store::stats::Verdict;
 use common::{write_store, Job, Node};
@@ -46,6 +46,14 @@ fn store_skewed(dir: &std::path::Path, slow: f64, mem: f64, skew: f64) {
 
 fn store(dir: &std::path::Path, slow: f64, mem: f64) {
     store_skewed(dir, slow, mem, 1.0);
+}
+
+/// The gate over every quantity, wall time and makespan included.
+fn timed(max_ratio: f64) -> Gate {
+    Gate {
+        max_ratio,
+        with_time: true,
+    }
 }
 
 fn load(dir: &std::path::Path) -> Vec<RunData> {
@@ -108,25 +116,38 @@ fn ratios_are_the_ones_built_in() {
 
     // The registration's time, makespan and CPU doubled beyond doubt; the total mixes jobs
     // that doubled with one that did not, so its interval reaches below 1.6.
-    let found = regressions(&c, 1.6);
+    let found = regressions(&c, timed(1.6));
     assert_eq!(found.len(), 3, "{found:?}");
     assert!(
         found.iter().all(|f| f.starts_with("Image Registration")),
         "{found:?}"
     );
     assert!(ratio("total", "mean job time").lo < 1.6);
+    // By default the gate judges work, memory and I/O only: here the CPU-hours.
+    let work = regressions(
+        &c,
+        Gate {
+            max_ratio: 1.6,
+            with_time: false,
+        },
+    );
+    assert_eq!(work.len(), 1, "{work:?}");
+    assert!(
+        work[0].starts_with("Image Registration CPU-hours"),
+        "{work:?}"
+    );
     assert!(found.iter().all(|f| !f.contains("peak RSS")), "{found:?}");
     assert!(found.iter().any(
         |f| f.starts_with("Image Registration mean job time: 10.0 s → 20.0 s (2.00× [1.74, 2.30])")
     ));
-    assert_eq!(regressions(&c, 2.0 + 1e-9), Vec::<String>::new());
+    assert_eq!(regressions(&c, timed(2.0 + 1e-9)), Vec::<String>::new());
     // The same run against itself: every ratio is 1, and nothing is a regression.
     let same = compare(&load(a.path()), &load(a.path()), &Options::default());
     assert!(same
         .changes
         .iter()
         .all(|ch| ch.ratio.is_none_or(|r| close(r.value, 1.0))));
-    assert!(regressions(&same, 1.0001).is_empty());
+    assert!(regressions(&same, timed(1.0001)).is_empty());
 }
 
 #[test]
@@ -146,7 +167,7 @@ fn jobs_that_disagree_give_an_interval_and_the_gate_waits_for_its_lower_bound() 
     assert!((r.value - 1.2).abs() < 1e-9, "{r:?}");
     assert!(r.lo <= 1.05 + 1e-9 && r.hi >= 1.35 - 1e-9, "{r:?}");
     assert_eq!(r.jobs, 2);
-    assert!(regressions(&c, 1.10)
+    assert!(regressions(&c, timed(1.10))
         .iter()
         .all(|f| !f.contains("Image Registration mean job time")));
     // The makespan has one value per run: its interval is borrowed from the job times.
@@ -191,7 +212,7 @@ fn groups_carry_run_drift_into_the_interval() {
     assert_eq!(mem.verdict, Verdict::WithinNoise);
     assert!(mem.ratio.unwrap().hi - mem.ratio.unwrap().lo < 1e-9);
     // A against itself as two groups: no regression at 1.10.
-    assert!(regressions(&compare(&a, &a, &Options::default()), 1.10).is_empty());
+    assert!(regressions(&compare(&a, &a, &Options::default()), timed(1.10)).is_empty());
     let md = markdown(&c, "A", "B");
     assert!(
         md.contains("(3 runs)") && !md.contains("One run per side"),

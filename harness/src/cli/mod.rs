@@ -161,6 +161,11 @@ pub struct CompareArgs {
     /// A ratio whose interval overlaps 1 ± this fraction is reported as "within noise".
     #[arg(long, value_name = "FRACTION", default_value_t = 0.02)]
     pub noise_threshold: f64,
+    /// With --max-ratio: also gate on wall time and makespan. By default the gate judges the
+    /// work (CPU-hours), memory and I/O, which do not depend on where the scheduler's races
+    /// placed each job; the verdicts on time are printed either way.
+    #[arg(long, requires = "max_ratio")]
+    pub gate_time: bool,
 }
 
 /// `atlasperf simulate`.

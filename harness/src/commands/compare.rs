@@ -2,7 +2,7 @@
 //! optional regression gate.
 
 use anyhow::Context;
-use atlasperf_reports::compare::{compare, markdown, regressions, Options};
+use atlasperf_reports::compare::{compare, markdown, regressions, Gate, Options};
 
 use super::report::require_store;
 use crate::cli::{CompareArgs, UsageError};
@@ -44,7 +44,13 @@ pub(crate) fn run(a: &CompareArgs) -> anyhow::Result<u8> {
         eprintln!("compare: wrote {}", out.display());
     }
     if let Some(max) = a.max_ratio {
-        let found = regressions(&c, max);
+        let found = regressions(
+            &c,
+            Gate {
+                max_ratio: max,
+                with_time: a.gate_time,
+            },
+        );
         if !found.is_empty() {
             eprintln!(
                 "compare: {} regression(s) whose whole 95 % interval is above {max:.2}×:",
@@ -55,7 +61,14 @@ pub(crate) fn run(a: &CompareArgs) -> anyhow::Result<u8> {
             }
             return Ok(1);
         }
-        eprintln!("compare: no quantity grew above {max:.2}× beyond the noise");
+        eprintln!(
+            "compare: no {} grew above {max:.2}× beyond the noise",
+            if a.gate_time {
+                "quantity"
+            } else {
+                "CPU, memory or I/O quantity"
+            }
+        );
     }
     Ok(0)
 }

@@ -70,6 +70,10 @@ pub struct Profile {
     /// on its node). Below 1, its wall time alone is taken as the measured one × the share,
     /// but at least its CPU time over its threads.
     pub share: f64,
+    /// Seconds the harness held the attempt's slot beyond the job's own wall time: from its
+    /// launch to the agent's spawn of the job (the agent's start-up), and from the reap to the
+    /// driver noticing the end (its poll). A replayed job holds its slot this much longer.
+    pub overhead_s: f64,
 }
 
 /// Reads the profiles of every run store in `runs`.
@@ -142,6 +146,7 @@ fn load_one(dir: &Path) -> anyhow::Result<Vec<Profile>> {
             io: [t.rchar, t.wchar, t.read_bytes, t.write_bytes],
             curve: Arc::new(curve_of(&rows, t.wall_s, alone, t.cpu_s(), t.peak_rss)),
             share,
+            overhead_s: (j.end_s - j.start_s - t.wall_s).clamp(0.0, t.wall_s),
         });
     }
     Ok(out)

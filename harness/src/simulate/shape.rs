@@ -182,13 +182,17 @@ pub fn shape_of(job: &PlannedJob, setup: &Setup<'_>, draws: &Draws) -> JobShape 
     } else {
         (p0 * t1 / t0).min(t1)
     };
+    // The slot is held for the job's own time plus what the harness spends around it
+    // (agent start-up, the driver's poll), at the same CPU: the curve's cores thin out.
+    let own = cpu_s / p1;
+    let held = own + p.overhead_s.max(0.0);
     JobShape {
-        wall_s: cpu_s / p1,
+        wall_s: held,
         cpu_s,
         peak: (p.peak as f64 * f_peak) as u64,
         io: p.io.map(|v| (v as f64 * f_io) as u64),
         curve: Arc::clone(&p.curve),
-        cores_scale: p1 / p0,
+        cores_scale: p1 / p0 * own / held,
         threads: t1,
     }
 }

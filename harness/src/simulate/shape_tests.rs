@@ -23,6 +23,7 @@ fn profile(run: &str, stage: Stage, cpu_s: f64) -> Profile {
         io: [0; 4],
         curve: Arc::new(Curve::flat(1.0)),
         share: 1.0,
+        overhead_s: 0.0,
     }
 }
 
