@@ -128,21 +128,27 @@ impl Conditions {
         let have_psi = rows
             .iter()
             .any(|r| r.sensors.psi_us.iter().any(Option::is_some));
-        let (first, last) = (rows[0].unix, rows[rows.len() - 1].unix);
-        let inside: Vec<&JobRecord> = jobs
-            .iter()
-            .filter(|j| j.end_s > j.start_s || j.totals.wall_s > 0.0)
-            .filter(|j| {
-                j.totals.start_unix >= first - MAX_GAP_S && j.totals.end_unix <= last + MAX_GAP_S
-            })
-            .collect();
-        let jobs_cpu: f64 = inside
-            .iter()
-            .map(|j| j.totals.cpu_s() + j.totals.agent_cpu_s)
-            .sum();
+        // Each attempt's CPU counts for the part of its life the machine samples cover (a job
+        // that started before the first sample or ended after the last is prorated).
+        let covered = |j: &JobRecord| -> f64 {
+            let (s, e) = (j.totals.start_unix, j.totals.end_unix);
+            if e <= s {
+                return 0.0;
+            }
+            let overlap: f64 = pairs
+                .iter()
+                .map(|(a, b)| (e.min(b.unix) - s.max(a.unix)).max(0.0))
+                .sum();
+            (overlap / (e - s)).min(1.0)
+        };
+        let (mut jobs_cpu, mut job_cpu, mut switches) = (0.0, 0.0, 0.0);
+        for j in jobs {
+            let f = covered(j);
+            jobs_cpu += f * (j.totals.cpu_s() + j.totals.agent_cpu_s);
+            job_cpu += f * j.totals.cpu_s();
+            switches += f * j.totals.involuntary_switches as f64;
+        }
         let own = jobs_cpu + own_harness;
-        let switches: u64 = inside.iter().map(|j| j.totals.involuntary_switches).sum();
-        let job_cpu: f64 = inside.iter().map(|j| j.totals.cpu_s()).sum();
         let mut absent = Vec::new();
         if busy.is_none() {
             absent.push("busy CPU time (/proc/stat): foreign load unknown".to_string());
@@ -170,7 +176,7 @@ impl Conditions {
             psi_io_some_fraction: psi[4],
             swap_in_bytes: swap(&|r| r.sensors.swap_in_pages),
             swap_out_bytes: swap(&|r| r.sensors.swap_out_pages),
-            involuntary_switches_per_cpu_s: (job_cpu > 0.0).then(|| switches as f64 / job_cpu),
+            involuntary_switches_per_cpu_s: (job_cpu > 0.0).then(|| switches / job_cpu),
             absent,
         })
     }
@@ -241,6 +247,18 @@ mod tests {
         assert_eq!(c.swap_out_bytes, Some(0));
         assert!((c.involuntary_switches_per_cpu_s.unwrap_or(0.0) - 100.0 / 9.8).abs() < 1e-9);
         assert!(c.absent.is_empty());
+    }
+
+    #[test]
+    fn a_job_outside_the_samples_counts_for_the_part_they_cover() {
+        // Samples cover 0–10 s; a job ran 5–15 s with 10 CPU-seconds: half of it counts.
+        let rows: Vec<MachineRow> = (0..=10).map(|t| row(t as f64, t as f64, 0.0)).collect();
+        let mut j = job(5.0, 15.0, 9.9);
+        j.totals.agent_cpu_s = 0.1;
+        let c = Conditions::measure(&rows, &[j], 2).unwrap_or_else(|| panic!("no conditions"));
+        // Busy 10 CPU-seconds, 5 of them the job's: 0.5 cores foreign.
+        let f = c.foreign_cpu_cores_mean.unwrap_or(f64::NAN);
+        assert!((f - 0.5).abs() < 1e-9, "{f}");
     }
 
     #[test]

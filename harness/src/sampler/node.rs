@@ -119,6 +119,11 @@ pub fn record_machine(
             tick += 1;
             std::thread::sleep((interval * tick).saturating_sub(start.elapsed()));
         }
+        // One last look when asked to stop, so the series (and the run's conditions) cover
+        // the run to its end rather than to the tick before it.
+        let mut last = sampler.sample();
+        super::sensors::slow(&mut last.sensors);
+        f.write_all(last.to_csv_line().as_bytes()).map_err(io)?;
         Ok(())
     })
 }
