@@ -15,15 +15,7 @@ use atlasperf_store::stats::{self, paired_ratio, run_ratio, Bootstrap, Estimate,
 
 use crate::render::fusion_dice;
 use crate::run::{Attempt, RunData};
-use crate::table::{self, bytes, duration, stage_label, StageRow};
-
-/// How a metric's values are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unit {
-    Seconds,
-    Hours,
-    Bytes,
-}
+use crate::table::{self, show, stage_label, StageRow, Unit};
 
 /// Where a quantity's pairs come from.
 #[derive(Debug, Clone, Copy)]
@@ -67,23 +59,8 @@ fn wchar(atts: &[&Attempt]) -> f64 {
 }
 
 fn per_run(r: &StageRow, metric: &str) -> f64 {
-    match metric {
-        "mean job time" => r.mean_s,
-        "stage makespan" => r.makespan_s,
-        "CPU-hours" => r.cpu_hours,
-        "mean peak RSS" => r.mean_peak,
-        "max peak RSS" => r.max_peak,
-        "syscall read" => r.rchar,
-        _ => r.wchar,
-    }
-}
-
-fn show(v: f64, unit: Unit) -> String {
-    match unit {
-        Unit::Seconds => duration(v),
-        Unit::Hours => format!("{v:.4} h"),
-        Unit::Bytes => bytes(v),
-    }
+    let i = table::QUANTITIES.iter().position(|(n, _)| *n == metric);
+    i.map_or(0.0, |i| r.quantity(i))
 }
 
 /// How the comparison decides.

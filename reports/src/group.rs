@@ -9,7 +9,7 @@ use atlasperf_store::stats::{median_ci, Bootstrap, Estimate};
 use atlasperf_store::Group;
 
 use crate::run::RunData;
-use crate::table::{bytes, duration, stage_label, table_one, StageRow};
+use crate::table::{show, stage_label, table_one, StageRow, QUANTITIES};
 use crate::Result;
 
 /// Every run store a path names: a group's members in the order they ran, or the one run.
@@ -39,36 +39,6 @@ pub fn representative(runs: &[RunData]) -> usize {
         .collect();
     m.sort_by(|a, b| a.0.total_cmp(&b.0));
     m.get((m.len().max(1) - 1) / 2).map_or(0, |x| x.1)
-}
-
-/// The quantities of Table I over a group, in table order, with their units.
-const QUANTITIES: [(&str, Unit); 7] = [
-    ("mean job time", Unit::Seconds),
-    ("stage makespan", Unit::Seconds),
-    ("CPU-hours", Unit::Hours),
-    ("mean peak RSS", Unit::Bytes),
-    ("max peak RSS", Unit::Bytes),
-    ("syscall read", Unit::Bytes),
-    ("syscall written", Unit::Bytes),
-];
-
-#[derive(Debug, Clone, Copy)]
-enum Unit {
-    Seconds,
-    Hours,
-    Bytes,
-}
-
-fn value(r: &StageRow, i: usize) -> f64 {
-    [
-        r.mean_s,
-        r.makespan_s,
-        r.cpu_hours,
-        r.mean_peak,
-        r.max_peak,
-        r.rchar,
-        r.wchar,
-    ][i]
 }
 
 /// One stage of Table I over a group.
@@ -102,7 +72,7 @@ pub fn table_over(runs: &[RunData], boot: &Bootstrap) -> Vec<GroupRow> {
                 .collect();
             let values = (0..QUANTITIES.len())
                 .filter_map(|i| {
-                    let v: Vec<f64> = rows.iter().map(|r| value(r, i)).collect();
+                    let v: Vec<f64> = rows.iter().map(|r| r.quantity(i)).collect();
                     median_ci(&v, boot)
                 })
                 .collect();
@@ -115,23 +85,11 @@ pub fn table_over(runs: &[RunData], boot: &Bootstrap) -> Vec<GroupRow> {
         .collect()
 }
 
-fn show(v: f64, u: Unit) -> String {
-    match u {
-        Unit::Seconds => duration(v),
-        Unit::Hours => format!("{v:.4}"),
-        Unit::Bytes => bytes(v),
-    }
-}
-
 /// Table I over a group as Markdown: `median [low, high]` per cell.
 pub fn markdown(rows: &[GroupRow]) -> String {
     let mut s = String::from("| Stage | Runs |");
-    for (n, u) in QUANTITIES {
-        let unit = match u {
-            Unit::Hours => " (h)",
-            _ => "",
-        };
-        let _ = write!(s, " {n}{unit} |");
+    for (n, _) in QUANTITIES {
+        let _ = write!(s, " {n} |");
     }
     let _ = writeln!(s, "\n|{}", "---|".repeat(QUANTITIES.len() + 2));
     for r in rows {

@@ -41,6 +41,53 @@ pub struct StageRow {
     pub oom_killed: usize,
 }
 
+/// How a quantity's values are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A duration.
+    Seconds,
+    /// CPU-hours.
+    Hours,
+    /// Bytes.
+    Bytes,
+}
+
+/// The quantities of a stage that comparisons and repetitions judge, in table order, with
+/// their units ([`StageRow::quantity`] gives each).
+pub const QUANTITIES: [(&str, Unit); 7] = [
+    ("mean job time", Unit::Seconds),
+    ("stage makespan", Unit::Seconds),
+    ("CPU-hours", Unit::Hours),
+    ("mean peak RSS", Unit::Bytes),
+    ("max peak RSS", Unit::Bytes),
+    ("syscall read", Unit::Bytes),
+    ("syscall written", Unit::Bytes),
+];
+
+impl StageRow {
+    /// Quantity `i` of [`QUANTITIES`] (seconds, hours or bytes).
+    pub fn quantity(&self, i: usize) -> f64 {
+        [
+            self.mean_s,
+            self.makespan_s,
+            self.cpu_hours,
+            self.mean_peak,
+            self.max_peak,
+            self.rchar,
+            self.wchar,
+        ][i.min(6)]
+    }
+}
+
+/// A value of a quantity in its unit, as the tables print it.
+pub fn show(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Seconds => duration(v),
+        Unit::Hours => format!("{v:.4} h"),
+        Unit::Bytes => bytes(v),
+    }
+}
+
 /// Row label as in the paper.
 pub fn stage_label(stage: &str) -> String {
     match stage {
