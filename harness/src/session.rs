@@ -282,14 +282,8 @@ impl Session {
         }
         self.info.status = status;
         self.info.notes.failure = failure;
-        if summary.is_some() {
-            // A courtesy beside the measurement: a store whose machine series cannot be read
-            // keeps its results without conditions.
-            self.info.conditions =
-                crate::store::measure_conditions(&self.store, self.info.host.cpus)
-                    .ok()
-                    .flatten();
-        }
+        // Measured by the compaction from the rows it read anyway.
+        self.info.conditions = summary.as_ref().and_then(|s| s.conditions.clone());
         self.write_info()?;
         Ok((summary, self.info.clone()))
     }

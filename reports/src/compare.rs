@@ -136,8 +136,11 @@ fn mean_dice(run: &RunData) -> Option<f64> {
     (!d.is_empty()).then(|| d.iter().map(|(_, v)| v).sum::<f64>() / d.len() as f64)
 }
 
+/// A stage's attempts per job id in one run.
+type JobsOf<'a> = BTreeMap<&'a str, Vec<&'a Attempt>>;
+
 /// A stage's attempts per job id in one run (`total`: every stage).
-fn jobs_of<'a>(run: &'a RunData, stage: &str) -> BTreeMap<&'a str, Vec<&'a Attempt>> {
+fn jobs_of<'a>(run: &'a RunData, stage: &str) -> JobsOf<'a> {
     let mut m: BTreeMap<&str, Vec<&Attempt>> = BTreeMap::new();
     for a in run
         .attempts
@@ -155,27 +158,24 @@ type Matrix = Vec<Vec<f64>>;
 /// The `runs × jobs` matrices of a per-job quantity over the jobs that succeeded in every run
 /// of both groups; `None` when no job did.
 fn paired(
-    a: &[RunData],
-    b: &[RunData],
-    stage: &str,
+    ja: &[JobsOf<'_>],
+    jb: &[JobsOf<'_>],
     f: fn(&[&Attempt]) -> f64,
 ) -> Option<(Matrix, Matrix)> {
-    let ja: Vec<_> = a.iter().map(|r| jobs_of(r, stage)).collect();
-    let jb: Vec<_> = b.iter().map(|r| jobs_of(r, stage)).collect();
     let first = ja.first()?;
     let ids: Vec<&str> = first
         .keys()
         .copied()
         .filter(|id| {
             ja.iter()
-                .chain(&jb)
+                .chain(jb)
                 .all(|m| m.get(id).is_some_and(|atts| ok_attempt(atts).is_some()))
         })
         .collect();
     if ids.is_empty() {
         return None;
     }
-    let matrix = |g: &[BTreeMap<&str, Vec<&Attempt>>]| -> Matrix {
+    let matrix = |g: &[JobsOf<'_>]| -> Matrix {
         g.iter()
             .map(|m| {
                 ids.iter()
@@ -184,16 +184,14 @@ fn paired(
             })
             .collect()
     };
-    Some((matrix(&ja), matrix(&jb)))
+    Some((matrix(ja), matrix(jb)))
 }
 
-fn stage_rows(g: &[RunData], stage: &str) -> Vec<StageRow> {
-    g.iter()
-        .filter_map(|r| {
-            table::table_one(r)
-                .into_iter()
-                .find(|row| row.stage == stage)
-        })
+/// One stage's row of each run's Table I.
+fn stage_rows(tables: &[Vec<StageRow>], stage: &str) -> Vec<StageRow> {
+    tables
+        .iter()
+        .filter_map(|t| t.iter().find(|row| row.stage == stage).cloned())
         .collect()
 }
 
@@ -205,8 +203,10 @@ fn foreign_max(g: &[RunData]) -> Option<f64> {
 
 /// Compares group B against group A (a single run is a group of one).
 pub fn compare(a: &[RunData], b: &[RunData], opts: &Options) -> Comparison {
-    let ta = a.first().map(table::table_one).unwrap_or_default();
-    let tb = b.first().map(table::table_one).unwrap_or_default();
+    let tables_a: Vec<Vec<StageRow>> = a.iter().map(table::table_one).collect();
+    let tables_b: Vec<Vec<StageRow>> = b.iter().map(table::table_one).collect();
+    let ta = tables_a.first().cloned().unwrap_or_default();
+    let tb = tables_b.first().cloned().unwrap_or_default();
     let mut changes = Vec::new();
     let mut unmatched = Vec::new();
     let single = a.len() < 2 && b.len() < 2;
@@ -215,18 +215,23 @@ pub fn compare(a: &[RunData], b: &[RunData], opts: &Options) -> Comparison {
             unmatched.push((ra.stage.clone(), "A"));
             continue;
         }
-        let (rows_a, rows_b) = (stage_rows(a, &ra.stage), stage_rows(b, &ra.stage));
+        let (rows_a, rows_b) = (
+            stage_rows(&tables_a, &ra.stage),
+            stage_rows(&tables_b, &ra.stage),
+        );
+        let ja: Vec<JobsOf<'_>> = a.iter().map(|r| jobs_of(r, &ra.stage)).collect();
+        let jb: Vec<JobsOf<'_>> = b.iter().map(|r| jobs_of(r, &ra.stage)).collect();
         let mut wall: Option<Estimate> = None;
         for (metric, _, source) in METRICS {
             let va: Vec<f64> = rows_a.iter().map(|r| per_run(r, metric)).collect();
             let vb: Vec<f64> = rows_b.iter().map(|r| per_run(r, metric)).collect();
             let pairs = match source {
-                Source::Job(f) => paired(a, b, &ra.stage, f),
+                Source::Job(f) => paired(&ja, &jb, f),
                 Source::Run => None,
             };
             let mut ratio = match pairs {
                 Some((ma, mb)) => paired_ratio(&ma, &mb, &opts.bootstrap),
-                None => run_ratio(&va, &vb, &opts.bootstrap),
+                None => run_ratio(&va, &vb),
             };
             if metric == "mean job time" {
                 wall = ratio;

@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// What compaction wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CompactSummary {
     /// Rows of `jobs` (attempts).
     pub jobs: usize,
@@ -21,6 +21,9 @@ pub struct CompactSummary {
     pub node_rows: usize,
     /// Rows of `machine`.
     pub machine_rows: usize,
+    /// The measurement conditions over the machine series and the jobs (none without two
+    /// machine samples: a simulated store).
+    pub conditions: Option<crate::Conditions>,
 }
 
 /// Writes `jobs`, `samples`, `nodes` and `machine` as Parquet and CSV from the journal and
@@ -46,23 +49,6 @@ pub fn compact_with(store: &RunStore, info: &RunInfo) -> Result<CompactSummary, 
     let machine = read_machine(&store.machine_csv())?;
     let nodes = crate::nodes::nodes_of(info, &jobs, &rows);
     write_tables(store.dir(), info, &jobs, &rows, &nodes, &machine)
-}
-
-/// The measurement conditions of a run from its machine series and journal (`None` without
-/// machine samples).
-///
-/// # Errors
-/// When the journal or the machine series cannot be read.
-pub fn measure_conditions(
-    store: &RunStore,
-    cpus: usize,
-) -> Result<Option<crate::Conditions>, StoreError> {
-    let machine = read_machine(&store.machine_csv())?;
-    Ok(crate::Conditions::measure(
-        &machine,
-        &store.read_jobs()?,
-        cpus,
-    ))
 }
 
 /// Writes the four tables from typed rows (compaction, and stores built from other sources).
@@ -95,6 +81,7 @@ pub fn write_tables(
         samples: samples.len(),
         node_rows: nodes.len(),
         machine_rows: machine.len(),
+        conditions: crate::Conditions::measure(machine, jobs, info.host.cpus),
     })
 }
 

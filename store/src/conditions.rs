@@ -32,15 +32,22 @@ pub struct Sensors {
     pub swap_out_pages: Option<u64>,
 }
 
-/// Names of the PSI counters, in [`Sensors::psi_us`] order.
-pub const PSI: [&str; 6] = [
-    "psi_cpu_some_us",
-    "psi_cpu_full_us",
-    "psi_memory_some_us",
-    "psi_memory_full_us",
-    "psi_io_some_us",
-    "psi_io_full_us",
-];
+/// Where the PSI counters stand among the `machine` columns, in [`Sensors::psi_us`] order.
+const PSI_AT: usize = 10;
+
+/// Names of the PSI counters, in [`Sensors::psi_us`] order (spelled once, in
+/// [`crate::columns::MACHINE`]).
+pub const PSI: [&str; 6] = {
+    let m = crate::columns::MACHINE;
+    [
+        m[PSI_AT],
+        m[PSI_AT + 1],
+        m[PSI_AT + 2],
+        m[PSI_AT + 3],
+        m[PSI_AT + 4],
+        m[PSI_AT + 5],
+    ]
+};
 
 /// Bytes of one swapped page as `/proc/vmstat` counts them.
 const PAGE: u64 = 4096;
@@ -203,22 +210,11 @@ mod tests {
     }
 
     fn job(start: f64, end: f64, cpu: f64) -> JobRecord {
-        JobRecord {
-            attempt_id: "j.1".into(),
-            job_id: "j".into(),
-            stage: "registration".into(),
-            target: "t".into(),
-            atlas: None,
-            node: "n".into(),
-            attempt: 1,
-            mem_request: None,
-            voxels: None,
-            threads: 1,
-            status: crate::AttemptStatus::Ok,
-            executor_job_id: None,
-            start_s: start,
-            end_s: end,
-            totals: Totals {
+        JobRecord::ok_for_test(
+            "j.1",
+            start,
+            end,
+            Totals {
                 start_unix: 1000.0 + start,
                 end_unix: 1000.0 + end,
                 wall_s: end - start,
@@ -227,7 +223,16 @@ mod tests {
                 involuntary_switches: 50,
                 ..Totals::default()
             },
-        }
+        )
+    }
+
+    #[test]
+    fn the_psi_names_are_the_machine_tables_psi_columns() {
+        assert_eq!(PSI[0], "psi_cpu_some_us");
+        assert_eq!(PSI[5], "psi_io_full_us");
+        assert!(PSI
+            .iter()
+            .all(|p| p.starts_with("psi_") && p.ends_with("_us")));
     }
 
     #[test]

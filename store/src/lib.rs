@@ -31,7 +31,7 @@ mod schema;
 pub mod stats;
 mod tables;
 
-pub use compact::{compact, compact_with, measure_conditions, write_tables, CompactSummary};
+pub use compact::{compact, compact_with, write_tables, CompactSummary};
 pub use conditions::{Conditions, Sensors};
 pub use group::{member_name, Group, GROUP_FILE};
 pub use layout::{attempt_id, split_attempt_id, RunStore};

@@ -105,29 +105,18 @@ pub fn node_series(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AttemptStatus, Totals};
+    use crate::Totals;
 
     fn rec(id: &str, start: f64, end: f64, wchar: u64) -> JobRecord {
-        JobRecord {
-            attempt_id: id.into(),
-            job_id: id.into(),
-            stage: "registration".into(),
-            target: String::new(),
-            atlas: None,
-            node: "n".into(),
-            attempt: 1,
-            mem_request: None,
-            voxels: None,
-            threads: 1,
-            status: AttemptStatus::Ok,
-            start_s: start,
-            end_s: end,
-            totals: Totals {
+        JobRecord::ok_for_test(
+            id,
+            start,
+            end,
+            Totals {
                 wchar,
                 ..Totals::default()
             },
-            executor_job_id: None,
-        }
+        )
     }
 
     fn sample(id: &str, t: f64, rss: u64, wchar: u64) -> SampleRow {

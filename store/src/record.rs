@@ -154,3 +154,28 @@ pub struct JobRecord {
     #[serde(default)]
     pub executor_job_id: Option<String>,
 }
+
+#[cfg(test)]
+impl JobRecord {
+    /// A successful single-thread registration attempt `id` on node `n` from `start` to `end`
+    /// on the run clock, with `totals` (the store's unit tests).
+    pub(crate) fn ok_for_test(id: &str, start: f64, end: f64, totals: Totals) -> Self {
+        Self {
+            attempt_id: id.into(),
+            job_id: id.into(),
+            stage: "registration".into(),
+            target: String::new(),
+            atlas: None,
+            node: "n".into(),
+            attempt: 1,
+            mem_request: None,
+            voxels: None,
+            threads: 1,
+            status: AttemptStatus::Ok,
+            start_s: start,
+            end_s: end,
+            totals,
+            executor_job_id: None,
+        }
+    }
+}

@@ -19,6 +19,7 @@ use crate::store::{member_name, Group};
 
 /// One group of the session: its folder, scenario and overrides.
 struct Side {
+    name: String,
     dir: PathBuf,
     file: PathBuf,
     overrides: Vec<String>,
@@ -35,6 +36,7 @@ pub(crate) fn run(a: &RunArgs, k: usize) -> anyhow::Result<u8> {
         None => {
             let dir = super::out_or_default(a.out.as_deref(), &format!("{name}-x{k}"));
             sides.push(Side {
+                name: name.clone(),
                 dir: dir.clone(),
                 file: file.to_path_buf(),
                 overrides: a.overrides.clone(),
@@ -46,11 +48,13 @@ pub(crate) fn run(a: &RunArgs, k: usize) -> anyhow::Result<u8> {
             let dir =
                 super::out_or_default(a.out.as_deref(), &format!("{name}-vs-{other_name}-x{k}"));
             sides.push(Side {
+                name: name.clone(),
                 dir: dir.join("a"),
                 file: file.to_path_buf(),
                 overrides: a.overrides.clone(),
             });
             sides.push(Side {
+                name: other_name,
                 dir: dir.join("b"),
                 file: other.clone(),
                 overrides: a.interleave_overrides.clone(),
@@ -136,8 +140,7 @@ fn checked_name(file: &Path, overrides: &[String]) -> anyhow::Result<String> {
 /// Writes the group file, or checks that the one there describes the same repetitions (so a
 /// resume never mixes two scenarios in one group).
 fn prepare(s: &Side, k: usize, interleaved_with: Option<&str>) -> anyhow::Result<()> {
-    let name = checked_name(&s.file, &s.overrides)?;
-    let mut g = Group::new(&name, &s.file, &s.overrides, k);
+    let mut g = Group::new(&s.name, &s.file, &s.overrides, k);
     g.interleaved_with = interleaved_with.map(str::to_string);
     if Group::is_group(&s.dir) {
         let old = Group::read(&s.dir).map_err(|e| UsageError(crate::store::describe(&e)))?;
