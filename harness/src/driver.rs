@@ -82,8 +82,8 @@ pub fn drive<E: Executor + ?Sized>(
     exec: &mut E,
     stop: &AtomicBool,
     poll: Duration,
-    on_event: &mut dyn FnMut(Event<'_>) -> anyhow::Result<()>,
-) -> anyhow::Result<Ending> {
+    on_event: &mut dyn FnMut(Event<'_>) -> crate::Result<()>,
+) -> crate::Result<Ending> {
     let mut live: HashMap<String, Live> = HashMap::new();
     // Attempts the watchdog has killed that have not been reaped yet: neither counted nor
     // killed again.
@@ -139,7 +139,10 @@ pub fn drive<E: Executor + ?Sized>(
                             status: AttemptStatus::LaunchError,
                             ..launching
                         };
-                        eprintln!("{attempt_id}: cannot start: {message}");
+                        eprintln!(
+                            "{attempt_id}: cannot start: {}",
+                            crate::store::describe(&message)
+                        );
                         on_event(Event::Recorded {
                             job: l.job,
                             record: &record,
@@ -229,8 +232,8 @@ fn watchdog<E: Executor + ?Sized>(
     exec: &mut E,
     live: &HashMap<String, Live>,
     killed: &mut HashSet<String>,
-    on_event: &mut dyn FnMut(Event<'_>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    on_event: &mut dyn FnMut(Event<'_>) -> crate::Result<()>,
+) -> crate::Result<()> {
     let usage = exec.usage();
     if usage.is_empty() {
         return Ok(());
@@ -296,8 +299,8 @@ fn skipped(
     plan: &Plan,
     job: usize,
     now: f64,
-    on_event: &mut dyn FnMut(Event<'_>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    on_event: &mut dyn FnMut(Event<'_>) -> crate::Result<()>,
+) -> crate::Result<()> {
     let j = &plan.jobs[job];
     let record = record_of(
         plan,

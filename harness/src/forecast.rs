@@ -46,7 +46,7 @@ pub fn fit(points: &[(u64, u64)], source: &'static str) -> Option<MemoryModel> {
 ///
 /// # Errors
 /// As [`from_runs`].
-pub fn for_scenario(s: &Scenario, base: &Path) -> anyhow::Result<[Option<MemoryModel>; 2]> {
+pub fn for_scenario(s: &Scenario, base: &Path) -> crate::Result<[Option<MemoryModel>; 2]> {
     from_runs(
         &s.scheduling
             .forecast_from
@@ -60,12 +60,17 @@ pub fn for_scenario(s: &Scenario, base: &Path) -> anyhow::Result<[Option<MemoryM
 ///
 /// # Errors
 /// A run folder that cannot be read, named.
-pub fn from_runs(runs: &[impl AsRef<Path>]) -> anyhow::Result<[Option<MemoryModel>; 2]> {
+pub fn from_runs(runs: &[impl AsRef<Path>]) -> crate::Result<[Option<MemoryModel>; 2]> {
     let mut points: [Vec<(u64, u64)>; 2] = [Vec::new(), Vec::new()];
     for dir in runs {
         let dir = dir.as_ref();
-        let store = RunStore::open(dir)
-            .map_err(|e| anyhow::anyhow!("scheduling.forecast_from: {}: {e}", dir.display()))?;
+        let store = RunStore::open(dir).map_err(|e| {
+            crate::Error::usage(format!(
+                "scheduling.forecast_from: {}: {}",
+                dir.display(),
+                crate::store::describe(&e)
+            ))
+        })?;
         for r in store.read_jobs()? {
             let stage = match r.stage.as_str() {
                 "registration" => Stage::Registration,

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod driver;
+pub mod error;
 pub mod executor;
 pub mod forecast;
 pub mod plan;
@@ -17,3 +18,4 @@ pub mod simulate;
 pub mod sweep;
 
 pub use atlasperf_store as store;
+pub use error::{Error, Result, UsageError};

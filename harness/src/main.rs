@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(atlasperf_harness::cli::exit_code(&err))
+            ExitCode::from(atlasperf_harness::commands::exit_code(&err))
         }
     }
 }

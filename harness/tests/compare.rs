@@ -2,11 +2,8 @@
 //! file, and the regression gate's exit codes (0 within the bound, 1 above it, 2 for usage).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../reports/tests/common/mod.rs"]
-mod common;
-
 use assert_cmd::Command;
-use common::{write_store, Job, Node};
+use atlasperf_store::synthetic::{write_store, Job, Node};
 use predicates::prelude::*;
 
 fn store(dir: &std::path::Path, wall: f64) {
@@ -19,7 +16,7 @@ fn store(dir: &std::path::Path, wall: f64) {
         Job::ok("reg-1", "registration", "node1", 0.0, wall, wall * 0.9, 1e8),
         Job::ok("fuse", "fusion", "node1", wall, wall + 2.0, 1.5, 2e7),
     ];
-    write_store(dir, &nodes, &jobs, 0.5);
+    write_store(dir, &nodes, &jobs, 0.5).unwrap();
 }
 
 #[test]

@@ -4,14 +4,11 @@
 //! same simulation every time; SWF and WfFormat carry every attempt and the dependencies.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../reports/tests/common/mod.rs"]
-mod store_fixture;
-
 use std::path::Path;
 
+use atlasperf_store::synthetic::{write_store, Job, Node};
 use atlasperf_store::{read_jobs_table, read_nodes_table, AttemptStatus};
 use serde_json::Value;
-use store_fixture::{write_store, Job, Node};
 
 fn atlasperf() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("atlasperf").unwrap()
@@ -48,7 +45,7 @@ fn profile_store(dir: &Path) {
         target: "t".into(),
         ..Job::ok("fuse-t", "fusion", "p1", 10.0, 14.0, 4.0, 50.0 * MB)
     };
-    write_store(dir, &nodes, &[reg, fuse], 0.25);
+    write_store(dir, &nodes, &[reg, fuse], 0.25).unwrap();
 }
 
 /// One target and three atlases on one node.

@@ -74,29 +74,34 @@ pub const MAX_ID_LEN: usize = 64;
 ///
 /// # Errors
 /// Why it is not (a phrase to follow the id in a message).
-pub fn check_id(id: &str) -> std::result::Result<(), String> {
+pub fn check_id(id: &str) -> std::result::Result<(), BadId> {
     if id.is_empty() {
-        return Err("is empty".into());
+        return Err(BadId("is empty".into()));
     }
     if id.len() > MAX_ID_LEN {
-        return Err(format!(
+        return Err(BadId(format!(
             "is {} characters long; at most {MAX_ID_LEN} are allowed",
             id.len()
-        ));
+        )));
     }
     if let Some(c) = id
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return Err(format!(
+        return Err(BadId(format!(
             "contains {c:?}; use letters, digits, `.`, `_` and `-` only"
-        ));
+        )));
     }
     if id.starts_with(['.', '-']) {
-        return Err("must not start with `.` or `-`".into());
+        return Err(BadId("must not start with `.` or `-`".into()));
     }
     Ok(())
 }
+
+/// Why an id cannot be used as a file name ([`check_id`]): a phrase to follow the id.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadId(pub String);
 
 impl Manifest {
     /// Reads a manifest and resolves relative paths against its folder.
@@ -313,7 +318,7 @@ mod tests {
             (long.as_str(), "at most 64"),
             ("s\u{e9}", "contains"),
         ] {
-            let e = check_id(bad).err().unwrap_or_default();
+            let e = check_id(bad).err().map(|e| e.0).unwrap_or_default();
             assert!(e.contains(why), "{bad:?}: {e}");
         }
         let dir = tempfile::tempdir().unwrap();

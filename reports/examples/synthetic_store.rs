@@ -5,10 +5,7 @@
 //! Usage: `cargo run --release -p atlasperf-reports --example synthetic_store -- DIR SAMPLES`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::{write_store, Job, Node};
+use atlasperf_store::synthetic::{write_store, Job, Node};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -67,7 +64,7 @@ fn main() {
         (j.rchar, j.wchar) = (1e9, 1e8);
         jobs.push(j);
     }
-    write_store(std::path::Path::new(dir), &nodes, &jobs, INTERVAL);
+    write_store(std::path::Path::new(dir), &nodes, &jobs, INTERVAL).unwrap();
     let n: f64 = jobs
         .iter()
         .map(|j| (j.wall() / INTERVAL).floor() + 1.0)

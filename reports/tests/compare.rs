@@ -3,12 +3,10 @@
 //! regression gate names exactly the quantities whose whole interval lies past the bound.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use atlasperf_reports::compare::{compare, markdown, regressions, Gate, Options};
 use atlasperf_reports::run::RunData;
 use atlasperf_store::stats::Verdict;
-use common::{write_store, Job, Node};
+use atlasperf_store::synthetic::{write_store, Job, Node};
 
 const MB: f64 = 1e6;
 
@@ -41,7 +39,8 @@ fn store_skewed(dir: &std::path::Path, slow: f64, mem: f64, skew: f64) {
         &nodes,
         &[reg("reg-1", slow), reg("reg-2", slow * skew), f],
         0.5,
-    );
+    )
+    .unwrap();
 }
 
 fn store(dir: &std::path::Path, slow: f64, mem: f64) {
@@ -234,7 +233,7 @@ fn a_stage_in_one_run_only_is_named() {
         memory: 4e9,
     }];
     let only = Job::ok("reg-1", "registration", "node1", 0.0, 5.0, 4.0, 10.0 * MB);
-    write_store(b.path(), &nodes, &[only], 0.5);
+    write_store(b.path(), &nodes, &[only], 0.5).unwrap();
     let c = compare(&load(a.path()), &load(b.path()), &Options::default());
     assert_eq!(c.unmatched, vec![("fusion".to_string(), "A")]);
     assert!(markdown(&c, "A", "B").contains("Label Fusion ran only in A."));

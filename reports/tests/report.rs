@@ -3,13 +3,11 @@
 //! every figure and report file is written with the expected size.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use atlasperf_reports::diagnosis::{diagnose, Bound};
 use atlasperf_reports::render::{render, Formats};
 use atlasperf_reports::run::RunData;
 use atlasperf_reports::table::{self, table_one, StageRow};
-use common::{write_store, Job, Node};
+use atlasperf_store::synthetic::{write_store, Job, Node};
 
 const MB: f64 = 1e6;
 
@@ -129,7 +127,7 @@ fn assert_row(got: &StageRow, want: &StageRow) {
 fn table_one_equals_an_independent_computation() {
     let dir = tempfile::tempdir().unwrap();
     let (nodes, jobs) = cohort();
-    write_store(dir.path(), &nodes, &jobs, 0.5);
+    write_store(dir.path(), &nodes, &jobs, 0.5).unwrap();
     let run = RunData::load(dir.path()).unwrap();
     let rows = table_one(&run);
     let of = |s: &str| jobs.iter().filter(|j| j.stage == s).collect::<Vec<_>>();
@@ -148,7 +146,7 @@ fn table_one_equals_an_independent_computation() {
 
 fn diagnosis_of(nodes: &[Node], jobs: &[Job]) -> Vec<Bound> {
     let dir = tempfile::tempdir().unwrap();
-    write_store(dir.path(), nodes, jobs, 0.2);
+    write_store(dir.path(), nodes, jobs, 0.2).unwrap();
     let run = RunData::load(dir.path()).unwrap();
     let d = diagnose(&run);
     assert_eq!(d.len(), 1);
@@ -177,7 +175,7 @@ fn diagnosis_names_memory_when_the_node_is_full() {
         .collect();
     assert_eq!(diagnosis_of(&nodes, &jobs), vec![Bound::Memory]);
     let dir = tempfile::tempdir().unwrap();
-    write_store(dir.path(), &nodes, &jobs, 0.2);
+    write_store(dir.path(), &nodes, &jobs, 0.2).unwrap();
     let d = diagnose(&RunData::load(dir.path()).unwrap());
     let n = &d[0].nodes[0];
     assert!((n.memory_share - 0.93).abs() < 1e-9, "{}", n.memory_share);
@@ -267,7 +265,7 @@ fn png_size(path: &std::path::Path) -> (u32, u32) {
 fn every_report_file_is_written_and_well_formed() {
     let dir = tempfile::tempdir().unwrap();
     let (nodes, jobs) = cohort();
-    write_store(dir.path(), &nodes, &jobs, 0.5);
+    write_store(dir.path(), &nodes, &jobs, 0.5).unwrap();
     let out = dir.path().join("report");
     let r = render(dir.path(), &out, Formats::ALL).unwrap();
     for name in [
@@ -351,7 +349,7 @@ fn every_report_file_is_written_and_well_formed() {
 fn only_the_asked_formats_are_written() {
     let dir = tempfile::tempdir().unwrap();
     let (nodes, jobs) = cohort();
-    write_store(dir.path(), &nodes, &jobs, 0.5);
+    write_store(dir.path(), &nodes, &jobs, 0.5).unwrap();
     let out = dir.path().join("r");
     let r = render(dir.path(), &out, Formats::parse("md,csv").unwrap()).unwrap();
     assert!(r

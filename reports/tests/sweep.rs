@@ -3,12 +3,10 @@
 //! exponent ≈ 1, R² ≈ 1) with a figure and a CSV row per point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use atlasperf_reports::render::Formats;
 use atlasperf_reports::sweep::{render_sweep, Axis, Point};
 use atlasperf_store::stats::fit::{fit_linear, fit_power, Fit};
-use common::{write_store, Job, Node};
+use atlasperf_store::synthetic::{write_store, Job, Node};
 
 #[test]
 fn a_known_line_is_fitted_exactly() {
@@ -100,7 +98,7 @@ fn a_linear_sweep_is_reported_linear() {
             3e7,
         ));
         let dir = tmp.path().join(format!("p{k}-atlases={n}"));
-        write_store(&dir, &nodes, &jobs, 0.5);
+        write_store(&dir, &nodes, &jobs, 0.5).unwrap();
         points.push(Point {
             name: format!("p{k}-atlases={n}"),
             coords: vec![k],

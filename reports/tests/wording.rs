@@ -2,12 +2,10 @@
 //! truth, and a figure of one profiled command is scaled to the command, not to the machine.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::Path;
 
 use atlasperf_reports::render::{render, Formats};
-use common::{write_store, Job, Node};
+use atlasperf_store::synthetic::{write_store, Job, Node};
 
 const MB: f64 = 1e6;
 
@@ -27,7 +25,7 @@ fn store_with_dice(dir: &Path, dataset: serde_json::Value) {
         3.0,
         100.0 * MB,
     )];
-    write_store(dir, &nodes, &jobs, 0.5);
+    write_store(dir, &nodes, &jobs, 0.5).unwrap();
     std::fs::write(dir.join("logs/fuse-a.1.stdout"), "mean Dice 0.9123\n").unwrap();
     let path = dir.join("run.json");
     let mut info: serde_json::Value =
@@ -87,7 +85,7 @@ fn a_job_far_below_its_node_is_drawn_to_its_own_scale() {
             3.0,
             200.0 * MB,
         )];
-        write_store(&store, &nodes, &jobs, 0.5);
+        write_store(&store, &nodes, &jobs, 0.5).unwrap();
         let out = store.join("report");
         render(&store, &out, Formats::parse("svg").unwrap()).unwrap();
         let svg = std::fs::read_to_string(out.join("fig2-registration-node1.svg")).unwrap();

@@ -29,6 +29,7 @@ mod record;
 mod sample;
 mod schema;
 pub mod stats;
+pub mod synthetic;
 mod tables;
 
 pub use compact::{compact, compact_with, write_tables, CompactSummary};

@@ -348,32 +348,3 @@ fn parse_shape(s: &str) -> Result<[usize; 3], String> {
     };
     Ok([p(x)?, p(y)?, p(z)?])
 }
-
-/// An error caused by how the program was called (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// Exit code for an error: 2 when the user's arguments or input files are at fault, else 1.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    use atlasperf_kernels::Error as K;
-    for cause in err.chain() {
-        if cause.is::<UsageError>() {
-            return 2;
-        }
-        let store = match cause.downcast_ref::<atlasperf_reports::ReportError>() {
-            Some(atlasperf_reports::ReportError::Store(s)) => Some(s),
-            _ => cause.downcast_ref::<crate::store::StoreError>(),
-        };
-        if store.is_some_and(crate::store::StoreError::is_usage) {
-            return 2;
-        }
-        if let Some(k) = cause.downcast_ref::<K>() {
-            return match k {
-                K::Write { .. } => 1,
-                _ => 2,
-            };
-        }
-    }
-    1
-}

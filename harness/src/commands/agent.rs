@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::agent::{supervise, AgentOptions};
-use crate::cli::{AgentArgs, UsageError};
+use crate::cli::AgentArgs;
+use crate::error::UsageError;
 use crate::store::{RunStore, Totals};
 
 /// A stop flag raised by SIGTERM, SIGINT or SIGHUP.

@@ -5,7 +5,8 @@ use anyhow::Context;
 use atlasperf_reports::compare::{compare, markdown, regressions, Gate, Options};
 
 use super::report::require_store;
-use crate::cli::{CompareArgs, UsageError};
+use crate::cli::CompareArgs;
+use crate::error::UsageError;
 
 pub(crate) fn run(a: &CompareArgs) -> anyhow::Result<u8> {
     if let Some(r) = a.max_ratio {

@@ -11,7 +11,8 @@ use atlasperf_kernels::{LabelVolume, Volume};
 
 use atlasperf_kernels::params::FusionMethod;
 
-use crate::cli::{FuseArgs, UsageError};
+use crate::cli::FuseArgs;
+use crate::error::UsageError;
 
 /// Reads every file with `read` and checks it lies on the target's grid.
 fn read_on_grid<T>(

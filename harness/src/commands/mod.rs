@@ -17,7 +17,8 @@ mod sweep;
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, EvalCommand, KernelCommand, UsageError};
+use crate::cli::{Cli, Command, EvalCommand, KernelCommand};
+use crate::error::UsageError;
 
 /// Runs the command the user asked for and returns the process exit code (`agent` and
 /// `profile` pass on the supervised command's).
@@ -91,4 +92,31 @@ pub(crate) fn pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> 
     Ok(rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()?)
+}
+
+/// Exit code for an error: 2 when the user's arguments or input files are at fault, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    use atlasperf_kernels::Error as K;
+    for cause in err.chain() {
+        if cause.is::<crate::error::UsageError>() {
+            return 2;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::Error>() {
+            return e.exit_code();
+        }
+        let store = match cause.downcast_ref::<atlasperf_reports::ReportError>() {
+            Some(atlasperf_reports::ReportError::Store(s)) => Some(s),
+            _ => cause.downcast_ref::<crate::store::StoreError>(),
+        };
+        if store.is_some_and(crate::store::StoreError::is_usage) {
+            return 2;
+        }
+        if let Some(k) = cause.downcast_ref::<K>() {
+            return match k {
+                K::Write { .. } => 1,
+                _ => 2,
+            };
+        }
+    }
+    1
 }

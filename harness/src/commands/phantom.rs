@@ -11,7 +11,8 @@ use atlasperf_kernels::volume::{read_image, read_labels};
 use atlasperf_reports::preview::{write_slices_png, PreviewSubject};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{PhantomArgs, UsageError};
+use crate::cli::PhantomArgs;
+use crate::error::UsageError;
 
 pub(crate) fn run(args: &PhantomArgs) -> anyhow::Result<()> {
     let spec = PhantomSpec {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::agent::{supervise, AgentOptions};
-use crate::cli::{ProfileArgs, UsageError};
+use crate::cli::ProfileArgs;
+use crate::error::UsageError;
 use crate::runner::{folder_name, git_commit};
 use crate::sampler::node::{host_facts, record_machine};
 use crate::sampler::unix_now;

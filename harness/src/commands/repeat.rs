@@ -13,7 +13,8 @@ use atlasperf_reports::render::Formats;
 
 use super::agent::stop_flag;
 use super::child::{run_into, Ended, INTERRUPTED};
-use crate::cli::{RunArgs, UsageError};
+use crate::cli::RunArgs;
+use crate::error::UsageError;
 use crate::scenario;
 use crate::store::{member_name, Group};
 

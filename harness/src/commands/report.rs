@@ -5,7 +5,8 @@ use std::path::Path;
 use anyhow::Context;
 use atlasperf_reports::render::{render, Formats, Rendered};
 
-use crate::cli::{ReportArgs, UsageError};
+use crate::cli::ReportArgs;
+use crate::error::UsageError;
 use crate::store::{compact, RunLock, RunStatus, RunStore, StoreError};
 
 pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<()> {

@@ -6,8 +6,9 @@ use std::path::Path;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{RunArgs, UsageError};
+use crate::cli::RunArgs;
 use crate::driver::Event;
+use crate::error::UsageError;
 use crate::plan::{expand, Plan, Stage};
 use crate::runner::{Outcome, Runner};
 use crate::scenario::{self, Scenario};
@@ -156,7 +157,7 @@ fn print_outcome(o: &Outcome) {
 
 fn dry_run(s: &Scenario, base: &Path) -> anyhow::Result<u8> {
     let exe = std::env::current_exe().context("locating the atlasperf binary")?;
-    let plan = expand(s, base, Path::new("<run>"), &exe).map_err(UsageError)?;
+    let plan = expand(s, base, Path::new("<run>"), &exe)?;
     let count = |st: Stage| plan.jobs.iter().filter(|j| j.stage == st).count();
     println!(
         "scenario {}: {} registration jobs, {} fusion jobs on {} node(s), policy {:?}, placement {:?}, {} retries",
@@ -175,7 +176,7 @@ fn dry_run(s: &Scenario, base: &Path) -> anyhow::Result<u8> {
         );
     }
     if !s.preflight.is_empty() {
-        let argv = crate::plan::preflight_argv(s, base, &exe).map_err(UsageError)?;
+        let argv = crate::plan::preflight_argv(s, base, &exe)?;
         println!("  preflight (not run by --dry-run): {}", argv.join(" "));
     }
     for j in &plan.jobs {

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{ExportArgs, ExportFormat, SimulateArgs, UsageError};
+use crate::cli::{ExportArgs, ExportFormat, SimulateArgs};
+use crate::error::UsageError;
 use crate::plan::{expand_graph, Plan};
 use crate::scenario::{self, ExecutorKind, Scenario};
 use crate::simulate::engine::MemoryRule;
@@ -188,7 +189,7 @@ pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<u8> {
         ))
         .into());
     }
-    let plan = expand_graph(&loaded.scenario, &loaded.base, &dir).map_err(UsageError)?;
+    let plan = expand_graph(&loaded.scenario, &loaded.base, &dir)?;
     let inputs = Inputs::load(&a.profiles)?;
     print_inputs(&inputs, &plan);
     let started = std::time::Instant::now();
@@ -333,7 +334,7 @@ fn validate(real: &Path, a: &SimulateArgs) -> anyhow::Result<u8> {
         );
     }
     let (scenario, base) = crate::runner::recorded_scenario(&store, &info)?;
-    let plan = expand_graph(&scenario, &base, first).map_err(UsageError)?;
+    let plan = expand_graph(&scenario, &base, first)?;
     let inputs = Inputs::load(&a.profiles)?;
     print_inputs(&inputs, &plan);
     let (_, all) = run_samples(&plan, &scenario, &base, &inputs, a.seed, a.samples)?;

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 
 use super::agent::stop_flag;
 use super::child::{run_into, Ended, INTERRUPTED};
-use crate::cli::{SweepArgs, UsageError};
+use crate::cli::SweepArgs;
+use crate::error::UsageError;
 use crate::sweep::{self, Sweep};
 
 pub(crate) fn run(a: &SweepArgs) -> anyhow::Result<u8> {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Executor, Finished, Usage};
+use super::{AgentSettings, Executor, Finished, LaunchError, Usage};
 use crate::agent::signal_group;
 use crate::plan::PlannedJob;
 use crate::sampler::{descendants_rss, tree_pids};
@@ -24,8 +24,7 @@ struct Proc {
 pub struct LocalExecutor {
     exe: PathBuf,
     store: RunStore,
-    interval_ms: u64,
-    grace_s: f64,
+    agent: AgentSettings,
     start: Instant,
     offset: f64,
     cpusets: Vec<Option<Vec<usize>>>,
@@ -61,8 +60,10 @@ impl LocalExecutor {
         Self {
             exe,
             store,
-            interval_ms,
-            grace_s: 5.0,
+            agent: AgentSettings {
+                interval_ms,
+                grace_s: 5.0,
+            },
             start: Instant::now(),
             offset: 0.0,
             cpusets,
@@ -123,23 +124,12 @@ impl Executor for LocalExecutor {
         node: usize,
         attempt_id: &str,
         _request: Option<u64>,
-    ) -> Result<(), String> {
-        let log = |stream: &str| {
-            let path = self.store.log_path(attempt_id, stream);
-            crate::store::fsio::create(&path).map_err(|e| crate::store::describe(&e))
-        };
+    ) -> Result<(), LaunchError> {
+        let log =
+            |stream: &str| crate::store::fsio::create(&self.store.log_path(attempt_id, stream));
         let (stdout, stderr) = (log("stdout")?, log("stderr")?);
         let mut cmd = Command::new(&self.exe);
-        cmd.arg("agent")
-            .args(["--attempt", attempt_id])
-            .args(["--interval", &self.interval_ms.to_string()])
-            .arg("--samples")
-            .arg(self.store.samples_path(attempt_id))
-            .arg("--result")
-            .arg(self.store.result_path(attempt_id))
-            .args(["--grace", &self.grace_s.to_string()])
-            .arg("--")
-            .args(job.argv())
+        cmd.args(self.agent.argv(&self.store, attempt_id, job))
             .stdin(Stdio::null())
             .stdout(Stdio::from(stdout))
             .stderr(Stdio::from(stderr))
@@ -160,9 +150,10 @@ impl Executor for LocalExecutor {
                 Ok(())
             });
         }
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", self.exe.display()))?;
+        let child = cmd.spawn().map_err(|source| LaunchError::Spawn {
+            exe: self.exe.clone(),
+            source,
+        })?;
         self.running.insert(
             attempt_id.to_string(),
             Proc {

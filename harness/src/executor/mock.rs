@@ -65,7 +65,7 @@ impl Executor for MockExecutor {
         node: usize,
         attempt_id: &str,
         _request: Option<u64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), super::LaunchError> {
         let (duration, peak, exit) = (self.profile)(job, attempt_id);
         self.launches
             .push((attempt_id.to_string(), node, self.clock));

@@ -8,8 +8,12 @@ pub mod slurm;
 
 use std::time::Duration;
 
+use std::ffi::OsString;
+
+pub use crate::error::LaunchError;
 use crate::plan::PlannedJob;
-use crate::store::Totals;
+use crate::store::{RunStore, Totals};
+pub use slurm::SlurmError;
 
 /// A job attempt that ended.
 #[derive(Debug, Clone)]
@@ -50,7 +54,7 @@ pub trait Executor {
         node: usize,
         attempt_id: &str,
         request: Option<u64>,
-    ) -> Result<(), String>;
+    ) -> Result<(), LaunchError>;
 
     /// Waits up to `max` for attempts to end and returns those that did (a mock executor
     /// advances its virtual clock to the next end instead).
@@ -72,4 +76,38 @@ pub trait Executor {
 
     /// Attempts still running.
     fn running(&self) -> usize;
+}
+
+/// How a real executor's agents sample and stop: the part of the agent's command line that is
+/// the same for every attempt of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentSettings {
+    /// Sampling period, milliseconds.
+    pub interval_ms: u64,
+    /// Seconds between SIGTERM and SIGKILL when the agent is asked to stop.
+    pub grace_s: f64,
+}
+
+impl AgentSettings {
+    /// The arguments after the binary that run one attempt of `job` under the agent, writing
+    /// its samples and result into `store`: the one place the local and Slurm executors take
+    /// the agent's command line from.
+    pub fn argv(&self, store: &RunStore, attempt_id: &str, job: &PlannedJob) -> Vec<OsString> {
+        let mut words: Vec<OsString> = vec![
+            "agent".into(),
+            "--attempt".into(),
+            attempt_id.into(),
+            "--interval".into(),
+            self.interval_ms.to_string().into(),
+            "--samples".into(),
+            store.samples_path(attempt_id).into(),
+            "--result".into(),
+            store.result_path(attempt_id).into(),
+            "--grace".into(),
+            self.grace_s.to_string().into(),
+            "--".into(),
+        ];
+        words.extend(job.argv().into_iter().map(OsString::from));
+        words
+    }
 }

@@ -2,6 +2,7 @@
 //! external command filled in from its template. Each job's argv comes from one function,
 //! [`JobSpec::argv`], and the tests parse it back with the command line's own parser.
 
+use crate::error::UsageError;
 use std::path::{Path, PathBuf};
 
 use atlasperf_kernels::fusion::JlfParams;
@@ -159,7 +160,7 @@ pub(crate) fn scenario_dir(base: &Path) -> String {
 ///
 /// # Errors
 /// A placeholder other than `{scenario_dir}` and `{atlasperf}`.
-pub fn preflight_argv(s: &Scenario, base: &Path, exe: &Path) -> Result<Vec<String>, String> {
+pub fn preflight_argv(s: &Scenario, base: &Path, exe: &Path) -> Result<Vec<String>, UsageError> {
     let dir = scenario_dir(base);
     let exe = text(exe);
     fill_template(&s.preflight, &|name: &str| match name {
@@ -167,7 +168,7 @@ pub fn preflight_argv(s: &Scenario, base: &Path, exe: &Path) -> Result<Vec<Strin
         "atlasperf" => Some(vec![exe.clone()]),
         _ => None,
     })
-    .map_err(|m| format!("preflight: {m}"))
+    .map_err(|m| UsageError(format!("preflight: {}", m.0)))
 }
 
 /// Fills an argv template. An argument that is exactly one placeholder may expand to several
@@ -175,7 +176,7 @@ pub fn preflight_argv(s: &Scenario, base: &Path, exe: &Path) -> Result<Vec<Strin
 pub(crate) fn fill_template(
     template: &[String],
     vars: &dyn Fn(&str) -> Option<Vec<String>>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, UsageError> {
     let mut out = Vec::new();
     for arg in template {
         let names = placeholders(arg)?;
@@ -184,7 +185,7 @@ pub(crate) fn fill_template(
             continue;
         }
         let value = |name: &str| {
-            vars(name).ok_or_else(|| format!("`{{{name}}}` has no value for this job"))
+            vars(name).ok_or_else(|| UsageError(format!("`{{{name}}}` has no value for this job")))
         };
         if names.len() == 1 && arg == &format!("{{{}}}", names[0]) {
             out.extend(value(names[0])?);
@@ -194,10 +195,10 @@ pub(crate) fn fill_template(
         for name in names {
             let v = value(name)?;
             if v.len() != 1 {
-                return Err(format!(
+                return Err(UsageError(format!(
                     "`{{{name}}}` expands to {} values; use it as a whole argument",
                     v.len()
-                ));
+                )));
             }
             s = s.replace(&format!("{{{name}}}"), &v[0]);
         }

@@ -1,6 +1,7 @@
 //! A validated scenario expanded into a job graph: for each repetition and each of the m
 //! targets, n registration jobs (one per atlas) and one fusion job that depends on them.
 
+use crate::error::UsageError;
 use std::path::{Path, PathBuf};
 
 use atlasperf_kernels::dataset::Manifest;
@@ -120,7 +121,7 @@ struct Files {
 ///
 /// # Errors
 /// A message naming the file or key at fault (unknown subjects, unreadable manifest or image).
-pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<Plan, String> {
+pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<Plan, UsageError> {
     expand_with(s, base, run_dir, exe, true)
 }
 
@@ -130,7 +131,7 @@ pub fn expand(s: &Scenario, base: &Path, run_dir: &Path, exe: &Path) -> Result<P
 ///
 /// # Errors
 /// As [`expand`].
-pub fn expand_graph(s: &Scenario, base: &Path, run_dir: &Path) -> Result<Plan, String> {
+pub fn expand_graph(s: &Scenario, base: &Path, run_dir: &Path) -> Result<Plan, UsageError> {
     expand_with(s, base, run_dir, Path::new("atlasperf"), false)
 }
 
@@ -140,16 +141,18 @@ fn expand_with(
     run_dir: &Path,
     exe: &Path,
     commands: bool,
-) -> Result<Plan, String> {
+) -> Result<Plan, UsageError> {
     let (dataset, subjects, voxels_of) = resolve_dataset(s, base, run_dir)?;
-    let pick = |ids: &[String], what: &str| -> Result<Vec<Files>, String> {
+    let pick = |ids: &[String], what: &str| -> Result<Vec<Files>, UsageError> {
         ids.iter()
             .map(|id| {
                 subjects
                     .iter()
                     .find(|f| &f.id == id)
                     .cloned()
-                    .ok_or_else(|| format!("workload.{what}: no subject `{id}` in the dataset"))
+                    .ok_or_else(|| {
+                        UsageError(format!("workload.{what}: no subject `{id}` in the dataset"))
+                    })
             })
             .collect()
     };
@@ -170,16 +173,19 @@ fn expand_with(
         pick(&w.atlas_ids, "atlas_ids")?
     };
     if targets.len() < w.targets || atlases.len() < w.atlases {
-        return Err(format!(
+        return Err(UsageError(format!(
             "the dataset has {} subjects; {} targets and {} atlases need {}",
             subjects.len(),
             w.targets,
             w.atlases,
             w.targets + w.atlases
-        ));
+        )));
     }
     if let Some(a) = atlases.iter().find(|a| a.labels.is_none()) {
-        return Err(format!("atlas `{}` has no label map in the dataset", a.id));
+        return Err(UsageError(format!(
+            "atlas `{}` has no label map in the dataset",
+            a.id
+        )));
     }
     let exe_path = exe.to_path_buf();
     let exe = exe.to_string_lossy().into_owned();
@@ -218,43 +224,43 @@ fn expand_with(
                 let w_img = format!("{out_s}warped.nii.gz");
                 let w_lab = format!("{out_s}warped_labels.nii.gz");
                 let r = &s.stages.registration;
-                let spec = if !commands {
-                    JobSpec::External(Vec::new())
-                } else if r.command.is_empty() {
-                    JobSpec::Register(RegisterJob {
-                        exe: exe_path.clone(),
-                        fixed: t.image.clone(),
-                        moving: a.image.clone(),
-                        moving_labels: a.labels.clone(),
-                        fixed_labels: t.labels.clone(),
-                        out: out.clone(),
-                        threads: r.threads,
-                        preset: r.preset,
-                        overrides: r.overrides(),
-                        label_interpolation: r.label_interpolation.unwrap_or_default(),
-                    })
-                } else {
-                    let vars = |name: &str| -> Option<Vec<String>> {
-                        let one = |p: &Path| Some(vec![p.to_string_lossy().into_owned()]);
-                        match name {
-                            "fixed" => one(&t.image),
-                            "moving" => one(&a.image),
-                            "moving_labels" => a.labels.as_deref().and_then(one),
-                            "fixed_labels" => t.labels.as_deref().and_then(one),
-                            "out" => Some(vec![out_s.clone()]),
-                            "warped" => Some(vec![w_img.clone()]),
-                            "warped_labels" => Some(vec![w_lab.clone()]),
-                            "threads" => Some(vec![r.threads.to_string()]),
-                            "atlasperf" => Some(vec![exe.clone()]),
-                            "scenario_dir" => Some(vec![scenario_dir.clone()]),
-                            _ => None,
-                        }
+                let spec =
+                    if !commands {
+                        JobSpec::External(Vec::new())
+                    } else if r.command.is_empty() {
+                        JobSpec::Register(RegisterJob {
+                            exe: exe_path.clone(),
+                            fixed: t.image.clone(),
+                            moving: a.image.clone(),
+                            moving_labels: a.labels.clone(),
+                            fixed_labels: t.labels.clone(),
+                            out: out.clone(),
+                            threads: r.threads,
+                            preset: r.preset,
+                            overrides: r.overrides(),
+                            label_interpolation: r.label_interpolation.unwrap_or_default(),
+                        })
+                    } else {
+                        let vars = |name: &str| -> Option<Vec<String>> {
+                            let one = |p: &Path| Some(vec![p.to_string_lossy().into_owned()]);
+                            match name {
+                                "fixed" => one(&t.image),
+                                "moving" => one(&a.image),
+                                "moving_labels" => a.labels.as_deref().and_then(one),
+                                "fixed_labels" => t.labels.as_deref().and_then(one),
+                                "out" => Some(vec![out_s.clone()]),
+                                "warped" => Some(vec![w_img.clone()]),
+                                "warped_labels" => Some(vec![w_lab.clone()]),
+                                "threads" => Some(vec![r.threads.to_string()]),
+                                "atlasperf" => Some(vec![exe.clone()]),
+                                "scenario_dir" => Some(vec![scenario_dir.clone()]),
+                                _ => None,
+                            }
+                        };
+                        JobSpec::External(fill_template(&r.command, &vars).map_err(|m| {
+                            UsageError(format!("stages.registration.command: {}", m.0))
+                        })?)
                     };
-                    JobSpec::External(
-                        fill_template(&r.command, &vars)
-                            .map_err(|m| format!("stages.registration.command: {m}"))?,
-                    )
-                };
                 regs.push(jobs.len());
                 if commands {
                     warped.push(w_img);
@@ -309,7 +315,7 @@ fn expand_with(
                 };
                 JobSpec::External(
                     fill_template(&f.command, &vars)
-                        .map_err(|m| format!("stages.fusion.command: {m}"))?,
+                        .map_err(|m| UsageError(format!("stages.fusion.command: {}", m.0)))?,
                 )
             };
             jobs.push(PlannedJob {
@@ -338,13 +344,13 @@ fn expand_with(
     })
 }
 
-type VoxelsOf = Box<dyn Fn(&Path) -> Result<u64, String>>;
+type VoxelsOf = Box<dyn Fn(&Path) -> Result<u64, UsageError>>;
 
 fn resolve_dataset(
     s: &Scenario,
     base: &Path,
     run_dir: &Path,
-) -> Result<(DatasetPlan, Vec<Files>, VoxelsOf), String> {
+) -> Result<(DatasetPlan, Vec<Files>, VoxelsOf), UsageError> {
     if let Some(p) = &s.dataset.phantom {
         let spec = phantom_spec(p, s);
         let dir = run_dir.join("inputs");
@@ -366,10 +372,11 @@ fn resolve_dataset(
         ));
     }
     let Some(m) = &s.dataset.manifest else {
-        return Err("dataset: give `phantom` or `manifest`".into());
+        return Err(UsageError("dataset: give `phantom` or `manifest`".into()));
     };
     let path = base.join(m);
-    let manifest = Manifest::load(&path).map_err(|e| format!("dataset.manifest: {e}"))?;
+    let manifest =
+        Manifest::load(&path).map_err(|e| UsageError(format!("dataset.manifest: {e}")))?;
     let files = manifest
         .subjects
         .iter()
@@ -383,8 +390,12 @@ fn resolve_dataset(
         DatasetPlan::Manifest(path),
         files,
         Box::new(|image: &Path| {
-            let h = nifti::NiftiHeader::from_file(image)
-                .map_err(|e| format!("{}: cannot read the NIfTI header: {e}", image.display()))?;
+            let h = nifti::NiftiHeader::from_file(image).map_err(|e| {
+                UsageError(format!(
+                    "{}: cannot read the NIfTI header: {e}",
+                    image.display()
+                ))
+            })?;
             let n = usize::from(h.dim[0].clamp(1, 7));
             Ok(h.dim[1..=n.min(3)]
                 .iter()

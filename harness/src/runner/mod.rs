@@ -13,10 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-
-use crate::cli::UsageError;
 use crate::driver::{drive, Ending, Event};
+use crate::error::{Error, Result, UsageError};
 use crate::executor::local::LocalExecutor;
 use crate::executor::slurm::SlurmExecutor;
 use crate::executor::Executor;
@@ -74,9 +72,10 @@ impl Runner {
     /// # Errors
     /// Usage errors (an invalid plan, a failing preflight, a folder that holds a run) and
     /// failures to set the run up.
-    pub fn start(loaded: &Loaded, dir: &Path) -> anyhow::Result<Self> {
+    pub fn start(loaded: &Loaded, dir: &Path) -> Result<Self> {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let exe = std::env::current_exe().context("locating the atlasperf binary")?;
+        let exe =
+            std::env::current_exe().map_err(|e| Error::io("locating the atlasperf binary", e))?;
         if dir.join("run.json").exists() {
             return Err(UsageError(format!(
                 "{} already holds a run; choose another --out or use --resume",
@@ -84,10 +83,10 @@ impl Runner {
             ))
             .into());
         }
-        let plan = expand(&loaded.scenario, &loaded.base, &dir, &exe).map_err(UsageError)?;
+        let plan = expand(&loaded.scenario, &loaded.base, &dir, &exe)?;
         preflight(&loaded.scenario, &loaded.base, &loaded.file)?;
         let info = new_info(&loaded.scenario, &loaded.file, &loaded.base, &dir)?;
-        let session = Session::create(&dir, info).map_err(store_usage)?;
+        let session = Session::create(&dir, info)?;
         Self::set_up(session, &loaded.scenario, &loaded.base, plan, exe, None)
     }
 
@@ -96,11 +95,12 @@ impl Runner {
     /// # Errors
     /// Usage errors (not a store, already complete, in use by another process) and failures
     /// to repair or set the run up.
-    pub fn resume(dir: &Path) -> anyhow::Result<Self> {
+    pub fn resume(dir: &Path) -> Result<Self> {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let exe = std::env::current_exe().context("locating the atlasperf binary")?;
-        let store = RunStore::open(&dir).map_err(store_usage)?;
-        let info = store.read_info().map_err(store_usage)?;
+        let exe =
+            std::env::current_exe().map_err(|e| Error::io("locating the atlasperf binary", e))?;
+        let store = RunStore::open(&dir)?;
+        let info = store.read_info()?;
         if info.status == RunStatus::Complete {
             return Err(UsageError(format!(
                 "{} is already complete; nothing to resume",
@@ -109,15 +109,14 @@ impl Runner {
             .into());
         }
         let (scenario, base) = recorded_scenario(&store, &info)?;
-        let plan = expand(&scenario, &base, &dir, &exe).map_err(UsageError)?;
+        let plan = expand(&scenario, &base, &dir, &exe)?;
         preflight(&scenario, &base, &store.info_path())?;
         let slurm = scenario.cluster.executor == ExecutorKind::Slurm;
         let (session, recovery) = Session::resume(&dir, |orphans| {
             if slurm {
                 crate::executor::slurm::cancel_attempts(orphans);
             }
-        })
-        .map_err(store_usage)?;
+        })?;
         Self::set_up(session, &scenario, &base, plan, exe, Some(recovery))
     }
 
@@ -128,7 +127,7 @@ impl Runner {
         plan: Plan,
         exe: PathBuf,
         recovery: Option<Recovery>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self> {
         match prepare(&mut session, scenario, base, &plan, &exe) {
             Ok((sched, slurm, sets, done)) => Ok(Self {
                 session,
@@ -142,7 +141,7 @@ impl Runner {
                 recovery,
             }),
             Err(e) => {
-                let _ = session.fail(format!("{e:#}"));
+                let _ = session.fail(crate::store::describe(&e));
                 Err(e)
             }
         }
@@ -177,7 +176,7 @@ impl Runner {
         mut self,
         stop: &Arc<AtomicBool>,
         observe: &mut dyn FnMut(&Plan, Event<'_>),
-    ) -> anyhow::Result<Outcome> {
+    ) -> Result<Outcome> {
         let machine_stop = Arc::new(AtomicBool::new(false));
         let machine = record_machine(
             self.session.store().machine_csv(),
@@ -238,7 +237,7 @@ impl Runner {
             .filter(|j| ok_jobs.contains(j.id.as_str()))
             .count();
         let (status, failure) = match &result {
-            Err(e) => (RunStatus::Failed, Some(format!("{e:#}"))),
+            Err(e) => (RunStatus::Failed, Some(crate::store::describe(e))),
             Ok(Ending::Interrupted) => (
                 RunStatus::Interrupted,
                 Some("interrupted (Ctrl-C or SIGTERM)".to_string()),
@@ -280,7 +279,7 @@ impl Runner {
 ///
 /// # Errors
 /// A usage error when `run.json`'s scenario cannot be read as one.
-pub fn recorded_scenario(store: &RunStore, info: &RunInfo) -> anyhow::Result<(Scenario, PathBuf)> {
+pub fn recorded_scenario(store: &RunStore, info: &RunInfo) -> Result<(Scenario, PathBuf)> {
     let scenario: Scenario = serde_json::from_value(info.scenario.clone()).map_err(|e| {
         UsageError(format!(
             "{}: the scenario in run.json cannot be read: {e}",
@@ -293,13 +292,4 @@ pub fn recorded_scenario(store: &RunStore, info: &RunInfo) -> anyhow::Result<(Sc
         .clone()
         .unwrap_or_else(|| store.dir().to_path_buf());
     Ok((scenario, base))
-}
-
-/// A store error that is the caller's to fix is a usage error (exit code 2).
-fn store_usage(e: crate::store::StoreError) -> anyhow::Error {
-    if e.is_usage() {
-        UsageError(crate::store::describe(&e)).into()
-    } else {
-        e.into()
-    }
 }

@@ -5,10 +5,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use atlasperf_kernels::dataset::write_phantom_cohort;
 
-use crate::cli::UsageError;
+use crate::error::{Error, Result, UsageError};
 use crate::executor::local::cpusets;
 use crate::executor::slurm::SlurmExecutor;
 use crate::plan::{DatasetPlan, Plan, Stage};
@@ -38,17 +37,15 @@ pub(super) fn prepare(
     base: &Path,
     plan: &Plan,
     exe: &Path,
-) -> anyhow::Result<Prepared> {
+) -> Result<Prepared> {
     let store = session.store().clone();
     let slurm = match scenario.cluster.executor {
         ExecutorKind::Local => None,
         ExecutorKind::Slurm => Some(
             SlurmExecutor::connect(exe.to_path_buf(), store.clone(), scenario.interval_ms, plan)
-                .with_context(|| {
-                    format!(
-                        "the Slurm cluster is not reachable for run {}",
-                        store.dir().display()
-                    )
+                .map_err(|source| Error::SlurmUnreachable {
+                    run: store.dir().to_path_buf(),
+                    source,
                 })?,
         ),
     };
@@ -110,12 +107,7 @@ pub(super) fn prepare(
     Ok((sched, slurm, sets, done))
 }
 
-pub(super) fn new_info(
-    s: &Scenario,
-    file: &Path,
-    base: &Path,
-    dir: &Path,
-) -> anyhow::Result<RunInfo> {
+pub(super) fn new_info(s: &Scenario, file: &Path, base: &Path, dir: &Path) -> Result<RunInfo> {
     Ok(RunInfo {
         schema_version: SCHEMA_VERSION,
         id: folder_name(dir),
@@ -157,11 +149,11 @@ pub fn git_commit() -> Option<String> {
 
 /// Runs the scenario's preflight command, if any; a failure is a usage error carrying its
 /// output, before anything is created or launched.
-pub(super) fn preflight(s: &Scenario, base: &Path, file: &Path) -> anyhow::Result<()> {
+pub(super) fn preflight(s: &Scenario, base: &Path, file: &Path) -> Result<()> {
     if s.preflight.is_empty() {
         return Ok(());
     }
-    let exe = std::env::current_exe().context("locating the atlasperf binary")?;
+    let exe = std::env::current_exe().map_err(|e| Error::io("locating the atlasperf binary", e))?;
     let argv = crate::plan::preflight_argv(s, base, &exe)
         .map_err(|m| UsageError(format!("{}: {m}", file.display())))?;
     let shown = argv.join(" ");
@@ -193,15 +185,17 @@ pub(super) fn preflight(s: &Scenario, base: &Path, file: &Path) -> anyhow::Resul
 }
 
 /// Generates the phantom cohort (unless a previous segment did) and the output folders.
-fn prepare_inputs(plan: &Plan, store: &RunStore) -> anyhow::Result<()> {
+fn prepare_inputs(plan: &Plan, store: &RunStore) -> Result<()> {
     if let DatasetPlan::Phantom { spec, dir } = &plan.dataset {
         if !dir.join("manifest.toml").is_file() {
             let bar = indicatif::ProgressBar::new(spec.subjects as u64);
-            bar.set_style(indicatif::ProgressStyle::with_template(
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
                 "generating phantom cohort [{bar:30}] {pos}/{len}",
-            )?);
-            write_phantom_cohort(spec, dir, &|n, _| bar.set_position(n as u64))
-                .with_context(|| format!("writing the phantom cohort to {}", dir.display()))?;
+            ) {
+                bar.set_style(style);
+            }
+            // The kernel's errors name the file they could not write.
+            write_phantom_cohort(spec, dir, &|n, _| bar.set_position(n as u64))?;
             bar.finish_and_clear();
         }
     }

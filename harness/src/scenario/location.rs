@@ -1,6 +1,7 @@
 //! Key paths (`cluster.nodes[1].memory`): finding where a value sits in the TOML text, and
 //! setting one from the command line.
 
+use crate::error::UsageError;
 use toml::de::{DeTable, DeValue};
 
 /// 1-based line and column of a byte offset.
@@ -19,7 +20,7 @@ enum Segment<'a> {
     Index(usize),
 }
 
-fn segments(path: &str) -> Result<Vec<Segment<'_>>, String> {
+fn segments(path: &str) -> Result<Vec<Segment<'_>>, UsageError> {
     let mut out = Vec::new();
     for part in path.split('.') {
         let (name, mut rest) = match part.find('[') {
@@ -36,15 +37,15 @@ fn segments(path: &str) -> Result<Vec<Segment<'_>>, String> {
         while let Some(r) = rest.strip_prefix('[') {
             let close = r
                 .find(']')
-                .ok_or_else(|| format!("unclosed `[` in `{path}`"))?;
-            let i = r[..close]
-                .parse::<usize>()
-                .map_err(|_| format!("`{}` is not an index in `{path}`", &r[..close]))?;
+                .ok_or_else(|| UsageError(format!("unclosed `[` in `{path}`")))?;
+            let i = r[..close].parse::<usize>().map_err(|_| {
+                UsageError(format!("`{}` is not an index in `{path}`", &r[..close]))
+            })?;
             out.push(Segment::Index(i));
             rest = &r[close + 1..];
         }
         if name.is_empty() && out.is_empty() {
-            return Err(format!("empty key in `{path}`"));
+            return Err(UsageError(format!("empty key in `{path}`")));
         }
     }
     Ok(out)
@@ -84,10 +85,10 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
 ///
 /// # Errors
 /// A malformed assignment, or a path through something that is not a table or array.
-pub fn apply_override(doc: &mut toml::Value, assignment: &str) -> Result<(), String> {
+pub fn apply_override(doc: &mut toml::Value, assignment: &str) -> Result<(), UsageError> {
     let (path, raw) = assignment
         .split_once('=')
-        .ok_or_else(|| "expected KEY=VALUE".to_string())?;
+        .ok_or_else(|| UsageError("expected KEY=VALUE".into()))?;
     let (path, raw) = (path.trim(), raw.trim());
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
@@ -95,7 +96,7 @@ pub fn apply_override(doc: &mut toml::Value, assignment: &str) -> Result<(), Str
         .unwrap_or_else(|| toml::Value::String(raw.to_string()));
     let segs = segments(path)?;
     let Some((last, parents)) = segs.split_last() else {
-        return Err("empty key".into());
+        return Err(UsageError("empty key".into()));
     };
     let mut cur: &mut toml::Value = doc;
     for seg in parents {
@@ -106,10 +107,14 @@ pub fn apply_override(doc: &mut toml::Value, assignment: &str) -> Result<(), Str
             (Segment::Index(i), toml::Value::Array(a)) => {
                 let n = a.len();
                 a.get_mut(*i)
-                    .ok_or_else(|| format!("index {i} is past the end ({n} entries)"))?
+                    .ok_or_else(|| UsageError(format!("index {i} is past the end ({n} entries)")))?
             }
-            (Segment::Key(k), _) => return Err(format!("`{k}`: the parent is not a table")),
-            (Segment::Index(i), _) => return Err(format!("[{i}]: the parent is not an array")),
+            (Segment::Key(k), _) => {
+                return Err(UsageError(format!("`{k}`: the parent is not a table")))
+            }
+            (Segment::Index(i), _) => {
+                return Err(UsageError(format!("[{i}]: the parent is not an array")))
+            }
         };
     }
     match (last, cur) {
@@ -119,9 +124,14 @@ pub fn apply_override(doc: &mut toml::Value, assignment: &str) -> Result<(), Str
         (Segment::Index(i), toml::Value::Array(a)) => {
             let n = a.len();
             *a.get_mut(*i)
-                .ok_or_else(|| format!("index {i} is past the end ({n} entries)"))? = value;
+                .ok_or_else(|| UsageError(format!("index {i} is past the end ({n} entries)")))? =
+                value;
         }
-        _ => return Err("the parent of the last key is not a table or array".into()),
+        _ => {
+            return Err(UsageError(
+                "the parent of the last key is not a table or array".into(),
+            ))
+        }
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! What serde cannot check: ranges, uniqueness, consistency, parameter bounds and command
 //! templates. Every error names the key path it is about.
 
+use crate::error::UsageError;
 use std::collections::BTreeSet;
 
 use atlasperf_kernels::dataset::check_id;
@@ -188,7 +189,7 @@ pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
         }
     } else {
         check_template(&r.command, REGISTRATION_PLACEHOLDERS)
-            .or_else(|m| bad("stages.registration.command", m))?;
+            .or_else(|m| bad("stages.registration.command", m.0))?;
     }
     if f.command.is_empty() && f.method == FusionMethod::Jlf {
         if let Err(e) = f.jlf().validate() {
@@ -196,9 +197,9 @@ pub fn validate(s: &Scenario) -> Result<(), (String, String)> {
         }
     } else {
         check_template(&f.command, FUSION_PLACEHOLDERS)
-            .or_else(|m| bad("stages.fusion.command", m))?;
+            .or_else(|m| bad("stages.fusion.command", m.0))?;
     }
-    check_template(&s.preflight, PREFLIGHT_PLACEHOLDERS).or_else(|m| bad("preflight", m))?;
+    check_template(&s.preflight, PREFLIGHT_PLACEHOLDERS).or_else(|m| bad("preflight", m.0))?;
     let sc = &s.scheduling;
     if !(sc.forecast_margin.is_finite() && (0.0..=10.0).contains(&sc.forecast_margin)) {
         return bad(
@@ -305,18 +306,18 @@ pub const FUSION_PLACEHOLDERS: &[&str] = &[
 pub const PREFLIGHT_PLACEHOLDERS: &[&str] = &["scenario_dir", "atlasperf"];
 
 /// Every `{name}` in the template must be known; braces must balance.
-fn check_template(argv: &[String], known: &[&str]) -> Result<(), String> {
+fn check_template(argv: &[String], known: &[&str]) -> Result<(), UsageError> {
     for arg in argv {
         for name in placeholders(arg)? {
             if !known.contains(&name) {
-                return Err(format!(
+                return Err(UsageError(format!(
                     "unknown placeholder `{{{name}}}` in `{arg}` (known: {})",
                     known
                         .iter()
                         .map(|k| format!("{{{k}}}"))
                         .collect::<Vec<_>>()
                         .join(" ")
-                ));
+                )));
             }
         }
     }
@@ -327,12 +328,12 @@ fn check_template(argv: &[String], known: &[&str]) -> Result<(), String> {
 ///
 /// # Errors
 /// An unclosed `{`.
-pub fn placeholders(arg: &str) -> Result<Vec<&str>, String> {
+pub fn placeholders(arg: &str) -> Result<Vec<&str>, UsageError> {
     let mut out = Vec::new();
     let mut rest = arg;
     while let Some(open) = rest.find('{') {
         let Some(close) = rest[open..].find('}') else {
-            return Err(format!("unclosed `{{` in `{arg}`"));
+            return Err(UsageError(format!("unclosed `{{` in `{arg}`")));
         };
         out.push(&rest[open + 1..open + close]);
         rest = &rest[open + close + 1..];

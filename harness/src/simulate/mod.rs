@@ -19,8 +19,8 @@ use std::time::Duration;
 pub use output::write_store;
 pub use shape::{shape_of, Spread};
 
-use crate::cli::UsageError;
 use crate::driver::{drive, Event};
+use crate::error::UsageError;
 use crate::plan::{Plan, PlannedJob};
 use crate::scheduler::Scheduler;
 use crate::store::{read_jobs_table, AttemptStatus, JobRecord, RunInfo, RunStore, StoreError};
@@ -57,7 +57,7 @@ pub fn open_tables(
     dir: &Path,
     flag: &str,
     measured: bool,
-) -> anyhow::Result<(RunStore, RunInfo, Vec<JobRecord>)> {
+) -> crate::Result<(RunStore, RunInfo, Vec<JobRecord>)> {
     let usage = |e: StoreError| UsageError(format!("{flag}: {e}"));
     let store = RunStore::open(dir).map_err(usage)?;
     let info = store.read_info().map_err(usage)?;
@@ -106,7 +106,7 @@ pub fn simulate_once(
     s: &Setup<'_>,
     sample: u64,
     record: bool,
-) -> anyhow::Result<Sample> {
+) -> crate::Result<Sample> {
     let mut sched = Scheduler::new(plan, s.memory_models);
     let draws = shape::Draws::new(s.spread, s.seed, sample);
     let shaper = Box::new(move |job: &PlannedJob| shape_of(job, s, &draws));
@@ -167,7 +167,7 @@ impl Inputs {
     ///
     /// # Errors
     /// As [`profiles::load`].
-    pub fn load(runs: &[PathBuf]) -> anyhow::Result<Self> {
+    pub fn load(runs: &[PathBuf]) -> crate::Result<Self> {
         let profiles = profiles::load(runs)?;
         let models = Models::fit(&profiles);
         let spread = Spread::of(&profiles, &models);

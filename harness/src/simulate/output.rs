@@ -7,7 +7,7 @@ use std::path::Path;
 use super::engine::Point;
 use super::Sample;
 use crate::store::{
-    fsio, nodes_of, write_tables, AttemptStatus, HostFacts, JobRecord, NodeInfo, Notes, RunInfo,
+    nodes_of, write_tables, AttemptStatus, HostFacts, JobRecord, NodeInfo, Notes, RunInfo,
     RunStatus, RunStore, SampleRow, Segment, Simulation, SCHEMA_VERSION,
 };
 
@@ -32,9 +32,9 @@ pub struct Header<'a> {
 ///
 /// # Errors
 /// A folder that already holds a run, or a file that cannot be written.
-pub fn write_store(dir: &Path, h: Header<'_>, sample: &Sample) -> anyhow::Result<RunInfo> {
+pub fn write_store(dir: &Path, h: Header<'_>, sample: &Sample) -> crate::Result<RunInfo> {
     if dir.join("run.json").exists() {
-        return Err(crate::cli::UsageError(format!(
+        return Err(crate::error::UsageError(format!(
             "{} already holds a run; choose another --out",
             dir.display()
         ))
@@ -116,7 +116,7 @@ pub fn write_store(dir: &Path, h: Header<'_>, sample: &Sample) -> anyhow::Result
             rows.extend(rows_of(r, series, step));
         }
     }
-    fsio::write_atomic(&store.info_path(), &serde_json::to_vec_pretty(&info)?)?;
+    store.write_info(&info)?;
     let nodes = nodes_of(&info, &jobs, &rows);
     write_tables(dir, &info, &jobs, &rows, &nodes, &[])?;
     Ok(info)

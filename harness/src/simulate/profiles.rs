@@ -9,9 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
-
-use crate::cli::UsageError;
+use crate::error::UsageError;
 use crate::plan::Stage;
 use crate::store::{read_samples_table, AttemptStatus, JobRecord, RunInfo, SampleRow};
 
@@ -81,7 +79,7 @@ pub struct Profile {
 /// # Errors
 /// A folder that is not a run store, or whose tables were never written, is a usage error
 /// naming it; so is a set of stores with no successful attempt of a stage.
-pub fn load(runs: &[PathBuf]) -> anyhow::Result<Vec<Profile>> {
+pub fn load(runs: &[PathBuf]) -> crate::Result<Vec<Profile>> {
     let mut out = Vec::new();
     for dir in runs {
         out.extend(load_one(dir)?);
@@ -102,12 +100,11 @@ pub fn load(runs: &[PathBuf]) -> anyhow::Result<Vec<Profile>> {
     Ok(out)
 }
 
-fn load_one(dir: &Path) -> anyhow::Result<Vec<Profile>> {
+fn load_one(dir: &Path) -> crate::Result<Vec<Profile>> {
     let (_, info, jobs) = super::open_tables(dir, "--profiles", true)?;
     let mut samples: HashMap<String, Vec<SampleRow>> = HashMap::new();
-    for r in read_samples_table(&dir.join("samples.parquet"))
-        .with_context(|| format!("reading the samples of {}", dir.display()))?
-    {
+    // The store's errors name the table they could not read.
+    for r in read_samples_table(&dir.join("samples.parquet"))? {
         samples.entry(r.attempt_id.clone()).or_default().push(r);
     }
     let parents = super::export::fusion_parents(&jobs);

@@ -314,5 +314,4 @@ fn add_taps(joint: &mut [f64], bins: usize, row: usize, moving: BinPos) {
 }
 
 #[cfg(test)]
-#[path = "mattes_tests.rs"]
 mod tests;

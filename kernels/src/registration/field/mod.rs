@@ -353,5 +353,4 @@ pub struct Jacobian {
 }
 
 #[cfg(test)]
-#[path = "field_tests.rs"]
 mod tests;

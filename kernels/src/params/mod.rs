@@ -83,18 +83,23 @@ impl<T: FromStr> FromStr for Levels<T>
 where
     T::Err: fmt::Display,
 {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = BadLevels;
+    fn from_str(s: &str) -> Result<Self, BadLevels> {
         s.split('x')
             .map(|v| {
-                v.trim()
-                    .parse::<T>()
-                    .map_err(|e| format!("`{v}` in `{s}`: {e} (expected e.g. 200x100x50)"))
+                v.trim().parse::<T>().map_err(|e| {
+                    BadLevels(format!("`{v}` in `{s}`: {e} (expected e.g. 200x100x50)"))
+                })
             })
-            .collect::<Result<Vec<T>, String>>()
+            .collect::<Result<Vec<T>, BadLevels>>()
             .map(Levels)
     }
 }
+
+/// Why a per-level schedule (`200x100x50`) could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadLevels(pub String);
 
 impl<T: fmt::Display> fmt::Display for Levels<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -392,5 +397,4 @@ impl JlfParams {
 }
 
 #[cfg(test)]
-#[path = "params_tests.rs"]
 mod tests;

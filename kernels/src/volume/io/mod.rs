@@ -16,7 +16,6 @@ use super::qform::qform_params;
 use super::{Geometry, LabelVolume, Volume};
 use crate::{Error, Result};
 
-#[path = "header.rs"]
 mod header;
 use header::{check_header, check_vox_offset, geometry_from_header, nifti_error, to_3d};
 
@@ -330,5 +329,4 @@ fn temp_path(path: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-#[path = "io_tests.rs"]
 mod tests;

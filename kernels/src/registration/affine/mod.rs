@@ -309,5 +309,4 @@ fn optimise_level(
 }
 
 #[cfg(test)]
-#[path = "affine_tests.rs"]
 mod tests;

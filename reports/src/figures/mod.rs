@@ -54,7 +54,67 @@ pub struct StageFigure<'a> {
     pub totals: Option<&'a NodeSeries>,
 }
 
-/// The legend box every figure uses, at `pos`.
+/// What a legend entry shows beside its label.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Mark {
+    /// A line of this colour and width.
+    Line(RGBAColor, u32),
+    /// A dashed line (the capacity).
+    Dashed(RGBAColor),
+    /// A cross (an OOM kill).
+    Cross(RGBAColor),
+}
+
+/// Width of the column right of each panel that holds its legend, pixels: legends sit beside
+/// the data, never over it.
+const LEGEND_W: u32 = 260;
+
+/// Draws a legend into its own area, one row per entry; entries that do not fit are counted
+/// in a last row.
+pub(crate) fn side_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, Mark)],
+) -> DrawResult<DB> {
+    const ROW: i32 = 18;
+    const TOP: i32 = 16;
+    let font = ("sans-serif", 13).into_font();
+    let rows = ((area.dim_in_pixel().1 as i32 - TOP) / ROW).max(1) as usize;
+    let shown = if entries.len() > rows {
+        rows - 1
+    } else {
+        entries.len()
+    };
+    for (i, (label, mark)) in entries.iter().take(shown).enumerate() {
+        let y = TOP + i as i32 * ROW;
+        match *mark {
+            Mark::Line(c, w) => {
+                area.draw(&PathElement::new(vec![(8, y), (32, y)], c.stroke_width(w)))?;
+            }
+            Mark::Dashed(c) => {
+                area.draw(&PathElement::new(vec![(8, y), (16, y)], c.stroke_width(2)))?;
+                area.draw(&PathElement::new(vec![(22, y), (32, y)], c.stroke_width(2)))?;
+            }
+            Mark::Cross(c) => area.draw(&Cross::new((20, y), 6, c.stroke_width(3)))?,
+        }
+        area.draw(&Text::new(label.clone(), (40, y - 7), font.clone()))?;
+    }
+    if shown < entries.len() {
+        let y = TOP + shown as i32 * ROW;
+        let more = format!("… and {} more", entries.len() - shown);
+        area.draw(&Text::new(more, (40, y - 7), font))?;
+    }
+    Ok(())
+}
+
+/// The panel's plotting part and its legend column.
+fn with_legend_column<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
+    let w = area.dim_in_pixel().0;
+    area.split_horizontally(w.saturating_sub(LEGEND_W))
+}
+
+/// The legend box the sweep figures use, at `pos`.
 pub(crate) fn legend<'a, DB: DrawingBackend + 'a>(
     c: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     pos: SeriesLabelPosition,
@@ -101,7 +161,9 @@ pub fn draw_into<DB: DrawingBackend>(
     } else {
         data_max
     };
-    let mut c = ChartBuilder::on(&areas[0])
+    let (plot, side) = with_legend_column(&areas[0]);
+    let mut entries: Vec<(String, Mark)> = Vec::new();
+    let mut c = ChartBuilder::on(&plot)
         .margin(8)
         .x_label_area_size(30)
         .y_label_area_size(70)
@@ -114,25 +176,28 @@ pub fn draw_into<DB: DrawingBackend>(
     for (i, s) in p.mem.iter().enumerate() {
         let label = fig.jobs[i].0.attempt_id.clone();
         let col = colour(i);
-        c.draw_series(LineSeries::new(s.iter().copied(), col.stroke_width(1)))?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+        c.draw_series(LineSeries::new(s.iter().copied(), col.stroke_width(1)))?;
+        entries.push((label, Mark::Line(col, 2)));
     }
     c.draw_series(LineSeries::new(
         p.mem_total.iter().copied(),
         BLACK.stroke_width(3),
-    ))?
-    .label("node total (every job on it)")
-    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(3)));
+    ))?;
+    entries.push((
+        "node total (every job on it)".into(),
+        Mark::Line(BLACK.to_rgba(), 3),
+    ));
     if show_capacity {
         c.draw_series(DashedLineSeries::new(
             [(x0, capacity_gb), (x1, capacity_gb)],
             8,
             5,
             RED.stroke_width(2),
-        ))?
-        .label(format!("capacity {capacity_gb:.2} GB"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+        ))?;
+        entries.push((
+            format!("capacity {capacity_gb:.2} GB"),
+            Mark::Dashed(RED.to_rgba()),
+        ));
     }
     let killed: Vec<(f64, f64)> = fig
         .jobs
@@ -146,20 +211,17 @@ pub fn draw_into<DB: DrawingBackend>(
             killed
                 .iter()
                 .map(|&pt| Cross::new(pt, 8, RED.stroke_width(3))),
-        )?
-        .label("OOM-killed")
-        .legend(|(x, y)| Cross::new((x + 9, y), 6, RED.stroke_width(3)));
+        )?;
+        entries.push(("OOM-killed".into(), Mark::Cross(RED.to_rgba())));
     }
-    let legend_rows = fig.jobs.len() + 2;
-    if legend_rows <= 16 {
-        legend(&mut c, SeriesLabelPosition::UpperRight)?;
-    }
+    side_legend(&side, &entries)?;
 
     // CPU.
     let mut all: Vec<&[(f64, f64)]> = p.cpu.iter().map(Vec::as_slice).collect();
     all.push(&p.cpu_total);
     let y = ymax(&all, 100.0);
-    let mut c = ChartBuilder::on(&areas[1])
+    let (plot, side) = with_legend_column(&areas[1]);
+    let mut c = ChartBuilder::on(&plot)
         .margin(8)
         .x_label_area_size(30)
         .y_label_area_size(70)
@@ -179,13 +241,24 @@ pub fn draw_into<DB: DrawingBackend>(
         p.cpu_total.iter().copied(),
         BLACK.stroke_width(3),
     ))?;
+    side_legend(
+        &side,
+        &[
+            (
+                "each job: its colour above".into(),
+                Mark::Line(colour(0), 1),
+            ),
+            ("node total".into(), Mark::Line(BLACK.to_rgba(), 3)),
+        ],
+    )?;
 
     // I/O.
     let mut all: Vec<&[(f64, f64)]> = p.io.iter().map(Vec::as_slice).collect();
     all.push(&p.read_total);
     all.push(&p.write_total);
     let y = ymax(&all, 0.1);
-    let mut c = ChartBuilder::on(&areas[2])
+    let (plot, side) = with_legend_column(&areas[2]);
+    let mut c = ChartBuilder::on(&plot)
         .margin(8)
         .x_label_area_size(40)
         .y_label_area_size(70)
@@ -204,16 +277,22 @@ pub fn draw_into<DB: DrawingBackend>(
     c.draw_series(LineSeries::new(
         p.read_total.iter().copied(),
         BLUE.stroke_width(3),
-    ))?
-    .label("node read (rchar)")
-    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(3)));
+    ))?;
     c.draw_series(LineSeries::new(
         p.write_total.iter().copied(),
         RED.stroke_width(3),
-    ))?
-    .label("node written")
-    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(3)));
-    legend(&mut c, SeriesLabelPosition::UpperRight)?;
+    ))?;
+    side_legend(
+        &side,
+        &[
+            (
+                "each job: read + written".into(),
+                Mark::Line(colour(0).mix(0.6), 1),
+            ),
+            ("node read (rchar)".into(), Mark::Line(BLUE.to_rgba(), 3)),
+            ("node written (wchar)".into(), Mark::Line(RED.to_rgba(), 3)),
+        ],
+    )?;
     root.present()?;
     Ok(())
 }

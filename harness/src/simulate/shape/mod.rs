@@ -198,5 +198,4 @@ pub fn shape_of(job: &PlannedJob, setup: &Setup<'_>, draws: &Draws) -> JobShape 
 }
 
 #[cfg(test)]
-#[path = "shape_tests.rs"]
 mod tests;

@@ -350,5 +350,4 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
 }
 
 #[cfg(test)]
-#[path = "syn_tests.rs"]
 mod tests;

@@ -340,10 +340,13 @@ impl Executor for SimExecutor<'_> {
         node: usize,
         attempt_id: &str,
         request: Option<u64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), crate::executor::LaunchError> {
         let shape = (self.shaper)(job);
         if !(shape.wall_s.is_finite() && shape.wall_s > 0.0) {
-            return Err(format!("no usable profile for {}", job.id));
+            return Err(crate::executor::LaunchError::Unrunnable(format!(
+                "no usable profile for {}",
+                job.id
+            )));
         }
         let now = self.clock;
         self.advance(node, now);
@@ -428,5 +431,4 @@ impl Executor for SimExecutor<'_> {
 }
 
 #[cfg(test)]
-#[path = "engine_tests.rs"]
 mod tests;

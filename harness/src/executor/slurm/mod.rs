@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::executor::{Executor, Finished, Usage};
+use crate::executor::{AgentSettings, Executor, Finished, LaunchError, Usage};
 use crate::plan::{Plan, PlannedJob};
 use crate::store::{fsio, RunStore, SamplesFile};
 
@@ -24,8 +24,7 @@ use command::{comment_safe, fields, job_name, slurm, Submitted, FINAL, POLL};
 pub struct SlurmExecutor {
     exe: PathBuf,
     store: RunStore,
-    interval_ms: u64,
-    grace_s: f64,
+    agent: AgentSettings,
     start: Instant,
     offset: f64,
     nodes: Vec<(String, u64, usize)>,
@@ -77,8 +76,10 @@ impl SlurmExecutor {
         Ok(Self {
             exe,
             store,
-            interval_ms,
-            grace_s: 5.0,
+            agent: AgentSettings {
+                interval_ms,
+                grace_s: 5.0,
+            },
             start: Instant::now(),
             offset: 0.0,
             nodes: plan
@@ -101,22 +102,10 @@ impl SlurmExecutor {
 
     /// The batch script of one attempt (every word single-quoted).
     fn script(&self, job: &PlannedJob, attempt_id: &str) -> String {
-        let mut words: Vec<String> = vec![
-            self.exe.display().to_string(),
-            "agent".into(),
-            "--attempt".into(),
-            attempt_id.into(),
-            "--interval".into(),
-            self.interval_ms.to_string(),
-            "--samples".into(),
-            self.store.samples_path(attempt_id).display().to_string(),
-            "--result".into(),
-            self.store.result_path(attempt_id).display().to_string(),
-            "--grace".into(),
-            self.grace_s.to_string(),
-            "--".into(),
-        ];
-        words.extend(job.argv());
+        let words: Vec<String> = std::iter::once(self.exe.as_os_str().to_owned())
+            .chain(self.agent.argv(&self.store, attempt_id, job))
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
         format!(
             "#!/bin/sh\n# atlasperf attempt {}: the agent supervises and measures the job.\nexec {}\n",
             comment_safe(attempt_id),
@@ -239,12 +228,12 @@ impl Executor for SlurmExecutor {
         node: usize,
         attempt_id: &str,
         request: Option<u64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), LaunchError> {
         let (name, memory, slots) = self
             .nodes
             .get(node)
             .cloned()
-            .ok_or_else(|| format!("no node {node} in the plan"))?;
+            .ok_or_else(|| LaunchError::Unrunnable(format!("no node {node} in the plan")))?;
         let script_path = self.store.slurm_dir().join(format!("{attempt_id}.sh"));
         let mib = request
             .unwrap_or(memory / slots as u64)
@@ -290,13 +279,14 @@ impl Executor for SlurmExecutor {
             ),
             1,
         );
-        fsio::write_atomic(&script_path, script.as_bytes())
-            .map_err(|e| crate::store::describe(&e))?;
+        fsio::write_atomic(&script_path, script.as_bytes())?;
         args.push(script_path.display().to_string());
-        let out = slurm("sbatch", &args).map_err(|e| e.to_string())?;
+        let out = slurm("sbatch", &args)?;
         let slurm_id = out.trim().split(';').next().unwrap_or_default().to_string();
         if slurm_id.is_empty() {
-            return Err(format!("sbatch printed no job id for {attempt_id}"));
+            return Err(LaunchError::Unrunnable(format!(
+                "sbatch printed no job id for {attempt_id}"
+            )));
         }
         self.running.insert(
             attempt_id.to_string(),

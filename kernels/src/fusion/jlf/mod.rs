@@ -24,16 +24,13 @@ use rayon::prelude::*;
 
 use crate::{Error, Result};
 
-#[path = "jlf_reference.rs"]
 mod reference;
 pub use reference::{jlf_reference, jlf_reference_masked};
 
-#[path = "jlf_weights.rs"]
 mod weights;
 pub use weights::weights;
 use weights::{add_vote, argmax, clamped, cube, voxel_weights, Scratch};
 
-#[path = "jlf_search.rs"]
 mod search;
 use search::{patch_stats, Padded, Rows, Search};
 
@@ -396,5 +393,4 @@ fn gather(
 }
 
 #[cfg(test)]
-#[path = "jlf_tests.rs"]
 mod tests;
