@@ -22,9 +22,32 @@ for line in sys.stdin:
 ' | sort -u
 }
 
+# First, without building: every crate both builds share must get the same features in both
+# (cargo tree resolves features as the build would; a difference means a rebuild).
+features() {
+  cargo tree "$@" --prefix none -f '{p} [{f}]' | sed 's/ (\*)//' | sort -u
+}
+run_features="$(mktemp)"
+test_features="$(mktemp)"
 run_build="$(mktemp)"
 test_build="$(mktemp)"
-trap 'rm -f "$run_build" "$test_build"' EXIT
+trap 'rm -f "$run_features" "$test_features" "$run_build" "$test_build"' EXIT
+features -p atlasperf-harness -e normal > "$run_features"
+features --workspace -e normal,dev > "$test_features"
+python3 - "$run_features" "$test_features" <<'PY'
+import sys
+def load(path):
+    return {line.split(" [")[0]: line.strip() for line in open(path) if line.strip()}
+run, test = load(sys.argv[1]), load(sys.argv[2])
+diff = [(run[k], test[k]) for k in run if k in test and run[k] != test[k]]
+for a, b in diff:
+    print(f"check-test-build: features differ: {a}  ->  {b}", file=sys.stderr)
+if diff:
+    print("check-test-build: pin these features in the crate that uses them (see harness/Cargo.toml, store/Cargo.toml)", file=sys.stderr)
+    sys.exit(1)
+print(f"check-test-build: the {len(run)} crates of the release build get the same features in the test build")
+PY
+
 # What `cargo run --release --bin atlasperf` builds, then what `cargo test --workspace --release` builds.
 cargo build --release --bin atlasperf --message-format=json | artifacts > "$run_build"
 cargo test --workspace --release --no-run --message-format=json | artifacts > "$test_build"
