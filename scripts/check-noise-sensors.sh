@@ -8,15 +8,11 @@
 # Prints conditions.foreign_cpu_cores_mean per run, the loop's own figure, and the report's
 # warning line. usage: scripts/check-noise-sensors.sh [--out DIR]   (about 1 minute)
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+. "$(dirname "$0")/lib.sh"
 out=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --out) out="$2"; shift 2 ;;
-    *) echo "unknown argument: $1" >&2; exit 2 ;;
-  esac
-done
-. "$here/lib.sh"
+parse_options "out" "" "$@"
+build_atlasperf
+output_dir
 one_node='cluster.nodes=[{name = "node1", cores = 1, memory = "2 GiB", slots = 2}]'
 
 foreign() { python3 -c "import json,sys; c=json.load(open(sys.argv[1]))['conditions']; print('%.3f' % c['foreign_cpu_cores_mean'], '%.1f' % c['window_s'])" "$1/run.json"; }

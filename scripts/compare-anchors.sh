@@ -16,32 +16,14 @@
 # usage: scripts/compare-anchors.sh [--cohort phantom|real] [--shape X,Y,Z] [--spacing MM]
 #                                   [--pairs N] [--threads N] [--seed S] [--runs N] [--skip-ants]
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(dirname "$here")"
+. "$(dirname "$0")/lib.sh"
 cohort=phantom shape=80,100,80 spacing=2 threads=2 seed=1 skip_ants=0 runs=1 pairs=1
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --cohort) cohort="$2"; shift 2 ;;
-    --shape) shape="$2"; shift 2 ;;
-    --spacing) spacing="$2"; shift 2 ;;
-    --pairs) pairs="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
-    --seed) seed="$2"; shift 2 ;;
-    --runs) runs="$2"; shift 2 ;;
-    --skip-ants) skip_ants=1; shift ;;
-    *) echo "unknown argument: $1" >&2; exit 2 ;;
-  esac
-done
-for n in runs pairs; do
-  case "${!n}" in ''|*[!0-9]*|0) echo "--$n takes a positive integer, got '${!n}'" >&2; exit 2 ;; esac
-done
-case "$cohort" in phantom|real) ;; *) echo "--cohort is phantom or real, got '$cohort'" >&2; exit 2 ;; esac
-command -v /usr/bin/time >/dev/null || { echo "GNU time is needed: apt-get install -y time" >&2; exit 2; }
-"$here/install-anchors.sh" >/dev/null
-py="${ATLASPERF_ANCHORS:-$HOME/.cache/atlasperf-anchors}/bin/python"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/atlasperf-target}"
-(cd "$root" && cargo build --release --quiet --bin atlasperf)
-ap="$CARGO_TARGET_DIR/release/atlasperf"
+parse_options "cohort shape spacing pairs threads seed runs" "skip-ants" "$@"
+positive_ints runs pairs threads
+one_of cohort phantom real
+need_gnu_time
+anchors
+build_atlasperf
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

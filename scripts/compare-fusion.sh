@@ -10,27 +10,14 @@
 # usage: scripts/compare-fusion.sh [--cohort phantom|real] [--mask] [--shape X,Y,Z] [--spacing MM]
 #                                  [--atlases N] [--threads N] [--seed S]
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(dirname "$here")"
+. "$(dirname "$0")/lib.sh"
 shape=64,80,64 spacing=2.5 atlases=5 threads=2 seed=7 cohort=phantom mask=0
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --cohort) cohort="$2"; shift 2 ;;
-    --mask) mask=1; shift ;;
-    --shape) shape="$2"; shift 2 ;;
-    --spacing) spacing="$2"; shift 2 ;;
-    --atlases) atlases="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
-    --seed) seed="$2"; shift 2 ;;
-    *) echo "unknown argument: $1" >&2; exit 2 ;;
-  esac
-done
-command -v /usr/bin/time >/dev/null || { echo "GNU time is needed: apt-get install -y time" >&2; exit 2; }
-"$here/install-anchors.sh" >/dev/null
-py="${ATLASPERF_ANCHORS:-$HOME/.cache/atlasperf-anchors}/bin/python"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/atlasperf-target}"
-(cd "$root" && cargo build --release --quiet --bin atlasperf)
-ap="$CARGO_TARGET_DIR/release/atlasperf"
+parse_options "cohort shape spacing atlases threads seed" "mask" "$@"
+positive_ints atlases threads
+one_of cohort phantom real
+need_gnu_time
+anchors
+build_atlasperf
 export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="$threads" OMP_NUM_THREADS="$threads"
 
 work="$(mktemp -d)"
@@ -38,7 +25,6 @@ trap 'rm -rf "$work"' EXIT
 case "$cohort" in
   real) "$ap" phantom --template "$("$here/fetch-template.sh")" --out "$work/c" --subjects $((atlases + 1)) --spacing "$spacing" --seed "$seed" >/dev/null ;;
   phantom) "$ap" phantom --out "$work/c" --subjects $((atlases + 1)) --shape "$shape" --spacing "$spacing" --seed "$seed" >/dev/null ;;
-  *) echo "--cohort is phantom or real, got '$cohort'" >&2; exit 2 ;;
 esac
 target="$work/c/sub01_t1.nii.gz" truth="$work/c/sub01_labels.nii.gz"
 ants_mask=() ap_mask=() mask_note="no mask"

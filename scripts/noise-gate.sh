@@ -14,19 +14,12 @@
 # --rejudge compares the runs already in --out again (after a change to compare) without
 # running anything. Nothing else should run meanwhile (each run's conditions say if it did).
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-out="" scenario="" pairs=20 ab=1 rejudge=0
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --out) out="$2"; shift 2 ;;
-    --scenario) scenario="$2"; shift 2 ;;
-    --pairs) pairs="$2"; shift 2 ;;
-    --skip-ab) ab=0; shift ;;
-    --rejudge) rejudge=1; shift ;;
-    *) echo "unknown argument: $1" >&2; exit 2 ;;
-  esac
-done
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh"
+out="" scenario="" pairs=20 skip_ab=0 rejudge=0
+parse_options "out scenario pairs" "skip-ab rejudge" "$@"
+positive_ints pairs
+build_atlasperf
+output_dir
 scenario="${scenario:-$root/scenarios/quick.toml}"
 
 # The fast preset's registration iterations scaled by FACTOR, as a --set value.
@@ -82,7 +75,7 @@ for i in $(seq 1 "$pairs"); do
   judge "group $i" "$out/aa-group-$i/a" "$out/aa-group-$i/b"
 done | tee "$out/aa-group.txt"
 
-if [ "$ab" = 1 ]; then
+if [ "$skip_ab" = 0 ]; then
   for f in 1.3 1.1; do
     echo "== A/B, registration iterations x$f, groups of 3, interleaved ABBA"
     for i in $(seq 1 "$pairs"); do
@@ -98,7 +91,7 @@ for k in single group; do
   f="$out/aa-$k.txt"
   echo "A/A $k: false alarms $(count "$f" ' gate 1') of $pairs (default gate), $(count "$f" 'timed-gate 1') with --gate-time"
 done
-if [ "$ab" = 1 ]; then
+if [ "$skip_ab" = 0 ]; then
   for f in 1.3 1.1; do
     t="$out/ab-$f.txt"
     echo "A/B x$f iterations: registration CPU-hours higher in $(grep -c 'cpu [^|]*\*\*higher\*\*' "$t" || true), mean job time higher in $(grep -c 'time [^|]*\*\*higher\*\* *cpu' "$t" || true), default gate failed in $(count "$t" ' gate 1') of $pairs"

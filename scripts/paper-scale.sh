@@ -10,21 +10,13 @@
 # About 10 minutes on 2 cores (the 2 mm fusion is most of it); calibrations already complete
 # in DIR are kept.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(dirname "$here")"
+. "$(dirname "$0")/lib.sh"
 out="runs/paper-scale" samples=50
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --out) out="$2"; shift 2 ;;
-    --samples) samples="$2"; shift 2 ;;
-    *) echo "unknown argument: $1" >&2; exit 2 ;;
-  esac
-done
-"$here/install-anchors.sh" >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/atlasperf-target}"
-(cd "$root" && cargo build --release --quiet --bin atlasperf)
-ap="$CARGO_TARGET_DIR/release/atlasperf"
-mkdir -p "$out"
+parse_options "out samples" "" "$@"
+positive_ints samples
+anchors
+build_atlasperf
+output_dir
 cals=()
 for size in "[53, 67, 53]:3.0" "[80, 100, 80]:2.0"; do
   mm="${size##*:}" dir="$out/calibrate-${size##*:}mm"

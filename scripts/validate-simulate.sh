@@ -17,17 +17,12 @@
 # Takes about 6 minutes per repeat on 2 cores. Nothing else should run meanwhile: the real runs are the
 # truth, and a busy machine slows them where the calibrations were not slowed.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+. "$(dirname "$0")/lib.sh"
 out="" samples=20 repeats=1
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --out) out="$2"; shift 2 ;;
-    --samples) samples="$2"; shift 2 ;;
-    --repeats) repeats="$2"; shift 2 ;;
-    *) echo "unknown argument: $1" >&2; exit 2 ;;
-  esac
-done
-. "$here/lib.sh"
+parse_options "out samples repeats" "" "$@"
+positive_ints samples repeats
+build_atlasperf
+output_dir
 
 # scenario NAME NODES CORES MEMORY SLOTS SHAPE SPACING TARGETS ATLASES THREADS POLICY [REG_MEMORY]
 scenario() {

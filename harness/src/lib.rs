@@ -8,6 +8,7 @@ pub mod driver;
 pub mod error;
 pub mod executor;
 pub mod forecast;
+pub mod import;
 pub mod plan;
 pub mod runner;
 pub mod sampler;

@@ -136,6 +136,22 @@ fn every_other_command_shown_parses() {
                         .permissions()
                         .mode();
                     assert!(mode & 0o111 != 0, "{place}: the script is not executable");
+                    // Scripts built on scripts/lib.sh check their arguments and stop there.
+                    if std::fs::read_to_string(&script)
+                        .unwrap()
+                        .contains("/lib.sh\"")
+                    {
+                        let out = std::process::Command::new(&script)
+                            .args(&w[1..])
+                            .env("ATLASPERF_ARGS_ONLY", "1")
+                            .output()
+                            .unwrap();
+                        assert!(
+                            out.status.success(),
+                            "{place}: the script refuses these arguments:\n{}",
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                    }
                     checked += 1;
                 }
             }

@@ -56,6 +56,7 @@ pub fn warnings(c: &Conditions) -> Vec<String> {
 pub fn headline(info: &RunInfo) -> String {
     match &info.conditions {
         None if info.notes.simulation.is_some() => String::new(),
+        None if info.notes.import.is_some() => "Measurement conditions: not known (an imported run: the source did not record the machine's noise).".into(),
         None => "Measurement conditions: not recorded (a store written before the noise sensors, or one that did not finish).".into(),
         Some(c) => {
             let w = warnings(c);

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::diagnosis::{diagnose, markdown as diagnosis_md};
-use crate::figures::{stage_figures, write as write_figure};
+use crate::figures::{stage_figures, write as write_figure, StageFigure};
 use crate::run::RunData;
 use crate::table::{self, bytes, duration, esc, table_one};
 use crate::{ReportError, Result};
@@ -173,47 +173,8 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
     }
     let info = &run.info;
     let name = info.scenario_name.clone();
-    let status = info.status.as_str();
-    let mut header = header(run);
-    if let Some(f) = &info.notes.failure {
-        let _ = write!(header, ". {}: {f}", status);
-    }
-    let gaps = info.idle_gaps();
-    if !gaps.is_empty() {
-        let _ = write!(
-            header,
-            ". Times are active time: {:.1} s idle before {} resume(s) left out",
-            gaps.iter().sum::<f64>(),
-            gaps.len()
-        );
-    }
-    header.push_str(&over.header);
-    let conditions_line = crate::conditions::headline(info);
-    if !conditions_line.is_empty() {
-        let _ = write!(header, "\n\n{conditions_line}");
-    }
-    let dice = fusion_dice(run);
-    let dice_md = if dice.is_empty() {
-        String::new()
-    } else {
-        let mean = dice.iter().map(|d| d.1).sum::<f64>() / dice.len() as f64;
-        // Only a phantom's labels are ground truth; a manifest's are somebody's reference.
-        let reference = match info
-            .scenario
-            .pointer("/dataset/manifest")
-            .and_then(|v| v.as_str())
-        {
-            Some(m) => format!("the reference labels of the dataset manifest `{m}`"),
-            None if info.scenario.pointer("/dataset/phantom").is_some() => {
-                "the phantom's ground truth (the generated anatomy's exact labels)".to_string()
-            }
-            None => "the targets' reference labels".to_string(),
-        };
-        format!(
-            "\n### Segmentation accuracy\n\nMean Dice of the fused segmentations against {reference}: {mean:.4} ({}).\n",
-            dice.iter().map(|(j, d)| format!("{j} {d:.4}")).collect::<Vec<_>>().join(", ")
-        )
-    };
+    let header = full_header(run, &over.header);
+    let dice_md = accuracy_md(run);
     let forecast = forecast_md(run);
     // Reads every registration job's log: once per report.
     let folds_md = crate::folds::markdown(run);
@@ -253,8 +214,93 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
     }
     if formats.html {
         write(out.join("table1.html"), &table::html(&rows), &mut files)?;
+        let diagnosis = format!(
+            "{}{}\n{forecast}\n{dice_md}",
+            diagnosis_md(run, &diags),
+            folds_md
+        );
+        let sections = Html {
+            header: &header,
+            rows: &rows,
+            group: &over.markdown,
+            diagnosis: &diagnosis,
+            conditions: &conditions_md,
+        };
+        let html = sections.page(run, &figures, out)?;
+        write(out.join("report.html"), &html, &mut files)?;
+    }
+    Ok(Rendered { files, summary })
+}
+
+/// The report's header: the run, its failure and resumes, what a group adds, the conditions.
+fn full_header(run: &RunData, group_header: &str) -> String {
+    let info = &run.info;
+    let mut header = header(run);
+    if let Some(f) = &info.notes.failure {
+        let _ = write!(header, ". {}: {f}", info.status.as_str());
+    }
+    let gaps = info.idle_gaps();
+    if !gaps.is_empty() {
+        let _ = write!(
+            header,
+            ". Times are active time: {:.1} s idle before {} resume(s) left out",
+            gaps.iter().sum::<f64>(),
+            gaps.len()
+        );
+    }
+    header.push_str(group_header);
+    let conditions_line = crate::conditions::headline(info);
+    if !conditions_line.is_empty() {
+        let _ = write!(header, "\n\n{conditions_line}");
+    }
+    header
+}
+
+/// The segmentation accuracy section: mean Dice of the fused segmentations against the
+/// targets' labels, saying what those labels are; empty when no fusion scored.
+fn accuracy_md(run: &RunData) -> String {
+    let dice = fusion_dice(run);
+    if dice.is_empty() {
+        return String::new();
+    }
+    let mean = dice.iter().map(|d| d.1).sum::<f64>() / dice.len() as f64;
+    // Only a phantom's labels are ground truth; a manifest's are somebody's reference.
+    let scenario = &run.info.scenario;
+    let reference = match scenario
+        .pointer("/dataset/manifest")
+        .and_then(|v| v.as_str())
+    {
+        Some(m) => format!("the reference labels of the dataset manifest `{m}`"),
+        None if scenario.pointer("/dataset/phantom").is_some() => {
+            "the phantom's ground truth (the generated anatomy's exact labels)".to_string()
+        }
+        None => "the targets' reference labels".to_string(),
+    };
+    format!(
+        "\n### Segmentation accuracy\n\nMean Dice of the fused segmentations against {reference}: {mean:.4} ({}).\n",
+        dice.iter().map(|(j, d)| format!("{j} {d:.4}")).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The Markdown sections the HTML page shows besides the figures and jobs.
+struct Html<'a> {
+    header: &'a str,
+    rows: &'a [table::StageRow],
+    group: &'a str,
+    diagnosis: &'a str,
+    conditions: &'a str,
+}
+
+impl Html<'_> {
+    /// `report.html`: every section, the figures inlined as SVG (no file or network loads).
+    fn page(
+        &self,
+        run: &RunData,
+        figures: &[(String, String, StageFigure<'_>)],
+        out: &Path,
+    ) -> Result<String> {
         let mut body = String::new();
-        for (_, _, fig) in &figures {
+        for (_, _, fig) in figures {
             let mut svg = String::new();
             {
                 use plotters::prelude::*;
@@ -265,24 +311,22 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
             }
             let _ = writeln!(body, "<figure>{svg}</figure>");
         }
-        let html = format!(
+        let conditions = self
+            .conditions
+            .trim_start()
+            .trim_start_matches("### Measurement conditions");
+        Ok(format!(
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>atlasperf report: {t}</title>\n<style>body{{font-family:sans-serif;max-width:1250px;margin:2em auto;}} table{{border-collapse:collapse;}} td,th{{border:1px solid #999;padding:4px 8px;text-align:left;}} figure{{margin:1em 0;}}</style></head><body>\n<h1>atlasperf report: {t}</h1>\n{h}\n<h2>Table I</h2>\n{table}{group}\n<h2>Diagnosis</h2>\n{diag}\n<h2>Measurement conditions</h2>\n{cond}\n<h2>Sampler overhead</h2>\n{ov}\n<h2>Figures</h2>\n{body}\n<h2>Jobs</h2>\n{jobs}\n</body></html>\n",
-            t = esc(&name),
-            h = markdown_html(&header),
-            table = table::html(&rows),
-            group = markdown_html(&over.markdown),
-            diag = markdown_html(&format!(
-                "{}{}\n{forecast}\n{dice_md}",
-                diagnosis_md(run, &diags),
-                folds_md
-            )),
-            cond = markdown_html(conditions_md.trim_start().trim_start_matches("### Measurement conditions")),
+            t = esc(&run.info.scenario_name),
+            h = markdown_html(self.header),
+            table = table::html(self.rows),
+            group = markdown_html(self.group),
+            diag = markdown_html(self.diagnosis),
+            cond = markdown_html(conditions),
             ov = markdown_html(&overhead(run)),
             jobs = markdown_html(&jobs_markdown(run)),
-        );
-        write(out.join("report.html"), &html, &mut files)?;
+        ))
     }
-    Ok(Rendered { files, summary })
 }
 
 /// What a group of repetitions adds to the report of its representative run.
@@ -380,6 +424,7 @@ fn header(run: &RunData) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
+        None if info.notes.import.is_some() => import_header(info),
         None => format!(
             "Run `{id}` (scenario `{name}`, status **{status}**) on {} ({} CPUs, {}), {built}",
             host.cpu_model,
@@ -387,6 +432,34 @@ fn header(run: &RunData) -> String {
             bytes(host.memory_bytes as f64),
         ),
     }
+}
+
+/// An imported run's header: what it was read from and how good each quantity is.
+fn import_header(info: &atlasperf_store::RunInfo) -> String {
+    let Some(imp) = &info.notes.import else {
+        return String::new();
+    };
+    let sources: Vec<String> = imp
+        .sources
+        .iter()
+        .take(3)
+        .map(|p| format!("`{}`", p.display()))
+        .collect();
+    let more = imp.sources.len().saturating_sub(3);
+    let mut s = format!(
+        "**Imported** run `{}` from {} ({}{}), not measured by atlasperf: the numbers are the source's, as good as its columns (below)",
+        info.id,
+        imp.format,
+        sources.join(", "),
+        if more > 0 { format!(" and {more} more") } else { String::new() }
+    );
+    for (k, v) in &imp.columns {
+        let _ = write!(s, "\n- {k}: {v}");
+    }
+    for n in &imp.notes {
+        let _ = write!(s, "\n- {n}");
+    }
+    s
 }
 
 fn forecast_md(run: &RunData) -> String {

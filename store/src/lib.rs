@@ -41,8 +41,8 @@ pub use nodes::{node_series, nodes_of};
 pub use record::{AttemptStatus, JobRecord, Totals};
 pub use sample::{SampleRow, SampleWriter, SamplesFile};
 pub use schema::{
-    Band, ForecastNote, HostFacts, MachineRow, NodeInfo, Notes, RunInfo, RunStatus, ScalingModel,
-    Segment, Simulation,
+    Band, ForecastNote, HostFacts, Import, MachineRow, NodeInfo, Notes, RunInfo, RunStatus,
+    ScalingModel, Segment, Simulation,
 };
 pub use stats::percentile;
 pub use tables::{read_jobs_table, read_nodes_table, read_samples_table, NodeRow};

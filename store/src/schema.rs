@@ -129,6 +129,25 @@ pub struct Notes {
     /// measured: what it was made from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<Simulation>,
+    /// Set when the run was imported from another tool's records (`atlasperf import`), not
+    /// measured by atlasperf: what it was read from and how good each column is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<Import>,
+}
+
+/// Where an imported run's numbers come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Import {
+    /// The source format (`sacct`, `snakemake`, `psrecord`, `prmon`).
+    pub format: String,
+    /// The files read, as given.
+    pub sources: Vec<PathBuf>,
+    /// Per quantity (`cpu`, `peak_rss`, `io`, `times`, `series`, …): `exact`, `sampled` or
+    /// `missing`, then what in the source it came from.
+    pub columns: BTreeMap<String, String>,
+    /// What else a reader should know (node capacities inferred, rows left out and why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// What a simulated run was made from, and the spread of its Monte Carlo samples.

@@ -45,6 +45,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Profile any single command: sample its process tree from /proc and write a run store.
     Profile(ProfileArgs),
+    /// Read what another tool recorded (Slurm's sacct, Snakemake benchmark files, psrecord
+    /// or prmon logs) into a run store that report, compare and simulate read.
+    Import(ImportArgs),
     /// Supervise one job: spawn its argv, sample its process tree, record exact totals
     /// (used by executors; rarely called by hand).
     Agent(AgentArgs),
@@ -221,6 +224,37 @@ pub enum ExportFormat {
     Swf,
     /// WfCommons WfFormat 1.5 JSON, one task per job.
     Wfformat,
+}
+
+/// `atlasperf import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Source format.
+    #[arg(long, value_enum)]
+    pub format: crate::import::Format,
+    /// The files to read (sacct output; benchmark TSVs; psrecord logs; prmon.txt and
+    /// prmon.json).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Run folder to create (default: runs/<UTC timestamp>-import-<format>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Name jobs' stages: PATTERN=STAGE, `*` matching any characters, matched against the
+    /// job's name and id; first match wins (repeatable). Default: atlasperf's own job names
+    /// map to registration and fusion, a Snakemake rule is its stage, anything else its name.
+    #[arg(long = "stage", value_name = "PATTERN=STAGE", value_parser = crate::import::stage_rule)]
+    pub stages: Vec<(String, String)>,
+    /// Cores of each node (default: the most CPUs its jobs held at once).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub node_cores: Option<u64>,
+    /// Memory of each node, e.g. `64 GiB` (default: the most its jobs requested, or used, at
+    /// once).
+    #[arg(long, value_name = "SIZE")]
+    pub node_memory: Option<bytesize::ByteSize>,
+    /// Voxels of the images the jobs processed (none of the formats records it); `simulate`
+    /// scales the jobs by it and refuses profiles without it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub voxels: Option<u64>,
 }
 
 /// `atlasperf profile`.

@@ -6,6 +6,7 @@ mod child;
 mod compare;
 mod eval;
 mod fuse;
+mod import;
 mod phantom;
 mod profile;
 mod register;
@@ -37,6 +38,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Simulate(args) => simulate::run(&args),
         Command::Export(args) => done(simulate::export(&args)),
         Command::Profile(args) => profile::run(&args),
+        Command::Import(args) => done(import::run(&args)),
         Command::Agent(args) => agent::run(&args),
         Command::CalibratedLoad(args) => done(calibrated_load::run(&args)),
         Command::Kernel(KernelCommand::Register(args)) => done(register::run(&args)),

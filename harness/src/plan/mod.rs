@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use atlasperf_kernels::dataset::Manifest;
 use atlasperf_kernels::phantom::PhantomSpec;
 
-use crate::scenario::{phantom_spec, MemoryRequest, Node, Placement, Policy, Scenario};
+use crate::scenario::{
+    phantom_spec, Fusion, MemoryRequest, Node, Placement, Policy, Registration, Scenario,
+};
 
 mod jobs;
 
@@ -143,6 +145,81 @@ fn expand_with(
     commands: bool,
 ) -> Result<Plan, UsageError> {
     let (dataset, subjects, voxels_of) = resolve_dataset(s, base, run_dir)?;
+    let (targets, atlases) = select(s, &subjects)?;
+    let ctx = Commands {
+        on: commands,
+        exe_path: exe.to_path_buf(),
+        exe: exe.to_string_lossy().into_owned(),
+        scenario_dir: scenario_dir(base),
+    };
+    let outputs = run_dir.join("outputs");
+    let mut jobs = Vec::new();
+    let mut ordinals = [0usize; 2];
+    let mut next = |stage: Stage| {
+        let k = ordinals[stage.index()];
+        ordinals[stage.index()] += 1;
+        k
+    };
+    let (r, f) = (&s.stages.registration, &s.stages.fusion);
+    for rep in 1..=s.repetitions {
+        let (prefix, out_root) = if s.repetitions > 1 {
+            (format!("rep{rep}-"), outputs.join(format!("rep{rep}")))
+        } else {
+            (String::new(), outputs.clone())
+        };
+        for t in &targets {
+            let voxels = voxels_of(&t.image)?;
+            let mut regs = Vec::new();
+            let mut warped = Warped::default();
+            // Leave-one-out: a target is never registered to itself.
+            for a in atlases.iter().filter(|a| a.id != t.id) {
+                let out = out_root
+                    .join("registration")
+                    .join(&t.id)
+                    .join(format!("{}_", a.id));
+                regs.push(jobs.len());
+                jobs.push(PlannedJob {
+                    id: format!("{prefix}reg-{}-{}", t.id, a.id),
+                    stage: Stage::Registration,
+                    target: t.id.clone(),
+                    atlas: Some(a.id.clone()),
+                    deps: Vec::new(),
+                    spec: ctx.registration(r, t, a, &out, &mut warped)?,
+                    voxels,
+                    threads: r.threads,
+                    memory: r.memory,
+                    ordinal: next(Stage::Registration),
+                });
+            }
+            let seg = out_root.join("fusion").join(format!("{}_seg.nii.gz", t.id));
+            jobs.push(PlannedJob {
+                id: format!("{prefix}fuse-{}", t.id),
+                stage: Stage::Fusion,
+                target: t.id.clone(),
+                atlas: None,
+                deps: regs,
+                spec: ctx.fusion(f, t, &warped, &seg)?,
+                voxels,
+                threads: f.threads,
+                memory: f.memory,
+                ordinal: next(Stage::Fusion),
+            });
+        }
+    }
+    Ok(Plan {
+        name: s.name.clone(),
+        nodes: s.cluster.nodes.clone(),
+        policy: s.scheduling.policy,
+        placement: s.scheduling.placement,
+        retries: s.scheduling.retries,
+        forecast_margin: s.scheduling.forecast_margin,
+        dataset,
+        jobs,
+    })
+}
+
+/// The m targets and n atlases the workload names (by id, or the first subjects in order).
+fn select(s: &Scenario, subjects: &[Files]) -> Result<(Vec<Files>, Vec<Files>), UsageError> {
     let pick = |ids: &[String], what: &str| -> Result<Vec<Files>, UsageError> {
         ids.iter()
             .map(|id| {
@@ -187,161 +264,125 @@ fn expand_with(
             a.id
         )));
     }
-    let exe_path = exe.to_path_buf();
-    let exe = exe.to_string_lossy().into_owned();
-    let scenario_dir = scenario_dir(base);
-    let outputs = run_dir.join("outputs");
-    let mut jobs = Vec::new();
-    let mut ordinals = [0usize; 2];
-    let mut next = |stage: Stage| {
-        let k = ordinals[stage.index()];
-        ordinals[stage.index()] += 1;
-        k
-    };
-    for rep in 1..=s.repetitions {
-        let prefix = if s.repetitions > 1 {
-            format!("rep{rep}-")
-        } else {
-            String::new()
-        };
-        let out_root = if s.repetitions > 1 {
-            outputs.join(format!("rep{rep}"))
-        } else {
-            outputs.clone()
-        };
-        for t in &targets {
-            let voxels = voxels_of(&t.image)?;
-            let mut regs = Vec::new();
-            let mut warped = Vec::new();
-            let mut warped_labels = Vec::new();
-            // Leave-one-out: a target is never registered to itself.
-            for a in atlases.iter().filter(|a| a.id != t.id) {
-                let out = out_root
-                    .join("registration")
-                    .join(&t.id)
-                    .join(format!("{}_", a.id));
-                let out_s = out.to_string_lossy().into_owned();
-                let w_img = format!("{out_s}warped.nii.gz");
-                let w_lab = format!("{out_s}warped_labels.nii.gz");
-                let r = &s.stages.registration;
-                let spec =
-                    if !commands {
-                        JobSpec::External(Vec::new())
-                    } else if r.command.is_empty() {
-                        JobSpec::Register(RegisterJob {
-                            exe: exe_path.clone(),
-                            fixed: t.image.clone(),
-                            moving: a.image.clone(),
-                            moving_labels: a.labels.clone(),
-                            fixed_labels: t.labels.clone(),
-                            out: out.clone(),
-                            threads: r.threads,
-                            preset: r.preset,
-                            overrides: r.overrides(),
-                            label_interpolation: r.label_interpolation.unwrap_or_default(),
-                        })
-                    } else {
-                        let vars = |name: &str| -> Option<Vec<String>> {
-                            let one = |p: &Path| Some(vec![p.to_string_lossy().into_owned()]);
-                            match name {
-                                "fixed" => one(&t.image),
-                                "moving" => one(&a.image),
-                                "moving_labels" => a.labels.as_deref().and_then(one),
-                                "fixed_labels" => t.labels.as_deref().and_then(one),
-                                "out" => Some(vec![out_s.clone()]),
-                                "warped" => Some(vec![w_img.clone()]),
-                                "warped_labels" => Some(vec![w_lab.clone()]),
-                                "threads" => Some(vec![r.threads.to_string()]),
-                                "atlasperf" => Some(vec![exe.clone()]),
-                                "scenario_dir" => Some(vec![scenario_dir.clone()]),
-                                _ => None,
-                            }
-                        };
-                        JobSpec::External(fill_template(&r.command, &vars).map_err(|m| {
-                            UsageError(format!("stages.registration.command: {}", m.0))
-                        })?)
-                    };
-                regs.push(jobs.len());
-                if commands {
-                    warped.push(w_img);
-                    warped_labels.push(w_lab);
-                }
-                jobs.push(PlannedJob {
-                    id: format!("{prefix}reg-{}-{}", t.id, a.id),
-                    stage: Stage::Registration,
-                    target: t.id.clone(),
-                    atlas: Some(a.id.clone()),
-                    deps: Vec::new(),
-                    spec,
-                    voxels,
-                    threads: r.threads,
-                    memory: r.memory,
-                    ordinal: next(Stage::Registration),
-                });
-            }
-            let f = &s.stages.fusion;
-            let seg = out_root.join("fusion").join(format!("{}_seg.nii.gz", t.id));
-            let seg_s = seg.to_string_lossy().into_owned();
-            let spec = if !commands {
-                JobSpec::External(Vec::new())
-            } else if f.command.is_empty() {
-                JobSpec::Fuse(FuseJob {
-                    exe: exe_path.clone(),
-                    target: t.image.clone(),
-                    atlas_images: warped.iter().map(PathBuf::from).collect(),
-                    atlas_labels: warped_labels.iter().map(PathBuf::from).collect(),
-                    out: seg.clone(),
-                    method: f.method,
-                    jlf: f.jlf(),
-                    threads: f.threads,
-                    truth: t.labels.clone(),
-                })
-            } else {
-                let vars = |name: &str| -> Option<Vec<String>> {
-                    match name {
-                        "target" => Some(vec![t.image.to_string_lossy().into_owned()]),
-                        "target_labels" => t
-                            .labels
-                            .as_ref()
-                            .map(|l| vec![l.to_string_lossy().into_owned()]),
-                        "atlas_images" => Some(warped.clone()),
-                        "atlas_labels" => Some(warped_labels.clone()),
-                        "out" => Some(vec![seg_s.clone()]),
-                        "threads" => Some(vec![f.threads.to_string()]),
-                        "atlasperf" => Some(vec![exe.clone()]),
-                        "scenario_dir" => Some(vec![scenario_dir.clone()]),
-                        _ => None,
-                    }
-                };
-                JobSpec::External(
-                    fill_template(&f.command, &vars)
-                        .map_err(|m| UsageError(format!("stages.fusion.command: {}", m.0)))?,
-                )
-            };
-            jobs.push(PlannedJob {
-                id: format!("{prefix}fuse-{}", t.id),
-                stage: Stage::Fusion,
-                target: t.id.clone(),
-                atlas: None,
-                deps: regs,
-                spec,
-                voxels,
-                threads: f.threads,
-                memory: f.memory,
-                ordinal: next(Stage::Fusion),
-            });
+    Ok((targets, atlases))
+}
+
+/// A target's registered atlases so far: the fusion job's inputs.
+#[derive(Default)]
+struct Warped {
+    images: Vec<String>,
+    labels: Vec<String>,
+}
+
+/// What a job's command line is built from; `on` is false for the simulator's graph, whose
+/// jobs have no command line.
+struct Commands {
+    on: bool,
+    exe_path: PathBuf,
+    exe: String,
+    scenario_dir: String,
+}
+
+impl Commands {
+    /// Registration of atlas `a` to target `t` with outputs prefixed `out`; its warped image
+    /// and labels join `warped`.
+    fn registration(
+        &self,
+        r: &Registration,
+        t: &Files,
+        a: &Files,
+        out: &Path,
+        warped: &mut Warped,
+    ) -> Result<JobSpec, UsageError> {
+        if !self.on {
+            return Ok(JobSpec::External(Vec::new()));
         }
+        let out_s = out.to_string_lossy().into_owned();
+        let w_img = format!("{out_s}warped.nii.gz");
+        let w_lab = format!("{out_s}warped_labels.nii.gz");
+        let spec = if r.command.is_empty() {
+            JobSpec::Register(RegisterJob {
+                exe: self.exe_path.clone(),
+                fixed: t.image.clone(),
+                moving: a.image.clone(),
+                moving_labels: a.labels.clone(),
+                fixed_labels: t.labels.clone(),
+                out: out.to_path_buf(),
+                threads: r.threads,
+                preset: r.preset,
+                overrides: r.overrides(),
+                label_interpolation: r.label_interpolation.unwrap_or_default(),
+            })
+        } else {
+            let vars = |name: &str| -> Option<Vec<String>> {
+                let one = |p: &Path| Some(vec![p.to_string_lossy().into_owned()]);
+                match name {
+                    "fixed" => one(&t.image),
+                    "moving" => one(&a.image),
+                    "moving_labels" => a.labels.as_deref().and_then(one),
+                    "fixed_labels" => t.labels.as_deref().and_then(one),
+                    "out" => Some(vec![out_s.clone()]),
+                    "warped" => Some(vec![w_img.clone()]),
+                    "warped_labels" => Some(vec![w_lab.clone()]),
+                    "threads" => Some(vec![r.threads.to_string()]),
+                    "atlasperf" => Some(vec![self.exe.clone()]),
+                    "scenario_dir" => Some(vec![self.scenario_dir.clone()]),
+                    _ => None,
+                }
+            };
+            JobSpec::External(
+                fill_template(&r.command, &vars)
+                    .map_err(|m| UsageError(format!("stages.registration.command: {}", m.0)))?,
+            )
+        };
+        warped.images.push(w_img);
+        warped.labels.push(w_lab);
+        Ok(spec)
     }
-    Ok(Plan {
-        name: s.name.clone(),
-        nodes: s.cluster.nodes.clone(),
-        policy: s.scheduling.policy,
-        placement: s.scheduling.placement,
-        retries: s.scheduling.retries,
-        forecast_margin: s.scheduling.forecast_margin,
-        dataset,
-        jobs,
-    })
+
+    /// Fusion of target `t`'s registered atlases into the segmentation `seg`.
+    fn fusion(
+        &self,
+        f: &Fusion,
+        t: &Files,
+        warped: &Warped,
+        seg: &Path,
+    ) -> Result<JobSpec, UsageError> {
+        if !self.on {
+            return Ok(JobSpec::External(Vec::new()));
+        }
+        if f.command.is_empty() {
+            return Ok(JobSpec::Fuse(FuseJob {
+                exe: self.exe_path.clone(),
+                target: t.image.clone(),
+                atlas_images: warped.images.iter().map(PathBuf::from).collect(),
+                atlas_labels: warped.labels.iter().map(PathBuf::from).collect(),
+                out: seg.to_path_buf(),
+                method: f.method,
+                jlf: f.jlf(),
+                threads: f.threads,
+                truth: t.labels.clone(),
+            }));
+        }
+        let vars = |name: &str| -> Option<Vec<String>> {
+            let one = |p: &Path| Some(vec![p.to_string_lossy().into_owned()]);
+            match name {
+                "target" => one(&t.image),
+                "target_labels" => t.labels.as_deref().and_then(one),
+                "atlas_images" => Some(warped.images.clone()),
+                "atlas_labels" => Some(warped.labels.clone()),
+                "out" => one(seg),
+                "threads" => Some(vec![f.threads.to_string()]),
+                "atlasperf" => Some(vec![self.exe.clone()]),
+                "scenario_dir" => Some(vec![self.scenario_dir.clone()]),
+                _ => None,
+            }
+        };
+        Ok(JobSpec::External(
+            fill_template(&f.command, &vars)
+                .map_err(|m| UsageError(format!("stages.fusion.command: {}", m.0)))?,
+        ))
+    }
 }
 
 type VoxelsOf = Box<dyn Fn(&Path) -> Result<u64, UsageError>>;

@@ -118,6 +118,14 @@ fn load_one(dir: &Path) -> crate::Result<Vec<Profile>> {
         if j.status != AttemptStatus::Ok || j.totals.wall_s <= 0.0 || j.totals.peak_rss == 0 {
             continue;
         }
+        let Some(voxels) = j.voxels else {
+            return Err(UsageError(format!(
+                "--profiles: {}: attempt {} has no image size (a store imported without --voxels); import it again with --voxels N, the voxels of the images its jobs processed",
+                dir.display(),
+                j.attempt_id
+            ))
+            .into());
+        };
         let t = &j.totals;
         let rows = samples.remove(&j.attempt_id).unwrap_or_default();
         // Alone, it would have run at least as fast as its share allowed, and no faster than
@@ -131,7 +139,7 @@ fn load_one(dir: &Path) -> crate::Result<Vec<Profile>> {
             attempt_id: j.attempt_id.clone(),
             stage,
             threads: j.threads.max(1),
-            voxels: j.voxels.unwrap_or(0).max(1),
+            voxels: voxels.max(1),
             atlases: match stage {
                 Stage::Registration => 1,
                 Stage::Fusion => parents.get(j.job_id.as_str()).map_or(1, Vec::len).max(1),

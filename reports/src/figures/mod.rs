@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -63,6 +62,10 @@ pub(crate) enum Mark {
     Dashed(RGBAColor),
     /// A cross (an OOM kill).
     Cross(RGBAColor),
+    /// A filled dot (a measured point).
+    Dot(RGBAColor),
+    /// A filled box (a band between the lowest and highest repeat).
+    Band(RGBAColor),
 }
 
 /// Width of the column right of each panel that holds its legend, pixels: legends sit beside
@@ -95,6 +98,8 @@ pub(crate) fn side_legend<DB: DrawingBackend>(
                 area.draw(&PathElement::new(vec![(22, y), (32, y)], c.stroke_width(2)))?;
             }
             Mark::Cross(c) => area.draw(&Cross::new((20, y), 6, c.stroke_width(3)))?,
+            Mark::Dot(c) => area.draw(&Circle::new((20, y), 5, c.filled()))?,
+            Mark::Band(c) => area.draw(&Rectangle::new([(8, y - 5), (32, y + 5)], c.filled()))?,
         }
         area.draw(&Text::new(label.clone(), (40, y - 7), font.clone()))?;
     }
@@ -107,24 +112,11 @@ pub(crate) fn side_legend<DB: DrawingBackend>(
 }
 
 /// The panel's plotting part and its legend column.
-fn with_legend_column<DB: DrawingBackend>(
+pub(crate) fn with_legend_column<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
 ) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
     let w = area.dim_in_pixel().0;
     area.split_horizontally(w.saturating_sub(LEGEND_W))
-}
-
-/// The legend box the sweep figures use, at `pos`.
-pub(crate) fn legend<'a, DB: DrawingBackend + 'a>(
-    c: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    pos: SeriesLabelPosition,
-) -> DrawResult<DB> {
-    c.configure_series_labels()
-        .position(pos)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
 }
 
 pub(crate) type DrawResult<DB> =

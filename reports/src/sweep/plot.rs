@@ -5,10 +5,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Axis, Series, QUANTITIES};
+use crate::figures::{side_legend, with_legend_column, Mark};
 use atlasperf_store::stats::fit::{fit_linear, fit_power, Fit};
 
 /// Scaling figure size in pixels.
-pub(super) const SIZE: (u32, u32) = (1200, 900);
+pub(super) const SIZE: (u32, u32) = (1600, 900);
 
 pub(super) fn colour(i: usize) -> RGBColor {
     const P: [RGBColor; 6] = [
@@ -53,7 +54,9 @@ pub(super) fn draw_axis<DB: DrawingBackend>(
             .fold(0.0, f64::max)
             .max(1e-9)
             * 1.15;
-        let mut c = ChartBuilder::on(area)
+        let (plot, legend) = with_legend_column(area);
+        let mut entries: Vec<(String, Mark)> = Vec::new();
+        let mut c = ChartBuilder::on(&plot)
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -86,27 +89,28 @@ pub(super) fn draw_axis<DB: DrawingBackend>(
                     .map(|p| (p.0, p.1))
                     .chain(at.iter().rev().map(|p| (p.0, p.2)))
                     .collect();
-                c.draw_series(std::iter::once(Polygon::new(band, col.mix(0.15).filled())))?
-                    .label(format!("{name}range over repeats"))
-                    .legend(move |(a, b)| {
-                        Rectangle::new([(a, b - 5), (a + 18, b + 5)], col.mix(0.15).filled())
-                    });
+                c.draw_series(std::iter::once(Polygon::new(band, col.mix(0.15).filled())))?;
+                entries.push((
+                    format!("{name}range over repeats"),
+                    Mark::Band(col.mix(0.15)),
+                ));
             }
             c.draw_series(
                 x.iter()
                     .zip(&y)
                     .map(|(&a, &b)| Circle::new((a, b), 5, col.filled())),
             )?;
+            entries.push((format!("{name}measured"), Mark::Dot(col.to_rgba())));
             let grid: Vec<f64> = (0..=60).map(|k| x0 + (x1 - x0) * k as f64 / 60.0).collect();
             if let Some(f) = fit_linear(&x, &y) {
                 c.draw_series(LineSeries::new(
                     grid.iter().map(|&g| (g, f.at(g))),
                     col.stroke_width(2),
-                ))?
-                .label(format!("{name}linear, R² {:.3}", f.r2()))
-                .legend(move |(a, b)| {
-                    PathElement::new(vec![(a, b), (a + 18, b)], col.stroke_width(2))
-                });
+                ))?;
+                entries.push((
+                    format!("{name}linear, R² {:.3}", f.r2()),
+                    Mark::Line(col.to_rgba(), 2),
+                ));
             }
             if let Some(f @ Fit::Power { exponent, .. }) = fit_power(&x, &y) {
                 let curve: Vec<(f64, f64)> = grid
@@ -119,14 +123,14 @@ pub(super) fn draw_axis<DB: DrawingBackend>(
                     6,
                     4,
                     col.mix(0.6).stroke_width(2),
-                ))?
-                .label(format!("{name}x^{exponent:.2}, R² {:.3}", f.r2()))
-                .legend(move |(a, b)| {
-                    PathElement::new(vec![(a, b), (a + 18, b)], col.mix(0.6).stroke_width(2))
-                });
+                ))?;
+                entries.push((
+                    format!("{name}x^{exponent:.2}, R² {:.3}", f.r2()),
+                    Mark::Dashed(col.mix(0.6)),
+                ));
             }
         }
-        crate::figures::legend(&mut c, SeriesLabelPosition::UpperLeft)?;
+        side_legend(&legend, &entries)?;
     }
     root.present()?;
     Ok(())

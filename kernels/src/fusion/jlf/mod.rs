@@ -175,66 +175,10 @@ pub fn joint_label_fusion_with(
     let mut atlases = Vec::with_capacity(n);
     for img in &inp.images {
         let a = Padded::new(img, dims, margin);
-        let a_stats = patch_stats(&a, r, big_r);
-        // One chunk of offsets per worker: one set of buffers and running bests each.
-        // Floor: pieces shorter than `with_min_len` are never split off, so a ceiling would
-        // leave an odd count in one piece and one worker idle.
-        let per_worker = (search.len() / rayon::current_num_threads().max(1)).max(1);
-        let found = (0..search.len())
-            .into_par_iter()
-            .with_min_len(per_worker)
-            .fold(
-                || ctx.new_best(),
-                |mut b, si| {
-                    ctx.offset(&a, &a_stats, si, &mut b);
-                    b
-                },
-            )
-            .reduce_with(|mut x, y| {
-                for v in 0..nvox {
-                    if y.score[v] < x.score[v]
-                        || (y.score[v] == x.score[v] && y.index[v] < x.index[v])
-                    {
-                        x.score[v] = y.score[v];
-                        x.index[v] = y.index[v];
-                    }
-                }
-                x
-            })
-            // Voxels outside the mask were not searched: offset 0, and they cast no votes.
-            .map(|b| {
-                b.index
-                    .into_iter()
-                    .map(|i| if i == u16::MAX { 0 } else { i })
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![0; nvox]);
-        best.push(found);
+        best.push(ctx.best_offsets(&a, &patch_stats(&a, r, big_r)));
         atlases.push(a);
     }
-    // Weights per voxel, atlas-minor; masked-out voxels keep zero weights (no votes).
-    let mut w = vec![0.0f64; nvox * n];
-    w.par_chunks_mut(nx * ny * n).enumerate().for_each_init(
-        || Scratch::new(patch.len(), n),
-        |sc, (k, slab)| {
-            for j in 0..ny {
-                for i in 0..nx {
-                    let x = [i, j, k];
-                    let v = i + nx * (j + ny * k);
-                    if !inside(v) {
-                        continue;
-                    }
-                    let mut offsets = std::mem::take(&mut sc.offsets);
-                    offsets.clear();
-                    offsets.extend(best.iter().map(|b| search[b[v] as usize]));
-                    let read = |a: usize, o: [isize; 3]| atlases[a].at(x, o);
-                    let wv = voxel_weights(inp, p, x, &patch, &offsets, &read, sc);
-                    sc.offsets = offsets;
-                    slab[(i + nx * j) * n..(i + nx * j + 1) * n].copy_from_slice(&wv);
-                }
-            }
-        },
-    );
+    let w = all_weights(inp, p, &patch, &search, &best, &atlases, &inside);
     let of = |xv: usize, a: usize| (search[best[a][xv] as usize], w[xv * n + a]);
     // Votes gathered at each voxel from the patches that cover it.
     let mut out = vec![0u16; nvox];
@@ -254,31 +198,7 @@ pub fn joint_label_fusion_with(
             }
         });
     if let Some(emit) = opts.posteriors {
-        let mut set: Vec<u16> = inp.labels.iter().flat_map(|l| l.iter().copied()).collect();
-        set.sort_unstable();
-        set.dedup();
-        for label in set {
-            let mut post = vec![0f32; nvox];
-            post.par_chunks_mut(nx * ny)
-                .enumerate()
-                .for_each(|(k, slab)| {
-                    let mut votes = Vec::new();
-                    for j in 0..ny {
-                        for i in 0..nx {
-                            votes.clear();
-                            gather(inp, &patch, [i, j, k], of, &mut votes);
-                            let total: f64 = votes.iter().map(|v| v.1).sum();
-                            let mine = votes.iter().find(|v| v.0 == label).map_or(0.0, |v| v.1);
-                            slab[i + nx * j] = if total > 0.0 {
-                                (mine / total) as f32
-                            } else {
-                                0.0
-                            };
-                        }
-                    }
-                });
-            emit(label, post)?;
-        }
+        posteriors(inp, &patch, of, emit)?;
     }
     Ok(out)
 }
@@ -362,6 +282,81 @@ fn fuse_in_box(inp: &JlfInputs<'_>, p: &JlfParams, mask: &[u16], b: &Box3) -> Re
         }
     }
     Ok(out)
+}
+
+/// Joint-fusion weights per voxel, atlas-minor, from each atlas's best offsets; voxels outside
+/// the mask keep zero weights (they cast no votes).
+fn all_weights(
+    inp: &JlfInputs<'_>,
+    p: &JlfParams,
+    patch: &[[isize; 3]],
+    search: &[[isize; 3]],
+    best: &[Vec<u16>],
+    atlases: &[Padded],
+    inside: &(impl Fn(usize) -> bool + Sync),
+) -> Vec<f64> {
+    let [nx, ny, nz] = inp.dims;
+    let n = inp.images.len();
+    let mut w = vec![0.0f64; nx * ny * nz * n];
+    w.par_chunks_mut(nx * ny * n).enumerate().for_each_init(
+        || Scratch::new(patch.len(), n),
+        |sc, (k, slab)| {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let x = [i, j, k];
+                    let v = i + nx * (j + ny * k);
+                    if !inside(v) {
+                        continue;
+                    }
+                    let mut offsets = std::mem::take(&mut sc.offsets);
+                    offsets.clear();
+                    offsets.extend(best.iter().map(|b| search[b[v] as usize]));
+                    let read = |a: usize, o: [isize; 3]| atlases[a].at(x, o);
+                    let wv = voxel_weights(inp, p, x, patch, &offsets, &read, sc);
+                    sc.offsets = offsets;
+                    slab[(i + nx * j) * n..(i + nx * j + 1) * n].copy_from_slice(&wv);
+                }
+            }
+        },
+    );
+    w
+}
+
+/// Each label's posterior (its votes over all votes at every voxel), passed to `emit` one
+/// label at a time in increasing order.
+fn posteriors(
+    inp: &JlfInputs<'_>,
+    patch: &[[isize; 3]],
+    of: impl Fn(usize, usize) -> ([isize; 3], f64) + Sync + Copy,
+    emit: &mut (dyn FnMut(u16, Vec<f32>) -> Result<()> + Send),
+) -> Result<()> {
+    let [nx, ny, nz] = inp.dims;
+    let mut set: Vec<u16> = inp.labels.iter().flat_map(|l| l.iter().copied()).collect();
+    set.sort_unstable();
+    set.dedup();
+    for label in set {
+        let mut post = vec![0f32; nx * ny * nz];
+        post.par_chunks_mut(nx * ny)
+            .enumerate()
+            .for_each(|(k, slab)| {
+                let mut votes = Vec::new();
+                for j in 0..ny {
+                    for i in 0..nx {
+                        votes.clear();
+                        gather(inp, patch, [i, j, k], of, &mut votes);
+                        let total: f64 = votes.iter().map(|v| v.1).sum();
+                        let mine = votes.iter().find(|v| v.0 == label).map_or(0.0, |v| v.1);
+                        slab[i + nx * j] = if total > 0.0 {
+                            (mine / total) as f32
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+            });
+        emit(label, post)?;
+    }
+    Ok(())
 }
 
 /// The votes at voxel `y`: every voxel `x = y − p` of the grid whose patch covers `y` adds,

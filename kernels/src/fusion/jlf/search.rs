@@ -2,6 +2,7 @@
 //! normalised patch is closest to the target's, from running sums over padded images.
 
 use super::weights::{clamped, mean_sd};
+use rayon::prelude::*;
 
 /// An image extended by `m` voxels on every side with its border values, in f64.
 pub(super) struct Padded {
@@ -199,6 +200,47 @@ fn sum_rows<'s>(out: &mut [f64], src: impl Iterator<Item = &'s [f64]>) {
 }
 
 impl Search<'_> {
+    /// The best offset index per voxel for atlas `a` (with its patch statistics), the search
+    /// offsets split over the rayon pool; voxels outside the rows' spans get offset 0 (they
+    /// were not searched and cast no votes).
+    pub(super) fn best_offsets(&self, a: &Padded, a_stats: &[[f64; 2]]) -> Vec<u16> {
+        let [nx, ny, nz] = self.dims;
+        let nvox = nx * ny * nz;
+        let n = self.search.len();
+        // One chunk of offsets per worker: one set of buffers and running bests each.
+        // Floor: pieces shorter than `with_min_len` are never split off, so a ceiling would
+        // leave an odd count in one piece and one worker idle.
+        let per_worker = (n / rayon::current_num_threads().max(1)).max(1);
+        (0..n)
+            .into_par_iter()
+            .with_min_len(per_worker)
+            .fold(
+                || self.new_best(),
+                |mut b, si| {
+                    self.offset(a, a_stats, si, &mut b);
+                    b
+                },
+            )
+            .reduce_with(|mut x, y| {
+                for v in 0..nvox {
+                    if y.score[v] < x.score[v]
+                        || (y.score[v] == x.score[v] && y.index[v] < x.index[v])
+                    {
+                        x.score[v] = y.score[v];
+                        x.index[v] = y.index[v];
+                    }
+                }
+                x
+            })
+            .map(|b| {
+                b.index
+                    .into_iter()
+                    .map(|i| if i == u16::MAX { 0 } else { i })
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![0; nvox])
+    }
+
     pub(super) fn new_best(&self) -> Best {
         let [nx, ny, nz] = self.dims;
         let r = self.r;

@@ -1,0 +1,542 @@
+//! `sacct --parsable2` (or `--parsable`): a header line of field names, then one line per job
+//! allocation and per step (`123`, `123.batch`, `123.extern`, `123.0`; array tasks
+//! `123_4`, `123_4.batch`), fields separated by `|`. Steps are folded into their job: CPU and
+//! I/O summed, memory the largest step's.
+//!
+//! Fields read (any order; the rest are ignored): `JobID` and `State` (required), `JobName`,
+//! `NodeList`, `Start`, `End`, `Elapsed`, `TotalCPU`, `UserCPU`, `SystemCPU`, `AllocCPUS`,
+//! `ReqMem`, `MaxRSS`, `AveDiskRead`, `AveDiskWrite`, `NTasks`, `ExitCode`. Suggested:
+//! `sacct --parsable2 --format=JobID,JobName,State,ExitCode,NodeList,Start,End,Elapsed,TotalCPU,UserCPU,SystemCPU,AllocCPUS,ReqMem,MaxRSS,AveDiskRead,AveDiskWrite,NTasks`.
+
+use std::collections::BTreeMap;
+
+use super::text::{fields, sanitize_id, size, slurm_duration, slurm_time, Source};
+use super::{Job, Parsed};
+use crate::error::UsageError;
+use crate::store::AttemptStatus;
+
+/// A job's lines so far.
+struct Folded {
+    job: Job,
+    /// True once the allocation's own line was read.
+    seen_job_line: bool,
+    /// CPU seconds summed over the steps (used when the allocation line has none).
+    steps_cpu: (f64, f64),
+}
+
+/// Parses every file.
+///
+/// # Errors
+/// A file that is not sacct output, naming file, line and column.
+pub fn parse(sources: &[Source]) -> Result<Parsed, UsageError> {
+    let mut jobs: BTreeMap<String, Folded> = BTreeMap::new();
+    let mut order = Vec::new();
+    let mut unfinished = 0usize;
+    for src in sources {
+        parse_file(src, &mut jobs, &mut order, &mut unfinished)?;
+    }
+    let mut parsed = Parsed::default();
+    for key in order {
+        let Some(f) = jobs.remove(&key) else { continue };
+        if !f.seen_job_line {
+            continue;
+        }
+        let mut j = f.job;
+        if j.cpu_user_s + j.cpu_sys_s == 0.0 {
+            (j.cpu_user_s, j.cpu_sys_s) = f.steps_cpu;
+        }
+        parsed.jobs.push(j);
+    }
+    if unfinished > 0 {
+        parsed.notes.push(format!(
+            "{unfinished} allocation(s) still pending or running were left out"
+        ));
+    }
+    for (k, v) in [
+        ("times", "exact: Start and End (whole seconds), Elapsed"),
+        ("cpu", "exact: TotalCPU (UserCPU + SystemCPU) of the allocation, or the sum of its steps'"),
+        ("peak_rss", "sampled: MaxRSS, the largest step's, polled by Slurm's jobacct_gather (JobAcctGatherFrequency, 30 s by default) and per task"),
+        ("io", "sampled: AveDiskRead/AveDiskWrite × NTasks summed over steps (storage bytes); rchar/wchar missing"),
+        ("threads", "exact: AllocCPUS"),
+        ("mem_request", "exact: ReqMem"),
+    ] {
+        parsed.columns.insert(k.into(), v.into());
+    }
+    Ok(parsed)
+}
+
+fn parse_file(
+    src: &Source,
+    jobs: &mut BTreeMap<String, Folded>,
+    order: &mut Vec<String>,
+    unfinished: &mut usize,
+) -> Result<(), UsageError> {
+    let mut lines = src.text.lines().enumerate();
+    let Some((_, header)) = lines.next() else {
+        return Err(src.at(
+            1,
+            1,
+            "empty file: expected sacct --parsable2 output with its header line",
+        ));
+    };
+    // `--parsable` ends every line with a `|`; `--parsable2` does not.
+    let parsable1 = header.ends_with('|');
+    let split = |line| split_row(line, parsable1);
+    let names = split(header);
+    let col = |name: &str| names.iter().position(|(_, n)| n.eq_ignore_ascii_case(name));
+    let (Some(c_id), Some(c_state)) = (col("JobID"), col("State")) else {
+        return Err(src.at(
+            1,
+            1,
+            "not sacct --parsable2 output: the header needs JobID and State (run sacct with --parsable2 and without --noheader)",
+        ));
+    };
+    let c = Cols {
+        name: col("JobName"),
+        node: col("NodeList"),
+        start: col("Start"),
+        end: col("End"),
+        elapsed: col("Elapsed"),
+        total_cpu: col("TotalCPU"),
+        user_cpu: col("UserCPU"),
+        sys_cpu: col("SystemCPU"),
+        cpus: col("AllocCPUS"),
+        req_mem: col("ReqMem"),
+        max_rss: col("MaxRSS"),
+        disk_read: col("AveDiskRead"),
+        disk_write: col("AveDiskWrite"),
+        ntasks: col("NTasks"),
+        exit: col("ExitCode"),
+    };
+    for (i, line) in lines {
+        let ln = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row = split(line);
+        if row.len() != names.len() {
+            return Err(src.at(
+                ln,
+                1,
+                format!(
+                    "{} fields where the header has {} (a `|` inside a job name, or lines from another command?)",
+                    row.len(),
+                    names.len()
+                ),
+            ));
+        }
+        let get = |k: Option<usize>| k.map_or("", |k| row[k].1.trim());
+        let at = |k: Option<usize>, m: String| src.at(ln, k.map_or(1, |k| row[k].0), m);
+        let raw_id = row[c_id].1.trim();
+        if raw_id.is_empty() {
+            return Err(at(Some(c_id), "empty JobID".into()));
+        }
+        let (key, step) = match raw_id.split_once('.') {
+            Some((k, s)) => (k, Some(s)),
+            None => (raw_id, None),
+        };
+        if key.contains('[') {
+            // A pending array's summary line (`123_[1-9]`): nothing ran yet.
+            *unfinished += 1;
+            continue;
+        }
+        let state_word = get(Some(c_state)).split_whitespace().next().unwrap_or("");
+        let dur = |k: Option<usize>| slurm_duration(get(k)).map_err(|m| at(k, m));
+        let bytes = |k: Option<usize>, bare: f64| size(get(k), bare).map_err(|m| at(k, m));
+        let ntasks = get(c.ntasks).parse::<f64>().unwrap_or(1.0).clamp(1.0, 1e6);
+        let read = bytes(c.disk_read, 1.0)?.unwrap_or(0) as f64 * ntasks;
+        let write = bytes(c.disk_write, 1.0)?.unwrap_or(0) as f64 * ntasks;
+        let rss = bytes(c.max_rss, 1024.0)?.unwrap_or(0);
+        let (user, sys) = match (dur(c.user_cpu)?, dur(c.sys_cpu)?) {
+            (Some(u), Some(s)) => (u, s),
+            _ => (dur(c.total_cpu)?.unwrap_or(0.0), 0.0),
+        };
+        if !jobs.contains_key(key) {
+            order.push(key.to_string());
+        }
+        let f = jobs.entry(key.to_string()).or_insert_with(|| Folded {
+            job: Job::named(key, key, ""),
+            seen_job_line: false,
+            steps_cpu: (0.0, 0.0),
+        });
+        f.job.read_bytes = f.job.read_bytes.saturating_add(read as u64);
+        f.job.write_bytes = f.job.write_bytes.saturating_add(write as u64);
+        f.job.peak_rss = f.job.peak_rss.max(rss);
+        if step.is_some() {
+            f.steps_cpu.0 += user;
+            f.steps_cpu.1 += sys;
+            continue;
+        }
+        // The allocation's own line.
+        let Some(status) = status_of(state_word) else {
+            if unfinished_state(state_word) {
+                *unfinished += 1;
+                jobs.remove(key);
+                continue;
+            }
+            return Err(at(
+                Some(c_state),
+                format!("unknown job state {state_word:?}"),
+            ));
+        };
+        let start = slurm_time(get(c.start)).map_err(|m| at(c.start, m))?;
+        let end = slurm_time(get(c.end)).map_err(|m| at(c.end, m))?;
+        let elapsed = dur(c.elapsed)?;
+        let (start, end) = match (start, end, elapsed) {
+            (Some(s), Some(e), _) if e >= s => (s, e),
+            (Some(s), Some(e), _) => {
+                return Err(at(c.end, format!("End is {:.0} s before Start", s - e)))
+            }
+            (Some(s), None, Some(d)) => (s, s + d),
+            (None, Some(e), Some(d)) if e >= d => (e - d, e),
+            _ => {
+                if status == AttemptStatus::Terminated {
+                    // Cancelled before it started.
+                    *unfinished += 1;
+                    jobs.remove(key);
+                    continue;
+                }
+                return Err(at(
+                    c.start,
+                    "a finished job needs Start and End (or one of them and Elapsed)".into(),
+                ));
+            }
+        };
+        let name = match get(c.name) {
+            "" => key.to_string(),
+            n => n.to_string(),
+        };
+        let (id, attempt) =
+            atlasperf_attempt(&name).unwrap_or_else(|| (format!("{name}-{key}"), 1));
+        let (code, signal) = exit_code(get(c.exit)).map_err(|m| at(c.exit, m))?;
+        let j = &mut f.job;
+        j.id = sanitize_id(&id);
+        j.attempt = attempt;
+        j.name = name;
+        j.node = first_node(get(c.node));
+        j.status = status;
+        j.exit_code = code.or(Some(i32::from(status != AttemptStatus::Ok)));
+        j.signal = signal;
+        j.start_unix = start;
+        j.end_unix = end;
+        j.cpu_user_s = user;
+        j.cpu_sys_s = sys;
+        j.threads = get(c.cpus).parse::<usize>().unwrap_or(1).clamp(1, 1 << 20);
+        j.mem_request = bytes(c.req_mem, 1024.0 * 1024.0)?;
+        j.executor_job_id = Some(key.to_string());
+        f.seen_job_line = true;
+    }
+    Ok(())
+}
+
+/// A line's fields; `--parsable` ends every line with a `|`, `--parsable2` does not.
+fn split_row(line: &str, parsable1: bool) -> Vec<(usize, &str)> {
+    let line = if parsable1 {
+        line.strip_suffix('|').unwrap_or(line)
+    } else {
+        line
+    };
+    fields(line, '|')
+}
+
+/// Column indices of the optional fields.
+struct Cols {
+    name: Option<usize>,
+    node: Option<usize>,
+    start: Option<usize>,
+    end: Option<usize>,
+    elapsed: Option<usize>,
+    total_cpu: Option<usize>,
+    user_cpu: Option<usize>,
+    sys_cpu: Option<usize>,
+    cpus: Option<usize>,
+    req_mem: Option<usize>,
+    max_rss: Option<usize>,
+    disk_read: Option<usize>,
+    disk_write: Option<usize>,
+    ntasks: Option<usize>,
+    exit: Option<usize>,
+}
+
+/// The store's status for a finished Slurm state.
+fn status_of(state: &str) -> Option<AttemptStatus> {
+    Some(match state {
+        "COMPLETED" => AttemptStatus::Ok,
+        "FAILED" | "NODE_FAIL" | "BOOT_FAIL" => AttemptStatus::Failed,
+        "OUT_OF_MEMORY" => AttemptStatus::OomKilled,
+        "TIMEOUT" | "CANCELLED" | "PREEMPTED" | "DEADLINE" | "REVOKED" => AttemptStatus::Terminated,
+        _ => return None,
+    })
+}
+
+fn unfinished_state(state: &str) -> bool {
+    matches!(
+        state,
+        "PENDING"
+            | "RUNNING"
+            | "REQUEUED"
+            | "RESIZING"
+            | "SUSPENDED"
+            | "REQUEUE_HOLD"
+            | "REQUEUE_FED"
+            | "SPECIAL_EXIT"
+            | "STOPPED"
+            | "SIGNALING"
+            | "STAGE_OUT"
+            | "COMPLETING"
+            | "CONFIGURING"
+    )
+}
+
+/// atlasperf's own Slurm job names, `atlasperf-<job>.<attempt>`: the job id and attempt.
+fn atlasperf_attempt(name: &str) -> Option<(String, u32)> {
+    let rest = name.strip_prefix("atlasperf-")?;
+    let (job, n) = rest.rsplit_once('.')?;
+    Some((job.to_string(), n.parse().ok().filter(|n| *n >= 1)?))
+}
+
+/// `ExitCode` is `code:signal`.
+fn exit_code(s: &str) -> Result<(Option<i32>, Option<i32>), String> {
+    if s.is_empty() {
+        return Ok((None, None));
+    }
+    let (c, sig) = s.split_once(':').unwrap_or((s, "0"));
+    let parse = |v: &str| {
+        v.parse::<i32>()
+            .ok()
+            .filter(|v| (0..=255).contains(v))
+            .ok_or_else(|| format!("{s:?} is not an exit code (CODE:SIGNAL)"))
+    };
+    let (c, sig) = (parse(c)?, parse(sig)?);
+    Ok((Some(c), (sig != 0).then_some(sig)))
+}
+
+/// The first node of a Slurm node list (`node[1-3,5]` → `node1`; `None assigned` → empty).
+fn first_node(list: &str) -> String {
+    let list = list.trim();
+    if list.is_empty() || list.starts_with("None") {
+        return "unassigned".into();
+    }
+    let first = match list.find('[') {
+        Some(i) => {
+            let range = &list[i + 1..];
+            let first = range.split([',', '-', ']']).next().unwrap_or_default();
+            format!("{}{first}", &list[..i])
+        }
+        None => list.split(',').next().unwrap_or(list).to_string(),
+    };
+    sanitize_id(&first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn src(text: &str) -> Source {
+        Source {
+            path: PathBuf::from("acct.txt"),
+            text: text.into(),
+            mtime_unix: 0.0,
+        }
+    }
+
+    const HEADER: &str = "JobID|JobName|State|ExitCode|NodeList|Start|End|Elapsed|TotalCPU|UserCPU|SystemCPU|AllocCPUS|ReqMem|MaxRSS|AveDiskRead|AveDiskWrite|NTasks";
+    const T0: &str = "2026-12-03T08:00:00";
+
+    /// A row of the 17 header fields.
+    fn row(f: [&str; 17]) -> String {
+        f.join("|")
+    }
+
+    #[test]
+    fn steps_fold_into_their_job() {
+        let t10 = "2026-12-03T08:00:10";
+        let lines = [
+            HEADER.to_string(),
+            row([
+                "17",
+                "atlasperf-reg-sub01-sub02.1",
+                "COMPLETED",
+                "0:0",
+                "nodea",
+                T0,
+                t10,
+                "00:00:10",
+                "00:09.500",
+                "00:09.000",
+                "00:00.500",
+                "1",
+                "2000M",
+                "",
+                "",
+                "",
+                "",
+            ]),
+            row([
+                "17.batch",
+                "batch",
+                "COMPLETED",
+                "0:0",
+                "nodea",
+                T0,
+                t10,
+                "00:00:10",
+                "00:09.500",
+                "00:09.000",
+                "00:00.500",
+                "1",
+                "",
+                "102400K",
+                "1M",
+                "2M",
+                "1",
+            ]),
+            row([
+                "17.extern",
+                "extern",
+                "COMPLETED",
+                "0:0",
+                "nodea",
+                T0,
+                t10,
+                "00:00:10",
+                "00:00:00",
+                "00:00:00",
+                "00:00:00",
+                "1",
+                "",
+                "1000K",
+                "0",
+                "0",
+                "1",
+            ]),
+            row([
+                "18",
+                "other job",
+                "OUT_OF_MEMORY",
+                "0:125",
+                "node[3-4]",
+                "2026-12-03T08:00:05",
+                "2026-12-03T08:00:07",
+                "00:00:02",
+                "00:01.000",
+                "",
+                "",
+                "2",
+                "1G",
+                "",
+                "",
+                "",
+                "",
+            ]),
+            row([
+                "19",
+                "pending",
+                "PENDING",
+                "0:0",
+                "None assigned",
+                "Unknown",
+                "Unknown",
+                "00:00:00",
+                "00:00:00",
+                "",
+                "",
+                "1",
+                "1G",
+                "",
+                "",
+                "",
+                "",
+            ]),
+        ];
+        let p = parse(&[src(&lines.join("\n"))]).unwrap();
+        assert_eq!(p.jobs.len(), 2);
+        let reg = &p.jobs[0];
+        assert_eq!((reg.id.as_str(), reg.attempt), ("reg-sub01-sub02", 1));
+        assert_eq!(reg.node, "nodea");
+        assert_eq!(reg.end_unix - reg.start_unix, 10.0);
+        assert_eq!((reg.cpu_user_s, reg.cpu_sys_s), (9.0, 0.5));
+        assert_eq!(reg.peak_rss, 100 << 20);
+        assert_eq!((reg.read_bytes, reg.write_bytes), (1 << 20, 2 << 20));
+        assert_eq!(reg.mem_request, Some(2000 << 20));
+        let oom = &p.jobs[1];
+        assert_eq!(oom.status, AttemptStatus::OomKilled);
+        assert_eq!(oom.node, "node3");
+        assert_eq!(oom.id, "other_job-18");
+        assert_eq!(oom.threads, 2);
+        assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+        // `--parsable` (a `|` after every line) reads the same.
+        let p1: Vec<String> = lines.iter().map(|l| format!("{l}|")).collect();
+        assert_eq!(parse(&[src(&p1.join("\n"))]).unwrap().jobs, p.jobs);
+    }
+
+    #[test]
+    fn bad_rows_name_line_and_column() {
+        let bad = |fields: [&str; 17]| {
+            parse(&[src(&format!("{HEADER}\n{}\n", row(fields)))])
+                .unwrap_err()
+                .0
+        };
+        let e = parse(&[src(&format!("{HEADER}\n1|a|COMPLETED\n"))])
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("acct.txt:2:1: 3 fields"), "{e}");
+        let t1 = "2026-12-03T08:00:01";
+        let e = bad([
+            "1", "a", "WEIRD", "0:0", "n", T0, t1, "00:00:01", "00:00:01", "", "", "1", "1G", "",
+            "", "", "",
+        ]);
+        assert!(
+            e.starts_with("acct.txt:2:5: unknown job state \"WEIRD\""),
+            "{e}"
+        );
+        let e = bad([
+            "1",
+            "a",
+            "COMPLETED",
+            "0:0",
+            "n",
+            T0,
+            t1,
+            "00:00:01",
+            "00:00:01",
+            "",
+            "",
+            "1",
+            "1G",
+            "5X",
+            "",
+            "",
+            "",
+        ]);
+        assert!(e.contains(":2:") && e.contains("unknown unit"), "{e}");
+        let e = bad([
+            "1",
+            "a",
+            "COMPLETED",
+            "0:0",
+            "n",
+            t1,
+            T0,
+            "00:00:01",
+            "00:00:01",
+            "",
+            "",
+            "1",
+            "1G",
+            "",
+            "",
+            "",
+            "",
+        ]);
+        assert!(e.contains("End is 1 s before Start"), "{e}");
+        let e = parse(&[src("JobName|Elapsed\nx|00:00:01\n")])
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("acct.txt:1:1: not sacct --parsable2 output"),
+            "{e}"
+        );
+    }
+}
