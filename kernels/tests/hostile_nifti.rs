@@ -2,7 +2,7 @@
 //! (dims, datatype, bitpix, vox_offset, pixdim, scaling, qform/sform, magic, sizeof_hdr),
 //! truncated or gzipped. Whatever the bytes, the reader returns an image or an error that
 //! names the file — never a panic, never an error that the command line would report as
-//! anything but bad input (exit code 2). 60 000 cases per run (fixed seed, so a failure
+//! anything but bad input (exit code 2). 60 000 cases per run in two halves (fixed seeds, so a failure
 //! reproduces; proptest prints the case).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -118,17 +118,27 @@ fn check(path: &Path, name: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+// Two halves of 30 000 cases each, with their own seeds, so both test threads work on them.
 #[test]
 fn hostile_headers_never_panic_and_every_rejection_names_the_file() {
+    hostile_headers(7);
+}
+
+#[test]
+fn hostile_headers_never_panic_and_every_rejection_names_the_file_second_half() {
+    hostile_headers(8);
+}
+
+fn hostile_headers(seed: u8) {
     let base = valid();
     let dir = tempfile::tempdir().unwrap();
     let mut runner = TestRunner::new_with_rng(
         Config {
-            cases: 60_000,
+            cases: 30_000,
             failure_persistence: None,
             ..Config::default()
         },
-        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
     );
     let (accepted, refused) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
     let result = runner.run(&case(base.len()), |c| {
@@ -146,7 +156,7 @@ fn hostile_headers_never_panic_and_every_rejection_names_the_file() {
     let (accepted, refused) = (accepted.get(), refused.get());
     eprintln!("hostile NIfTI: {accepted} read, {refused} refused");
     assert!(
-        refused > 1000 && accepted > 100,
+        refused > 500 && accepted > 50,
         "{accepted} read, {refused} refused"
     );
 }

@@ -3,9 +3,7 @@
 //! again keeps what is complete; every run records its measurement conditions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{atlasperf, repo, run_json};
+use crate::common::{atlasperf, repo, run_json};
 use predicates::prelude::*;
 
 #[test]

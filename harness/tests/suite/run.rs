@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 use predicates::prelude::*;
 use serde_json::Value;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn every_shipped_scenario_parses_and_plans() {

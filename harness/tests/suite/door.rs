@@ -5,8 +5,8 @@
 
 use predicates::prelude::*;
 
-mod common;
-use common::*;
+use crate::common;
+use crate::common::*;
 
 #[test]
 fn unknown_registration_choices_in_a_scenario_are_usage_errors() {

@@ -9,7 +9,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 fn quick() -> PathBuf {
     common::repo().join("scenarios/quick.toml")

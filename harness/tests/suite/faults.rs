@@ -5,14 +5,12 @@
 //! two resumes at once, an agent killed, a torn journal tail, a full disk (planted symlinks: door.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use predicates::prelude::*;
 
 /// 2 targets × 3 atlases + 2 fusions of 0.5 s loads, 2 at a time.

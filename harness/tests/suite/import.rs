@@ -9,8 +9,7 @@ use atlasperf_harness::import::{parse_sources, Format, Source};
 use predicates::prelude::*;
 use proptest::prelude::*;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn fixture(name: &str) -> PathBuf {
     repo().join("harness/tests/fixtures/import").join(name)

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use atlasperf_harness::cli::Cli;
 use clap::Parser;
 
-mod common;
-use common::repo;
+use crate::common;
+use crate::common::repo;
 
 /// README.md and every page of the guide.
 fn pages() -> Vec<PathBuf> {

@@ -13,8 +13,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-mod common;
-use common::repo;
+use crate::common::repo;
 
 /// SLURM_CONF of the environment, else the local cluster's.
 fn slurm_conf() -> String {

@@ -8,15 +8,13 @@
 //!
 //! ```sh
 //! ATLASPERF_TEMPLATE="$(scripts/fetch-template.sh)" \
-//!   cargo test --release -p atlasperf-harness --test real_anatomy -- --ignored
+//!   cargo test --release -p atlasperf-harness --test suite -- --ignored real_anatomy::
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::atlasperf;
+use crate::common::atlasperf;
 
 fn template() -> PathBuf {
     let dir = std::env::var_os("ATLASPERF_TEMPLATE").expect(

@@ -3,8 +3,7 @@
 
 use predicates::prelude::*;
 
-mod common;
-use common::{atlasperf, phantom};
+use crate::common::{atlasperf, phantom};
 
 #[test]
 fn help_describes_every_subcommand() {
