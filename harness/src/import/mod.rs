@@ -161,6 +161,15 @@ pub struct Parsed {
     pub notes: Vec<String>,
 }
 
+impl Parsed {
+    /// Records, per quantity, what it is in the source (`exact: …`, `sampled: …`, `missing: …`).
+    pub fn describe(&mut self, columns: &[(&str, &str)]) {
+        for (k, v) in columns {
+            self.columns.insert((*k).into(), (*v).into());
+        }
+    }
+}
+
 /// What `atlasperf import` was asked to do.
 #[derive(Debug, Clone)]
 pub struct Request {

@@ -46,7 +46,7 @@ pub fn parse(sources: &[Source]) -> Result<Parsed, UsageError> {
             sources[0].path.display()
         )));
     }
-    for (k, v) in [
+    parsed.describe(&[
         (
             "times",
             "exact: Time (Unix seconds) of the first and last samples",
@@ -64,9 +64,7 @@ pub fn parse(sources: &[Source]) -> Result<Parsed, UsageError> {
             "sampled: rchar, wchar, read_bytes, write_bytes at the last sample",
         ),
         ("series", "sampled: prmon's own samples"),
-    ] {
-        parsed.columns.insert(k.into(), v.into());
-    }
+    ]);
     Ok(parsed)
 }
 
@@ -79,14 +77,7 @@ fn folder(src: &Source) -> PathBuf {
 }
 
 fn parse_series(src: &Source) -> Result<Job, UsageError> {
-    let mut lines = src
-        .text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Err(src.at(1, 1, "empty file: expected prmon.txt with its header"));
-    };
+    let (header, rows) = src.header_and_rows("prmon.txt with its header")?;
     let names: Vec<&str> = words(header).into_iter().map(|w| w.1).collect();
     let col = |n: &str| names.iter().position(|h| *h == n);
     let (Some(c_time), Some(c_rss)) = (col("Time"), col("rss")) else {
@@ -109,8 +100,7 @@ fn parse_series(src: &Source) -> Result<Job, UsageError> {
     );
     let mut series = Vec::new();
     let mut t0 = None;
-    for (i, line) in lines {
-        let ln = i + 1;
+    for (ln, line) in rows {
         let row = words(line);
         if row.len() != names.len() {
             return Err(src.at(
@@ -172,11 +162,7 @@ mod tests {
     use super::*;
 
     fn src(path: &str, text: &str) -> Source {
-        Source {
-            path: PathBuf::from(path),
-            text: text.into(),
-            mtime_unix: 0.0,
-        }
+        Source::new(path, text, 0.0)
     }
 
     const TXT: &str = "Time\tnprocs\tnthreads\twtime\tstime\tutime\tpss\trss\tswap\tvmem\trchar\tread_bytes\twchar\twrite_bytes\n\

@@ -22,27 +22,18 @@ pub fn parse(sources: &[Source]) -> Result<Parsed, UsageError> {
     for src in sources {
         parsed.jobs.push(parse_file(src)?);
     }
-    for (k, v) in [
+    parsed.describe(&[
         ("times", "sampled: elapsed times from the log; the end is the log's modification time"),
         ("cpu", "sampled: CPU % per sample (psutil cpu_percent), integrated over time"),
         ("peak_rss", "sampled: the largest Real (MB) sample"),
         ("io", "sampled: Read/Write bytes (psutil read_bytes/write_bytes, storage) with --include-io, else missing; rchar/wchar missing"),
         ("series", "sampled: psrecord's own samples"),
-    ] {
-        parsed.columns.insert(k.into(), v.into());
-    }
+    ]);
     Ok(parsed)
 }
 
 fn parse_file(src: &Source) -> Result<Job, UsageError> {
-    let mut lines = src
-        .text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Err(src.at(1, 1, "empty file: expected a psrecord --log file"));
-    };
+    let (header, rows) = src.header_and_rows("a psrecord --log file")?;
     let csv = header.starts_with("elapsed_time,");
     let plain = header.starts_with('#') && header.contains("Elapsed time");
     if !csv && !plain {
@@ -61,13 +52,8 @@ fn parse_file(src: &Source) -> Result<Job, UsageError> {
     let mut series: Vec<Point> = Vec::new();
     let mut cpu_s = 0.0;
     let mut last: Option<f64> = None;
-    for (i, line) in lines {
-        let ln = i + 1;
-        let row = if csv {
-            fields(line.trim_end_matches('\r'), ',')
-        } else {
-            words(line)
-        };
+    for (ln, line) in rows {
+        let row = if csv { fields(line, ',') } else { words(line) };
         if row.len() != width_plain && row.len() != width_io {
             return Err(src.at(
                 ln,
@@ -125,14 +111,9 @@ fn parse_file(src: &Source) -> Result<Job, UsageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn src(text: &str) -> Source {
-        Source {
-            path: PathBuf::from("logs/reg.txt"),
-            text: text.into(),
-            mtime_unix: 100.0,
-        }
+        Source::new("logs/reg.txt", text, 100.0)
     }
 
     #[test]

@@ -52,16 +52,14 @@ pub fn parse(sources: &[Source]) -> Result<Parsed, UsageError> {
             "{unfinished} allocation(s) still pending or running were left out"
         ));
     }
-    for (k, v) in [
+    parsed.describe(&[
         ("times", "exact: Start and End (whole seconds), Elapsed"),
         ("cpu", "exact: TotalCPU (UserCPU + SystemCPU) of the allocation, or the sum of its steps'"),
         ("peak_rss", "sampled: MaxRSS, the largest step's, polled by Slurm's jobacct_gather (JobAcctGatherFrequency, 30 s by default) and per task"),
         ("io", "sampled: AveDiskRead/AveDiskWrite × NTasks summed over steps (storage bytes); rchar/wchar missing"),
         ("threads", "exact: AllocCPUS"),
         ("mem_request", "exact: ReqMem"),
-    ] {
-        parsed.columns.insert(k.into(), v.into());
-    }
+    ]);
     Ok(parsed)
 }
 
@@ -71,14 +69,7 @@ fn parse_file(
     order: &mut Vec<String>,
     unfinished: &mut usize,
 ) -> Result<(), UsageError> {
-    let mut lines = src.text.lines().enumerate();
-    let Some((_, header)) = lines.next() else {
-        return Err(src.at(
-            1,
-            1,
-            "empty file: expected sacct --parsable2 output with its header line",
-        ));
-    };
+    let (header, lines) = src.header_and_rows("sacct --parsable2 output with its header line")?;
     // `--parsable` ends every line with a `|`; `--parsable2` does not.
     let parsable1 = header.ends_with('|');
     let split = |line| split_row(line, parsable1);
@@ -108,11 +99,7 @@ fn parse_file(
         ntasks: col("NTasks"),
         exit: col("ExitCode"),
     };
-    for (i, line) in lines {
-        let ln = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
+    for (ln, line) in lines {
         let row = split(line);
         if row.len() != names.len() {
             return Err(src.at(
@@ -331,14 +318,9 @@ fn first_node(list: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn src(text: &str) -> Source {
-        Source {
-            path: PathBuf::from("acct.txt"),
-            text: text.into(),
-            mtime_unix: 0.0,
-        }
+        Source::new("acct.txt", text, 0.0)
     }
 
     const HEADER: &str = "JobID|JobName|State|ExitCode|NodeList|Start|End|Elapsed|TotalCPU|UserCPU|SystemCPU|AllocCPUS|ReqMem|MaxRSS|AveDiskRead|AveDiskWrite|NTasks";

@@ -29,29 +29,20 @@ pub fn parse(sources: &[Source]) -> Result<Parsed, UsageError> {
             "{empty} repeat(s) had no measurement (NA: shorter than Snakemake's first poll); their CPU, memory and I/O are 0"
         ));
     }
-    for (k, v) in [
+    parsed.describe(&[
         ("times", "sampled: the duration `s` is exact, the end is the benchmark file's modification time"),
         ("cpu", "sampled: cpu_time, psutil's user + system time of the job's processes, polled (Snakemake counts processes alive at a poll)"),
         ("peak_rss", "sampled: max_rss, the largest polled RSS sum"),
         ("io", "sampled: io_in/io_out (storage bytes, psutil read_bytes/write_bytes); rchar/wchar missing"),
         ("threads", "exact: the threads column where the file has one, else 1"),
-    ] {
-        parsed.columns.insert(k.into(), v.into());
-    }
+    ]);
     Ok(parsed)
 }
 
 /// Returns how many repeats had no measurement.
 fn parse_file(src: &Source, jobs: &mut Vec<Job>) -> Result<usize, UsageError> {
-    let mut lines = src
-        .text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Err(src.at(1, 1, "empty file: expected a Snakemake benchmark TSV"));
-    };
-    let names = fields(header.trim_end_matches('\r'), '\t');
+    let (header, rows) = src.header_and_rows("a Snakemake benchmark TSV")?;
+    let names = fields(header, '\t');
     let col = |n: &str| names.iter().position(|(_, h)| h.trim() == n);
     let (Some(c_s), Some(c_rss)) = (col("s"), col("max_rss")) else {
         return Err(src.at(
@@ -67,14 +58,12 @@ fn parse_file(src: &Source, jobs: &mut Vec<Job>) -> Result<usize, UsageError> {
         col("rule"),
         col("threads"),
     );
-    let rows: Vec<(usize, &str)> = lines.collect();
     // Repeats ran back to back and the file was written after the last.
     let mut end = src.mtime_unix;
     let mut out = Vec::new();
     let mut empty = 0;
-    for (k, (i, line)) in rows.iter().enumerate().rev() {
-        let ln = i + 1;
-        let row = fields(line.trim_end_matches('\r'), '\t');
+    for (k, &(ln, line)) in rows.iter().enumerate().rev() {
+        let row = fields(line, '\t');
         if row.len() != names.len() {
             return Err(src.at(
                 ln,
@@ -128,14 +117,9 @@ fn parse_file(src: &Source, jobs: &mut Vec<Job>) -> Result<usize, UsageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn src(path: &str, text: &str) -> Source {
-        Source {
-            path: PathBuf::from(path),
-            text: text.into(),
-            mtime_unix: 1000.0,
-        }
+        Source::new(path, text, 1000.0)
     }
 
     const HEADER: &str =

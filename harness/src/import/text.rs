@@ -12,6 +12,9 @@ const MAX_SECONDS: f64 = 1e9;
 /// Largest size accepted, bytes (1 PiB).
 const MAX_BYTES: f64 = (1u64 << 50) as f64;
 
+/// Numbered lines (from 1) of a file.
+pub type Lines<'a> = Vec<(usize, &'a str)>;
+
 /// One source file.
 pub struct Source {
     /// Its path, as given.
@@ -56,6 +59,33 @@ impl Source {
             text,
             mtime_unix,
         })
+    }
+
+    /// A source from text already in memory (tests, and generated input).
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>, mtime_unix: f64) -> Self {
+        Self {
+            path: path.into(),
+            text: text.into(),
+            mtime_unix,
+        }
+    }
+
+    /// The first non-empty line and the non-empty lines after it, each with its number from
+    /// 1, without a trailing `\r`.
+    ///
+    /// # Errors
+    /// An empty file, saying it should be `expected`.
+    pub fn header_and_rows(&self, expected: &str) -> Result<(&str, Lines<'_>), UsageError> {
+        let mut lines = self
+            .text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+        let Some((_, header)) = lines.next() else {
+            return Err(self.at(1, 1, format!("empty file: expected {expected}")));
+        };
+        Ok((header, lines.collect()))
     }
 
     /// An error at `line` (from 1) and `col` (from 1) of this file.

@@ -253,11 +253,7 @@ fn hostile(format: Format) -> impl Strategy<Value = String> {
 }
 
 fn check(format: Format, text: String) -> Result<(), TestCaseError> {
-    let src = Source {
-        path: PathBuf::from("in.txt"),
-        text,
-        mtime_unix: 1.8e9,
-    };
+    let src = Source::new("in.txt", text, 1.8e9);
     if let Err(e) = parse_sources(format, &[src]) {
         prop_assert!(
             e.0.starts_with("in.txt:"),
