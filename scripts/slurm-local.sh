@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # A real two-node Slurm cluster on this machine: munge, one slurmctld and two slurmd
-# (`nodea`, `nodeb`) on localhost, for atlasperf's Slurm executor and its tests.
+# (`nodea`, `nodeb`) on localhost, with accounting (slurmdbd on a MariaDB server of its own,
+# so `sacct` answers), for atlasperf's Slurm executor, its tests and `atlasperf import`.
 #
-#   scripts/slurm-local.sh up [--cpus N] [--memory MB]   install (apt) if needed and start
+#   scripts/slurm-local.sh up [--cpus N] [--memory MB] [--no-accounting]
+#                                                        install (apt) if needed and start
 #   scripts/slurm-local.sh down                          stop what `up` started (by pid)
 #   scripts/slurm-local.sh status                        pids and sinfo
 #   scripts/slurm-local.sh env                           the export line for SLURM_CONF
 #
 # --cpus and --memory are per node (default: 1 CPU and 2048 MB each). State, spool, logs,
-# pid files and slurm.conf live under $ATLASPERF_SLURM_DIR (default /var/tmp/atlasperf-slurm);
+# pid files, slurm.conf, slurmdbd.conf and the MariaDB data folder (its server on port 3307
+# and a socket of its own, never the system's) live under $ATLASPERF_SLURM_DIR (default
+# /var/tmp/atlasperf-slurm);
 # Slurm commands find the cluster through SLURM_CONF="$ATLASPERF_SLURM_DIR/slurm.conf"
 # (`eval "$(scripts/slurm-local.sh env)"`). Idempotent: `up` on a running cluster with the same
 # settings does nothing. Needs root (apt, munge, slurmd).
@@ -21,14 +25,92 @@ export SLURM_CONF="$conf"
 die() { echo "slurm-local: $*" >&2; exit 1; }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-install() {
-  if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
-    return
+install() { # ACCOUNTING(0|1)
+  local want=(slurm-wlm munge) have=1
+  command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null || have=0
+  if [ "$1" = 1 ]; then
+    want+=(slurmdbd mariadb-server)
+    command -v slurmdbd >/dev/null && command -v mariadbd >/dev/null || have=0
   fi
-  [ "$(id -u)" -eq 0 ] || die "slurm-wlm and munge are not installed and this is not root"
-  echo "slurm-local: installing slurm-wlm and munge (apt)"
+  [ "$have" = 1 ] && return
+  [ "$(id -u)" -eq 0 ] || die "${want[*]} are not all installed and this is not root"
+  echo "slurm-local: installing ${want[*]} (apt)"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+  # The packages' own services are not wanted: this script starts what it needs itself.
+  local policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >/dev/null
+  [ "$policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
+}
+
+db_pass="atlasperf-local"
+
+# MariaDB on its own data folder, socket and port; the slurm user and database for slurmdbd.
+start_mariadb() {
+  # Everything the server writes lives in its data folder, which belongs to the mysql user.
+  local data="$dir/mysql" sock="$dir/mysql/mysqld.sock"
+  alive "$data/mariadbd.pid" && return
+  if [ ! -d "$data/mysql" ]; then
+    mkdir -p "$data"
+    chown mysql:mysql "$data" 2>/dev/null || true
+    mariadb-install-db --user=mysql --datadir="$data" --auth-root-authentication-method=socket \
+      > "$dir/log/mariadb-install.log" 2>&1 || die "mariadb-install-db failed; see $dir/log/mariadb-install.log"
+  fi
+  setsid mariadbd --user=mysql --datadir="$data" --socket="$sock" --port=3307 --bind-address=127.0.0.1 \
+    --pid-file="$data/mariadbd.pid" --log-error="$data/mariadbd.err" --innodb-buffer-pool-size=64M \
+    </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 100); do
+    mariadb --socket="$sock" -e 'select 1' >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  mariadb --socket="$sock" -e 'select 1' >/dev/null 2>&1 || die "MariaDB did not start; see $data/mariadbd.err"
+  mariadb --socket="$sock" <<SQL
+CREATE DATABASE IF NOT EXISTS slurm_acct_db;
+CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '$db_pass';
+CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY '$db_pass';
+GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
+GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';
+FLUSH PRIVILEGES;
+SQL
+}
+
+start_slurmdbd() {
+  alive "$dir/slurmdbd.pid" && return
+  umask 077
+  cat > "$dir/slurmdbd.conf" <<EOF
+# Written by scripts/slurm-local.sh.
+AuthType=auth/munge
+DbdHost=localhost
+DbdPort=6819
+SlurmUser=root
+PidFile=$dir/slurmdbd.pid
+LogFile=$dir/log/slurmdbd.log
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=3307
+StorageUser=slurm
+StoragePass=$db_pass
+StorageLoc=slurm_acct_db
+EOF
+  umask 022
+  # slurmdbd reads slurmdbd.conf from the folder of SLURM_CONF.
+  SLURM_CONF="$conf" slurmdbd
+  for _ in $(seq 100); do
+    sacctmgr -n list cluster >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  sacctmgr -n list cluster >/dev/null 2>&1 || die "slurmdbd did not answer; see $dir/log/slurmdbd.log"
+  if ! sacctmgr -n -P list cluster format=cluster | grep -qx atlasperf; then
+    sacctmgr -i add cluster atlasperf >/dev/null
+  fi
+  # An association for root, so its jobs are accounted under an account of their own.
+  if ! sacctmgr -n -P list user root format=user 2>/dev/null | grep -qx root; then
+    sacctmgr -i add account atlasperf cluster=atlasperf >/dev/null 2>&1 || true
+    sacctmgr -i add user root account=atlasperf cluster=atlasperf >/dev/null 2>&1 || true
+  fi
 }
 
 start_munge() {
@@ -55,8 +137,14 @@ start_munge() {
   cp /run/munge/munged.pid "$dir/munged.pid"
 }
 
-write_conf() {
-  local cpus="$1" memory="$2" host
+write_conf() { # CPUS MEMORY ACCOUNTING
+  local cpus="$1" memory="$2" accounting host
+  accounting="AccountingStorageType=accounting_storage/none"
+  if [ "$3" = 1 ]; then
+    accounting="AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+AccountingStoragePort=6819"
+  fi
   host="$(hostname -s)"
   mkdir -p "$dir/state" "$dir/log" "$dir/spool/nodea" "$dir/spool/nodeb"
   cat > "$conf.new" <<EOF
@@ -81,7 +169,7 @@ SlurmdParameters=config_overrides
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=task=1
 JobAcctGatherParams=OverMemoryKill
-AccountingStorageType=accounting_storage/none
+$accounting
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/jobcomp.txt
 SchedulerType=sched/backfill
@@ -112,19 +200,20 @@ wait_idle() {
 }
 
 up() {
-  local cpus=1 memory=2048
+  local cpus=1 memory=2048 accounting=1
   while [ $# -gt 0 ]; do
     case "$1" in
       --cpus) cpus="${2:?--cpus needs a value}"; shift 2 ;;
       --memory) memory="${2:?--memory needs a value (MB)}"; shift 2 ;;
+      --no-accounting) accounting=0; shift ;;
       *) die "unknown argument to up: $1" ;;
     esac
   done
   [[ "$cpus" =~ ^[1-9][0-9]*$ ]] || die "--cpus must be a positive integer, got $cpus"
   [[ "$memory" =~ ^[1-9][0-9]*$ ]] || die "--memory must be a positive integer (MB), got $memory"
-  install
-  mkdir -p "$dir"
-  local want="cpus=$cpus memory=$memory"
+  install "$accounting"
+  mkdir -p "$dir/log"
+  local want="cpus=$cpus memory=$memory accounting=$accounting"
   if alive "$dir/slurmctld.pid" && alive "$dir/slurmd-nodea.pid" && alive "$dir/slurmd-nodeb.pid"; then
     if [ "$(cat "$dir/settings" 2>/dev/null)" = "$want" ]; then
       wait_idle
@@ -134,7 +223,11 @@ up() {
     down
   fi
   start_munge
-  write_conf "$cpus" "$memory"
+  write_conf "$cpus" "$memory" "$accounting"
+  if [ "$accounting" = 1 ]; then
+    start_mariadb
+    start_slurmdbd
+  fi
   echo "$want" > "$dir/settings"
   alive "$dir/slurmctld.pid" || slurmctld -f "$conf"
   for n in nodea nodeb; do
@@ -145,7 +238,8 @@ up() {
 
 down() {
   local stopped=0
-  for f in "$dir"/slurmd-nodea.pid "$dir"/slurmd-nodeb.pid "$dir"/slurmctld.pid "$dir"/munged.pid; do
+  for f in "$dir"/slurmd-nodea.pid "$dir"/slurmd-nodeb.pid "$dir"/slurmctld.pid "$dir"/slurmdbd.pid \
+    "$dir"/mysql/mariadbd.pid "$dir"/munged.pid; do
     if alive "$f"; then
       kill "$(cat "$f")" && stopped=$((stopped + 1))
       for _ in $(seq 50); do alive "$f" || break; sleep 0.1; done
@@ -156,7 +250,7 @@ down() {
 }
 
 status() {
-  for f in slurmctld slurmd-nodea slurmd-nodeb munged; do
+  for f in slurmctld slurmd-nodea slurmd-nodeb slurmdbd mysql/mariadbd munged; do
     if alive "$dir/$f.pid"; then echo "$f: running (pid $(cat "$dir/$f.pid"))"; else echo "$f: not running"; fi
   done
   [ -f "$conf" ] && sinfo -N -o '%N %t %c %m' 2>&1 || true
@@ -169,5 +263,5 @@ case "$cmd" in
   down) down ;;
   status) status ;;
   env) echo "export SLURM_CONF=$conf" ;;
-  *) echo "usage: $0 up [--cpus N] [--memory MB] | down | status | env" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--cpus N] [--memory MB] [--no-accounting] | down | status | env" >&2; exit 2 ;;
 esac

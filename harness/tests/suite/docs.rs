@@ -75,6 +75,9 @@ fn console_examples_run_as_shown() {
         std::fs::write(&case, &text).unwrap();
         let input = work.path().join(format!("{stem}.in"));
         copy_dir(&repo().join("scenarios"), &input.join("scenarios"));
+        // The recorded sacct, Snakemake, psrecord and prmon files, at their path in a clone.
+        let records = "harness/tests/fixtures/import";
+        copy_dir(&repo().join(records), &input.join(records));
         std::fs::create_dir_all(work.path().join(format!("{stem}.out"))).unwrap();
         cases.case(&case);
         n += 1;
@@ -87,8 +90,11 @@ fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        if e.file_type().unwrap().is_file() {
+        let kind = e.file_type().unwrap();
+        if kind.is_file() {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        } else if kind.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
         }
     }
 }

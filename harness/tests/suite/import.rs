@@ -80,6 +80,25 @@ fn sacct_output_becomes_a_store_that_report_and_simulate_read() {
 }
 
 #[test]
+fn a_recorded_slurm_run_imports_with_its_stages_and_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("acct");
+    import("sacct", &[fixture("sacct-slurm-quick.txt")], &run)
+        .success()
+        .stderr(predicate::str::contains("8 attempt(s) from 1 file(s)"));
+    let t = table1(&run, &dir.path().join("report"));
+    assert!(t.contains("| Image Registration | 6 (6) |"), "{t}");
+    assert!(t.contains("| Label Fusion | 2 (2) |"), "{t}");
+    let nodes: Vec<String> = run_json(&run)["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(nodes, ["nodea", "nodeb"]);
+}
+
+#[test]
 fn series_sources_draw_figures_and_snakemake_rules_are_stages() {
     let dir = tempfile::tempdir().unwrap();
     for (format, files, stage) in [

@@ -289,3 +289,105 @@ fn a_killed_harness_is_resumed_without_its_slurm_jobs_running_twice() {
         }
     }
 }
+
+/// What Slurm's accounting recorded of the attempts in `run`: `sacct --parsable2` output,
+/// polled until every attempt's allocation is there and finished (slurmdbd takes a moment).
+fn sacct_of(run: &Path) -> String {
+    let ids: Vec<String> = records(run)
+        .iter()
+        .filter_map(|r| r["executor_job_id"].as_str().map(str::to_string))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = std::process::Command::new("sacct")
+            .env("SLURM_CONF", slurm_conf())
+            .args(["--parsable2", "-j", &ids.join(","), "--format=JobID,JobName,State,ExitCode,NodeList,Start,End,Elapsed,TotalCPU,UserCPU,SystemCPU,AllocCPUS,ReqMem,MaxRSS,AveDiskRead,AveDiskWrite,NTasks"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let done = ids.iter().all(|id| {
+            text.lines()
+                .any(|l| l.starts_with(&format!("{id}.batch|")) && !l.contains("|RUNNING|"))
+        });
+        if out.status.success() && done {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sacct has not recorded every attempt after 60 s (is slurmdbd up?): {}\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+#[ignore = "needs the local Slurm cluster with accounting: scripts/slurm-local.sh up"]
+fn slurm_accounting_imports_and_agrees_with_atlasperf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    Command::cargo_bin("atlasperf")
+        .unwrap()
+        .env("SLURM_CONF", slurm_conf())
+        .arg("run")
+        .arg(repo().join("scenarios/quick-slurm.toml"))
+        .arg("--out")
+        .arg(&run)
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .success();
+    let acct = tmp.path().join("sacct.txt");
+    std::fs::write(&acct, sacct_of(&run)).unwrap();
+    let imported = tmp.path().join("imported");
+    Command::cargo_bin("atlasperf")
+        .unwrap()
+        .args(["import", "--format", "sacct"])
+        .arg(&acct)
+        .arg("--out")
+        .arg(&imported)
+        .assert()
+        .success();
+    let own: HashMap<String, Value> = records(&run)
+        .into_iter()
+        .map(|r| (r["attempt_id"].as_str().unwrap().to_string(), r))
+        .collect();
+    let jobs = std::fs::read_to_string(imported.join("jobs.csv")).unwrap();
+    let mut lines = jobs.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let mut compared = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let a = &own[f[col("attempt_id")]];
+        let cpu = |v: &Value| v["cpu_user_s"].as_f64().unwrap() + v["cpu_sys_s"].as_f64().unwrap();
+        let (own_cpu, own_peak) = (cpu(a), a["peak_rss"].as_f64().unwrap());
+        let acct_cpu = f[col("cpu_user_s")].parse::<f64>().unwrap()
+            + f[col("cpu_sys_s")].parse::<f64>().unwrap();
+        let acct_peak = f[col("peak_rss")].parse::<f64>().unwrap();
+        eprintln!(
+            "{}: CPU {own_cpu:.3} s (atlasperf) vs {acct_cpu:.3} s (TotalCPU) = {:.3}; peak {:.1} MiB vs MaxRSS {:.1} MiB = {:.3}",
+            f[col("attempt_id")],
+            acct_cpu / own_cpu,
+            own_peak / 1048576.0,
+            acct_peak / 1048576.0,
+            acct_peak / own_peak
+        );
+        // TotalCPU covers the whole batch step: the job, its agent and the batch shell.
+        let agent = a["agent_cpu_s"].as_f64().unwrap();
+        assert!(
+            (acct_cpu - own_cpu - agent).abs() <= 0.02 * own_cpu + 0.05,
+            "{}: TotalCPU {acct_cpu:.3} s is not the job's {own_cpu:.3} s plus its agent's {agent:.3} s",
+            f[col("attempt_id")]
+        );
+        // MaxRSS is the largest sum over the step's processes at Slurm's 1 s polls: at most the
+        // job's peak plus the agent (about 8.5 MiB resident) and the batch shell (about 2 MiB),
+        // at least what the job held at a poll.
+        assert!(
+            acct_peak <= own_peak + 12.0 * 1048576.0 && acct_peak >= 0.5 * own_peak,
+            "{}: MaxRSS {acct_peak} is not the job's peak {own_peak} plus the agent and shell",
+            f[col("attempt_id")]
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, own.len());
+}
