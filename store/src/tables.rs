@@ -112,6 +112,40 @@ impl Table {
         })
     }
 
+    /// Calls `f` with each row's index and value of a column, skipping nulls (the caller's
+    /// default stands); nothing when the column is absent.
+    fn each_f64(&self, name: &str, mut f: impl FnMut(usize, f64)) -> Result<(), StoreError> {
+        if let Some(s) = self.column(name, &DataType::Float64)? {
+            let a = s.f64().map_err(|e| self.err(e))?;
+            a.iter()
+                .enumerate()
+                .for_each(|(i, v)| v.into_iter().for_each(|v| f(i, v)));
+        }
+        Ok(())
+    }
+
+    /// [`Self::each_f64`] for a count column.
+    fn each_u64(&self, name: &str, mut f: impl FnMut(usize, u64)) -> Result<(), StoreError> {
+        if let Some(s) = self.column(name, &DataType::UInt64)? {
+            let a = s.u64().map_err(|e| self.err(e))?;
+            a.iter()
+                .enumerate()
+                .for_each(|(i, v)| v.into_iter().for_each(|v| f(i, v)));
+        }
+        Ok(())
+    }
+
+    /// [`Self::each_f64`] for a text column.
+    fn each_str(&self, name: &str, mut f: impl FnMut(usize, &str)) -> Result<(), StoreError> {
+        if let Some(s) = self.column(name, &DataType::String)? {
+            let a = s.str().map_err(|e| self.err(e))?;
+            a.iter()
+                .enumerate()
+                .for_each(|(i, v)| v.into_iter().for_each(|v| f(i, v)));
+        }
+        Ok(())
+    }
+
     fn strs(&self, name: &str) -> Result<Vec<Option<String>>, StoreError> {
         Ok(match self.column(name, &DataType::String)? {
             Some(s) => s
@@ -237,49 +271,36 @@ pub fn read_jobs_table(path: &Path) -> Result<Vec<JobRecord>, StoreError> {
 /// # Errors
 /// A missing file or column, named.
 pub fn read_samples_table(path: &Path) -> Result<Vec<SampleRow>, StoreError> {
+    // Column by column into the rows: a million samples are the table plus the rows, never a
+    // third copy of every column on the way.
     let t = Table::read(path)?;
-    let ids = t.strs(SAMPLES[0])?;
-    let f = |n: &str| t.f64s(n);
-    let u = |n: &str| t.u64s(n);
-    let (tt, unix, cpu_core_pct, cpu_s, late) = (
-        f("t")?,
-        f("unix")?,
-        f("cpu_core_pct")?,
-        f("cpu_s")?,
-        f("late_ms")?,
-    );
-    let (rss, anon, hwm, rchar, wchar, rb, wb, threads, procs) = (
-        u("rss")?,
-        u("rss_anon")?,
-        u("hwm_sum")?,
-        u("rchar")?,
-        u("wchar")?,
-        u("read_bytes")?,
-        u("write_bytes")?,
-        u("threads")?,
-        u("processes")?,
-    );
-    let z = |v: Option<f64>| v.unwrap_or(0.0);
-    let zu = |v: Option<u64>| v.unwrap_or(0);
-    Ok((0..t.df.height())
-        .map(|i| SampleRow {
-            attempt_id: ids[i].clone().unwrap_or_default(),
-            t: z(tt[i]),
-            unix: z(unix[i]),
-            cpu_core_pct: z(cpu_core_pct[i]),
-            cpu_s: z(cpu_s[i]),
-            rss: zu(rss[i]),
-            rss_anon: zu(anon[i]),
-            hwm_sum: zu(hwm[i]),
-            rchar: zu(rchar[i]),
-            wchar: zu(wchar[i]),
-            read_bytes: zu(rb[i]),
-            write_bytes: zu(wb[i]),
-            threads: zu(threads[i]),
-            processes: zu(procs[i]),
-            late_ms: z(late[i]),
-        })
-        .collect())
+    let mut rows = vec![SampleRow::default(); t.df.height()];
+    t.each_str(SAMPLES[0], |i, v| rows[i].attempt_id = v.to_string())?;
+    let floats: [(&str, fn(&mut SampleRow, f64)); 5] = [
+        ("t", |r, v| r.t = v),
+        ("unix", |r, v| r.unix = v),
+        ("cpu_core_pct", |r, v| r.cpu_core_pct = v),
+        ("cpu_s", |r, v| r.cpu_s = v),
+        ("late_ms", |r, v| r.late_ms = v),
+    ];
+    for (name, set) in floats {
+        t.each_f64(name, |i, v| set(&mut rows[i], v))?;
+    }
+    let counts: [(&str, fn(&mut SampleRow, u64)); 9] = [
+        ("rss", |r, v| r.rss = v),
+        ("rss_anon", |r, v| r.rss_anon = v),
+        ("hwm_sum", |r, v| r.hwm_sum = v),
+        ("rchar", |r, v| r.rchar = v),
+        ("wchar", |r, v| r.wchar = v),
+        ("read_bytes", |r, v| r.read_bytes = v),
+        ("write_bytes", |r, v| r.write_bytes = v),
+        ("threads", |r, v| r.threads = v),
+        ("processes", |r, v| r.processes = v),
+    ];
+    for (name, set) in counts {
+        t.each_u64(name, |i, v| set(&mut rows[i], v))?;
+    }
+    Ok(rows)
 }
 
 /// Reads `nodes.parquet` into node rows.
