@@ -266,6 +266,9 @@ pub fn read_jobs_table(path: &Path) -> Result<Vec<JobRecord>, StoreError> {
         .collect()
 }
 
+/// Sets one field of a sample row.
+type Set<T> = fn(&mut SampleRow, T);
+
 /// Reads `samples.parquet` into sample rows.
 ///
 /// # Errors
@@ -276,7 +279,7 @@ pub fn read_samples_table(path: &Path) -> Result<Vec<SampleRow>, StoreError> {
     let t = Table::read(path)?;
     let mut rows = vec![SampleRow::default(); t.df.height()];
     t.each_str(SAMPLES[0], |i, v| rows[i].attempt_id = v.to_string())?;
-    let floats: [(&str, fn(&mut SampleRow, f64)); 5] = [
+    let floats: [(&str, Set<f64>); 5] = [
         ("t", |r, v| r.t = v),
         ("unix", |r, v| r.unix = v),
         ("cpu_core_pct", |r, v| r.cpu_core_pct = v),
@@ -286,7 +289,7 @@ pub fn read_samples_table(path: &Path) -> Result<Vec<SampleRow>, StoreError> {
     for (name, set) in floats {
         t.each_f64(name, |i, v| set(&mut rows[i], v))?;
     }
-    let counts: [(&str, fn(&mut SampleRow, u64)); 9] = [
+    let counts: [(&str, Set<u64>); 9] = [
         ("rss", |r, v| r.rss = v),
         ("rss_anon", |r, v| r.rss_anon = v),
         ("hwm_sum", |r, v| r.hwm_sum = v),

@@ -191,14 +191,14 @@ pub struct Request {
 ///
 /// # Errors
 /// No `=`, or an empty side.
-pub fn stage_rule(arg: &str) -> Result<(String, String), String> {
+pub fn stage_rule(arg: &str) -> Result<(String, String), text::BadValue> {
     match arg.split_once('=') {
         Some((p, s)) if !p.is_empty() && !s.trim().is_empty() => {
             Ok((p.to_string(), s.trim().to_string()))
         }
-        _ => Err(format!(
+        _ => Err(text::BadValue(format!(
             "expected PATTERN=STAGE (e.g. 'reg-*=registration'), got {arg:?}"
-        )),
+        ))),
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::text::{fields, sanitize_id, size, slurm_duration, slurm_time, Source};
+use super::text::{fields, sanitize_id, size, slurm_duration, slurm_time, BadValue, Source};
 use super::{Job, Parsed};
 use crate::error::UsageError;
 use crate::store::AttemptStatus;
@@ -128,8 +128,8 @@ fn parse_file(
             continue;
         }
         let state_word = get(Some(c_state)).split_whitespace().next().unwrap_or("");
-        let dur = |k: Option<usize>| slurm_duration(get(k)).map_err(|m| at(k, m));
-        let bytes = |k: Option<usize>, bare: f64| size(get(k), bare).map_err(|m| at(k, m));
+        let dur = |k: Option<usize>| slurm_duration(get(k)).map_err(|m| at(k, m.0));
+        let bytes = |k: Option<usize>, bare: f64| size(get(k), bare).map_err(|m| at(k, m.0));
         let ntasks = get(c.ntasks).parse::<f64>().unwrap_or(1.0).clamp(1.0, 1e6);
         let read = bytes(c.disk_read, 1.0)?.unwrap_or(0) as f64 * ntasks;
         let write = bytes(c.disk_write, 1.0)?.unwrap_or(0) as f64 * ntasks;
@@ -166,8 +166,8 @@ fn parse_file(
                 format!("unknown job state {state_word:?}"),
             ));
         };
-        let start = slurm_time(get(c.start)).map_err(|m| at(c.start, m))?;
-        let end = slurm_time(get(c.end)).map_err(|m| at(c.end, m))?;
+        let start = slurm_time(get(c.start)).map_err(|m| at(c.start, m.0))?;
+        let end = slurm_time(get(c.end)).map_err(|m| at(c.end, m.0))?;
         let elapsed = dur(c.elapsed)?;
         let (start, end) = match (start, end, elapsed) {
             (Some(s), Some(e), _) if e >= s => (s, e),
@@ -195,7 +195,7 @@ fn parse_file(
         };
         let (id, attempt) =
             atlasperf_attempt(&name).unwrap_or_else(|| (format!("{name}-{key}"), 1));
-        let (code, signal) = exit_code(get(c.exit)).map_err(|m| at(c.exit, m))?;
+        let (code, signal) = exit_code(get(c.exit)).map_err(|m| at(c.exit, m.0))?;
         let j = &mut f.job;
         j.id = sanitize_id(&id);
         j.attempt = attempt;
@@ -283,7 +283,7 @@ fn atlasperf_attempt(name: &str) -> Option<(String, u32)> {
 }
 
 /// `ExitCode` is `code:signal`.
-fn exit_code(s: &str) -> Result<(Option<i32>, Option<i32>), String> {
+fn exit_code(s: &str) -> Result<(Option<i32>, Option<i32>), BadValue> {
     if s.is_empty() {
         return Ok((None, None));
     }
@@ -292,7 +292,7 @@ fn exit_code(s: &str) -> Result<(Option<i32>, Option<i32>), String> {
         v.parse::<i32>()
             .ok()
             .filter(|v| (0..=255).contains(v))
-            .ok_or_else(|| format!("{s:?} is not an exit code (CODE:SIGNAL)"))
+            .ok_or_else(|| BadValue(format!("{s:?} is not an exit code (CODE:SIGNAL)")))
     };
     let (c, sig) = (parse(c)?, parse(sig)?);
     Ok((Some(c), (sig != 0).then_some(sig)))

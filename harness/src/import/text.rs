@@ -12,6 +12,12 @@ const MAX_SECONDS: f64 = 1e9;
 /// Largest size accepted, bytes (1 PiB).
 const MAX_BYTES: f64 = (1u64 << 50) as f64;
 
+/// A value that is not what its field takes: the message, without the place (the parser adds
+/// file, line and column).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadValue(pub String);
+
 /// Numbered lines (from 1) of a file.
 pub type Lines<'a> = Vec<(usize, &'a str)>;
 
@@ -133,32 +139,38 @@ pub fn words(line: &str) -> Vec<(usize, &str)> {
 }
 
 /// A finite, non-negative number no larger than `max`.
-pub fn number(s: &str, max: f64) -> Result<f64, String> {
+pub fn number(s: &str, max: f64) -> Result<f64, BadValue> {
     let v: f64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not a number"))?;
+        .map_err(|_| BadValue(format!("{s:?} is not a number")))?;
     if !v.is_finite() || v < 0.0 {
-        return Err(format!("{s:?} is not a finite, non-negative number"));
+        return Err(BadValue(format!(
+            "{s:?} is not a finite, non-negative number"
+        )));
     }
     if v > max {
-        return Err(format!("{s:?} is larger than {max:e}"));
+        return Err(BadValue(format!("{s:?} is larger than {max:e}")));
     }
     Ok(v)
 }
 
 /// Seconds, non-negative and at most about 30 years.
-pub fn seconds(s: &str) -> Result<f64, String> {
+pub fn seconds(s: &str) -> Result<f64, BadValue> {
     number(s, MAX_SECONDS)
 }
 
 /// Slurm's durations: `[DD-][HH:]MM:SS[.mmm]`, or `INVALID`/empty for none.
-pub fn slurm_duration(s: &str) -> Result<Option<f64>, String> {
+pub fn slurm_duration(s: &str) -> Result<Option<f64>, BadValue> {
     let s = s.trim();
     if s.is_empty() || s.eq_ignore_ascii_case("invalid") || s.eq_ignore_ascii_case("unknown") {
         return Ok(None);
     }
-    let bad = || format!("{s:?} is not a Slurm duration ([DD-][HH:]MM:SS[.mmm])");
+    let bad = || {
+        BadValue(format!(
+            "{s:?} is not a Slurm duration ([DD-][HH:]MM:SS[.mmm])"
+        ))
+    };
     let (days, rest) = match s.split_once('-') {
         Some((d, r)) => (d.parse::<u32>().map_err(|_| bad())?, r),
         None => (0, s),
@@ -183,7 +195,7 @@ pub fn slurm_duration(s: &str) -> Result<Option<f64>, String> {
     }
     let v = f64::from(days) * 86400.0 + f64::from(h) * 3600.0 + f64::from(m) * 60.0 + last;
     if v > MAX_SECONDS {
-        return Err(format!("{s:?} is longer than {MAX_SECONDS:e} s"));
+        return Err(BadValue(format!("{s:?} is longer than {MAX_SECONDS:e} s")));
     }
     Ok(Some(v))
 }
@@ -191,7 +203,7 @@ pub fn slurm_duration(s: &str) -> Result<Option<f64>, String> {
 /// A size with an optional binary suffix (`K`, `M`, `G`, `T`, `P`; Slurm's `--units` and
 /// default output), a bare number counting `bare` bytes per unit; empty for none. A trailing
 /// `n` or `c` (Slurm's old per-node / per-CPU ReqMem) is dropped.
-pub fn size(s: &str, bare: f64) -> Result<Option<u64>, String> {
+pub fn size(s: &str, bare: f64) -> Result<Option<u64>, BadValue> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
@@ -208,18 +220,22 @@ pub fn size(s: &str, bare: f64) -> Result<Option<u64>, String> {
         Some('G') => 1024.0_f64.powi(3),
         Some('T') => 1024.0_f64.powi(4),
         Some('P') => 1024.0_f64.powi(5),
-        Some(u) => return Err(format!("{s:?}: unknown unit {u:?} (K, M, G, T or P)")),
+        Some(u) => {
+            return Err(BadValue(format!(
+                "{s:?}: unknown unit {u:?} (K, M, G, T or P)"
+            )))
+        }
     };
-    let v = number(num, MAX_BYTES).map_err(|e| format!("{s:?}: {e}"))? * per;
+    let v = number(num, MAX_BYTES).map_err(|e| BadValue(format!("{s:?}: {e}")))? * per;
     if v > MAX_BYTES {
-        return Err(format!("{s:?} is larger than 1 PiB"));
+        return Err(BadValue(format!("{s:?} is larger than 1 PiB")));
     }
     Ok(Some(v.round() as u64))
 }
 
 /// Slurm's time stamps (`2026-12-03T08:00:00`, read as UTC: sacct prints the cluster's local
 /// time, which is UTC on the clusters this is tested on); `Unknown`/`None`/empty for none.
-pub fn slurm_time(s: &str) -> Result<Option<f64>, String> {
+pub fn slurm_time(s: &str) -> Result<Option<f64>, BadValue> {
     let s = s.trim();
     if s.is_empty()
         || ["unknown", "none", "n/a"]
@@ -229,11 +245,15 @@ pub fn slurm_time(s: &str) -> Result<Option<f64>, String> {
         return Ok(None);
     }
     humantime::parse_rfc3339_weak(s)
-        .map_err(|e| format!("{s:?} is not a time stamp (YYYY-MM-DDTHH:MM:SS): {e}"))
+        .map_err(|e| {
+            BadValue(format!(
+                "{s:?} is not a time stamp (YYYY-MM-DDTHH:MM:SS): {e}"
+            ))
+        })
         .and_then(|t| {
             t.duration_since(std::time::UNIX_EPOCH)
                 .map(|d| Some(d.as_secs_f64()))
-                .map_err(|_| format!("{s:?} is before 1970"))
+                .map_err(|_| BadValue(format!("{s:?} is before 1970")))
         })
 }
 
