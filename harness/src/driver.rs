@@ -353,5 +353,6 @@ fn record_of(
         end_s,
         totals,
         executor_job_id: None,
+        accounting: None,
     }
 }

@@ -2,6 +2,7 @@
 //! tables (Markdown, CSV, HTML). Depends on the run-store schema only, never on harness
 //! internals. Also renders slice previews of volumes handed to it as plain arrays.
 
+pub mod accounting;
 pub mod compare;
 pub mod conditions;
 pub mod diagnosis;

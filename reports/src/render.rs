@@ -179,8 +179,9 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
     // Reads every registration job's log: once per report.
     let folds_md = crate::folds::markdown(run);
     let conditions_md = crate::conditions::markdown(info);
+    let accounting_md = crate::accounting::markdown(run);
     let mut summary = format!(
-        "## atlasperf report: {name}\n\n{header}\n\n### Table I\n\n{}{}\n### Diagnosis\n\n{}{forecast}{dice_md}{conditions_md}\n### Sampler overhead\n\n{}\n",
+        "## atlasperf report: {name}\n\n{header}\n\n### Table I\n\n{}{}\n### Diagnosis\n\n{}{forecast}{dice_md}{conditions_md}{accounting_md}\n### Sampler overhead\n\n{}\n",
         table::markdown(&rows),
         over.markdown,
         diagnosis_md(run, &diags) + &folds_md,
@@ -215,7 +216,7 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
     if formats.html {
         write(out.join("table1.html"), &table::html(&rows), &mut files)?;
         let diagnosis = format!(
-            "{}{}\n{forecast}\n{dice_md}",
+            "{}{}\n{forecast}\n{dice_md}\n{accounting_md}",
             diagnosis_md(run, &diags),
             folds_md
         );

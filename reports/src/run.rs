@@ -51,6 +51,8 @@ pub struct Attempt {
     pub late_p50_ms: f64,
     /// Tick lateness p99, ms.
     pub late_p99_ms: f64,
+    /// What the scheduler's accounting recorded (Slurm's sacct), when it was asked.
+    pub accounting: Option<atlasperf_store::Accounting>,
 }
 
 /// One attempt's samples, on the run's clock.
@@ -159,6 +161,7 @@ impl Attempt {
             samples: t.samples as f64,
             late_p50_ms: t.tick_late_p50_ms,
             late_p99_ms: t.tick_late_p99_ms,
+            accounting: r.accounting,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! readers of this crate use them, and a test checks `docs/run-store.md` lists the same.
 
 /// `jobs` (one row per attempt; also the keys of a `jobs.jsonl` record).
-pub const JOBS: [&str; 35] = [
+pub const JOBS: [&str; 38] = [
     "attempt_id",
     "job_id",
     "stage",
@@ -38,6 +38,9 @@ pub const JOBS: [&str; 35] = [
     "executor_job_id",
     "totals_from_samples",
     "involuntary_switches",
+    "acct_cpu_s",
+    "acct_max_rss",
+    "acct_elapsed_s",
 ];
 
 /// `samples` (long format), and the header of each `samples/<attempt>.csv`.

@@ -41,7 +41,11 @@ pub fn compact(store: &RunStore) -> Result<CompactSummary, StoreError> {
 /// # Errors
 /// When a file cannot be read or a table cannot be written.
 pub fn compact_with(store: &RunStore, info: &RunInfo) -> Result<CompactSummary, StoreError> {
-    let jobs = store.read_jobs()?;
+    let mut jobs = store.read_jobs()?;
+    let accounting = store.read_accounting()?;
+    for j in &mut jobs {
+        j.accounting = accounting.get(&j.attempt_id).copied();
+    }
     let mut rows = Vec::new();
     for id in store.sampled_attempts()? {
         rows.extend(store.read_samples(&id)?);
@@ -110,6 +114,9 @@ fn job_column(name: &str, jobs: &[JobRecord]) -> Option<Series> {
     let oi = |f: fn(&JobRecord) -> Option<i32>| {
         Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>())
     };
+    let of = |f: fn(&JobRecord) -> Option<f64>| {
+        Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>())
+    };
     let os = |f: fn(&JobRecord) -> Option<String>| {
         Series::new(name.into(), jobs.iter().map(f).collect::<Vec<_>>())
     };
@@ -155,6 +162,9 @@ fn job_column(name: &str, jobs: &[JobRecord]) -> Option<Series> {
         "executor_job_id" => os(|j| j.executor_job_id.clone()),
         "totals_from_samples" => b(|j| j.totals.from_samples),
         "involuntary_switches" => u(|j| j.totals.involuntary_switches),
+        "acct_cpu_s" => of(|j| j.accounting.map(|a| a.cpu_s)),
+        "acct_max_rss" => ou(|j| j.accounting.map(|a| a.max_rss)),
+        "acct_elapsed_s" => of(|j| j.accounting.map(|a| a.elapsed_s)),
         _ => return None,
     })
 }

@@ -124,6 +124,7 @@ mod tests {
             end_s: 1.0,
             totals: Totals::default(),
             executor_job_id: None,
+            accounting: None,
         }
     }
 

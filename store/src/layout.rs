@@ -107,6 +107,10 @@ impl RunStore {
     pub fn slurm_dir(&self) -> PathBuf {
         self.dir.join("slurm")
     }
+    /// What the external scheduler's accounting recorded, per attempt id.
+    pub fn accounting_path(&self) -> PathBuf {
+        self.dir.join("accounting.json")
+    }
     fn reserve_path(&self) -> PathBuf {
         self.dir.join(".reserve")
     }
@@ -122,6 +126,41 @@ impl RunStore {
             message: e.to_string(),
         })?;
         fsio::write_atomic(&path, text.as_bytes())
+    }
+
+    /// Writes `accounting.json` atomically: the scheduler's accounting per attempt id, which
+    /// compaction puts beside atlasperf's own figures in the jobs table (`acct_*`).
+    ///
+    /// # Errors
+    /// When it cannot be written.
+    pub fn write_accounting(
+        &self,
+        by_attempt: &std::collections::BTreeMap<String, crate::Accounting>,
+    ) -> Result<(), StoreError> {
+        let path = self.accounting_path();
+        let text = serde_json::to_string_pretty(by_attempt).map_err(|e| StoreError::Format {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        fsio::write_atomic(&path, text.as_bytes())
+    }
+
+    /// Reads `accounting.json`; empty when there is none.
+    ///
+    /// # Errors
+    /// When it exists and is not valid.
+    pub fn read_accounting(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, crate::Accounting>, StoreError> {
+        let path = self.accounting_path();
+        if !path.exists() {
+            return Ok(Default::default());
+        }
+        let bytes = fsio::read_regular(&path)?;
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Format {
+            path,
+            message: e.to_string(),
+        })
     }
 
     /// Reads `run.json`.

@@ -38,7 +38,7 @@ pub use group::{member_name, Group, GROUP_FILE};
 pub use layout::{attempt_id, split_attempt_id, RunStore};
 pub use lock::{RunLock, LOCK_FILE};
 pub use nodes::{node_series, nodes_of};
-pub use record::{AttemptStatus, JobRecord, Totals};
+pub use record::{Accounting, AttemptStatus, JobRecord, Totals};
 pub use sample::{SampleRow, SampleWriter, SamplesFile};
 pub use schema::{
     Band, ForecastNote, HostFacts, Import, MachineRow, NodeInfo, Notes, RunInfo, RunStatus,

@@ -153,6 +153,23 @@ pub struct JobRecord {
     /// The external scheduler's id of the attempt (Slurm job id); none when run locally.
     #[serde(default)]
     pub executor_job_id: Option<String>,
+    /// What the external scheduler's accounting recorded of the attempt (Slurm's sacct), when
+    /// it answered after the run; never in the journal, filled in from `accounting.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<Accounting>,
+}
+
+/// An attempt as the scheduler's accounting saw it (`sacct`): figures that measure other
+/// things than atlasperf's own (docs/slurm.md), kept beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Accounting {
+    /// TotalCPU: the CPU of the whole batch step (the job, its agent, the batch shell), s.
+    pub cpu_s: f64,
+    /// MaxRSS: the largest RSS summed over the step's processes at the accounting's polls,
+    /// bytes.
+    pub max_rss: u64,
+    /// Elapsed, s (whole seconds).
+    pub elapsed_s: f64,
 }
 
 #[cfg(test)]
@@ -176,6 +193,7 @@ impl JobRecord {
             end_s: end,
             totals,
             executor_job_id: None,
+            accounting: None,
         }
     }
 }

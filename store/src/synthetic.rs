@@ -195,6 +195,7 @@ pub fn write_store(
                 ..Totals::default()
             },
             executor_job_id: None,
+            accounting: None,
         })?;
     }
     compact(&store)?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::columns::{JOBS, NODES, SAMPLES};
-use crate::{AttemptStatus, JobRecord, SampleRow, StoreError, Totals};
+use crate::{Accounting, AttemptStatus, JobRecord, SampleRow, StoreError, Totals};
 
 /// One row of the `nodes` table.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,10 +30,13 @@ pub struct NodeRow {
 }
 
 /// Columns a table may lack without being malformed (added after schema 1 was set).
-const OPTIONAL: [&str; 3] = [
+const OPTIONAL: [&str; 6] = [
     "executor_job_id",
     "totals_from_samples",
     "involuntary_switches",
+    "acct_cpu_s",
+    "acct_max_rss",
+    "acct_elapsed_s",
 ];
 
 struct Table {
@@ -213,6 +216,8 @@ pub fn read_jobs_table(path: &Path) -> Result<Vec<JobRecord>, StoreError> {
     let executor = s("executor_job_id")?;
     let from_samples = t.bools("totals_from_samples")?;
     let switches = u("involuntary_switches")?;
+    let (acct_cpu, acct_rss, acct_elapsed) =
+        (f("acct_cpu_s")?, u("acct_max_rss")?, f("acct_elapsed_s")?);
     let z = |v: Option<f64>| v.unwrap_or(0.0);
     let zu = |v: Option<u64>| v.unwrap_or(0);
     (0..t.df.height())
@@ -261,6 +266,14 @@ pub fn read_jobs_table(path: &Path) -> Result<Vec<JobRecord>, StoreError> {
                     involuntary_switches: zu(switches[i]),
                 },
                 executor_job_id: executor[i].clone(),
+                accounting: match (acct_cpu[i], acct_rss[i]) {
+                    (Some(cpu_s), Some(max_rss)) => Some(Accounting {
+                        cpu_s,
+                        max_rss,
+                        elapsed_s: z(acct_elapsed[i]),
+                    }),
+                    _ => None,
+                },
             })
         })
         .collect()

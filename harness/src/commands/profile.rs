@@ -83,6 +83,7 @@ pub(crate) fn run(a: &ProfileArgs) -> anyhow::Result<u8> {
         end_s: session.clock(),
         totals: Default::default(),
         executor_job_id: None,
+        accounting: None,
     };
     session.launching(&record)?;
     let opts = AgentOptions {

@@ -390,6 +390,7 @@ fn write_into(req: &Request, parsed: Parsed, dir: &Path, out: &Path) -> crate::R
                 ..Totals::default()
             },
             executor_job_id: j.executor_job_id.clone(),
+            accounting: None,
         });
     }
     let mut columns = columns;

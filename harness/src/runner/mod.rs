@@ -185,6 +185,7 @@ impl Runner {
         );
         let offset = self.session.clock();
         let store = self.session.store().clone();
+        let on_slurm = self.slurm.is_some();
         let mut exec: Box<dyn Executor> = match self.slurm.take() {
             Some(s) => Box::new(s.with_offset(offset)),
             None => Box::new(
@@ -224,6 +225,16 @@ impl Runner {
         let _ = machine.join();
 
         let records = store.read_jobs().unwrap_or_default();
+        if on_slurm && matches!(result, Ok(Ending::Complete)) {
+            use crate::executor::slurm::accounting::{record, Accounted};
+            match record(&store, &records, Duration::from_secs(15)) {
+                Ok(Accounted::Recorded(n)) => eprintln!(
+                    "accounting: sacct's figures for {n} attempt(s) are beside atlasperf's in the jobs table (acct_*)"
+                ),
+                Ok(Accounted::Unavailable(why)) => eprintln!("accounting: not recorded: {why}"),
+                Err(e) => eprintln!("accounting: not recorded: {e}"),
+            }
+        }
         let forecasts = forecast_notes(&self.sched, &self.plan, &records);
         let ok_jobs: HashSet<&str> = records
             .iter()

@@ -16,6 +16,7 @@ use crate::executor::{AgentSettings, Executor, Finished, LaunchError, Usage};
 use crate::plan::{Plan, PlannedJob};
 use crate::store::{fsio, RunStore, SamplesFile};
 
+pub mod accounting;
 mod command;
 pub use command::{cancel_attempts, shell_quote, SlurmError};
 use command::{comment_safe, fields, job_name, slurm, Submitted, FINAL, POLL};
