@@ -120,12 +120,7 @@ impl RunStore {
     /// # Errors
     /// When it cannot be written.
     pub fn write_info(&self, info: &RunInfo) -> Result<(), StoreError> {
-        let path = self.info_path();
-        let text = serde_json::to_string_pretty(info).map_err(|e| StoreError::Format {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        fsio::write_atomic(&path, text.as_bytes())
+        write_json(&self.info_path(), info)
     }
 
     /// Writes `accounting.json` atomically: the scheduler's accounting per attempt id, which
@@ -137,12 +132,7 @@ impl RunStore {
         &self,
         by_attempt: &std::collections::BTreeMap<String, crate::Accounting>,
     ) -> Result<(), StoreError> {
-        let path = self.accounting_path();
-        let text = serde_json::to_string_pretty(by_attempt).map_err(|e| StoreError::Format {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        fsio::write_atomic(&path, text.as_bytes())
+        write_json(&self.accounting_path(), by_attempt)
     }
 
     /// Reads `accounting.json`; empty when there is none.
@@ -400,6 +390,15 @@ impl RunStore {
     pub fn release_reserve(&self) -> bool {
         std::fs::remove_file(self.reserve_path()).is_ok()
     }
+}
+
+/// Writes `value` as pretty JSON to `path`, atomically.
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), StoreError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| StoreError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    fsio::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

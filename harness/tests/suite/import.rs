@@ -96,6 +96,14 @@ fn a_recorded_slurm_run_imports_with_its_stages_and_nodes() {
         .map(|n| n["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(nodes, ["nodea", "nodeb"]);
+    // compare reads imported stores as any run.
+    atlasperf()
+        .arg("compare")
+        .arg(&run)
+        .arg(&run)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("within noise"));
 }
 
 #[test]
