@@ -80,6 +80,9 @@ EOF
 "$ap" import --format snakemake "$out"/smk/benchmarks/*/*.tsv --out "$out/smk-run"
 "$ap" report "$out/smk-run" --out "$out/smk-report" >/dev/null
 sed -n '/### Table I/,/### Diagnosis/p' "$out/smk-report/summary.md" | grep '^|'
+grep -q '^| register | 3 (3) |' "$out/smk-report/table1.md" && grep -q '^| fuse | 1 (1) |' "$out/smk-report/table1.md" \
+  || { echo "check-import: the Snakemake rules are not the stages of the imported run" >&2; exit 1; }
+ls "$out"/smk-report/fig*.png >/dev/null || { echo "check-import: no figure for the Snakemake run" >&2; exit 1; }
 
 if [ "$slurm" = 1 ]; then
   echo "== Slurm accounting against atlasperf's own measurement (quick scenario)"
