@@ -73,10 +73,12 @@ pub struct Options {
     pub bootstrap: Bootstrap,
 }
 
-/// The run-to-run coefficient of variation assumed when each side holds one run: whole runs
-/// of one scenario on this project's 2-core machines drift by about this much (`docs/`
-/// benchmarks page, A/A runs), and one run cannot show it.
-pub const DRIFT_PRIOR: f64 = 0.05;
+/// The run-to-run coefficient of variation of time and CPU assumed when each side holds one
+/// run, which one run cannot show. Measured on this project's 2-core machines (docs/noise.md):
+/// the standard deviation of the log of a run's mean registration CPU was 0.098 over 21
+/// consecutive quick runs on 2026-12-03 and 0.094 on 2026-12-02, 0.078 between neighbours.
+/// Memory and I/O do not drift so (their intervals get none).
+pub const DRIFT_PRIOR: f64 = 0.09;
 
 impl Default for Options {
     fn default() -> Self {
@@ -222,15 +224,23 @@ pub fn compare(a: &[RunData], b: &[RunData], opts: &Options) -> Comparison {
         let ja: Vec<JobsOf<'_>> = a.iter().map(|r| jobs_of(r, &ra.stage)).collect();
         let jb: Vec<JobsOf<'_>> = b.iter().map(|r| jobs_of(r, &ra.stage)).collect();
         let mut wall: Option<Estimate> = None;
-        for (metric, _, source) in METRICS {
+        for (metric, unit, source) in METRICS {
             let va: Vec<f64> = rows_a.iter().map(|r| per_run(r, metric)).collect();
             let vb: Vec<f64> = rows_b.iter().map(|r| per_run(r, metric)).collect();
             let pairs = match source {
                 Source::Job(f) => paired(&ja, &jb, f),
                 Source::Run => None,
             };
+            // Whole runs drift in time and CPU, not in bytes.
+            let boot = Bootstrap {
+                drift_prior: match unit {
+                    Unit::Bytes => 0.0,
+                    Unit::Seconds | Unit::Hours => opts.bootstrap.drift_prior,
+                },
+                ..opts.bootstrap
+            };
             let mut ratio = match pairs {
-                Some((ma, mb)) => paired_ratio(&ma, &mb, &opts.bootstrap),
+                Some((ma, mb)) => paired_ratio(&ma, &mb, &boot),
                 None => run_ratio(&va, &vb),
             };
             if metric == "mean job time" {
