@@ -6,8 +6,8 @@
 #   - as a real Snakemake workflow (from PyPI) with `benchmark:` directives, imported and
 #     reported;
 #   - with --slurm, as a Slurm run of the quick scenario on the local cluster with accounting
-#     (scripts/slurm-local.sh up), read back with the real sacct and imported: per job, sacct's
-#     TotalCPU and MaxRSS beside atlasperf's own measurement.
+#     (scripts/slurm-local.sh up), whose real sacct answer (kept by the run) is imported: per
+#     job, sacct's TotalCPU and MaxRSS beside atlasperf's own measurement.
 # Prints one row per comparison. Writes the recorded logs under --out (the test fixtures in
 # harness/tests/fixtures/import were recorded this way).
 #
@@ -88,10 +88,8 @@ if [ "$slurm" = 1 ]; then
   echo "== Slurm accounting against atlasperf's own measurement (quick scenario)"
   eval "$("$here/slurm-local.sh" env)"
   "$ap" run "$root/scenarios/quick-slurm.toml" --out "$out/slurm-run" >/dev/null 2>&1
-  ids="$(python3 -c 'import csv,sys; print(",".join(r["executor_job_id"] for r in csv.DictReader(open(sys.argv[1])) if r["executor_job_id"]))' "$out/slurm-run/jobs.csv")"
-  sacct --parsable2 -j "$ids" \
-    --format=JobID,JobName,State,ExitCode,NodeList,Start,End,Elapsed,TotalCPU,UserCPU,SystemCPU,AllocCPUS,ReqMem,MaxRSS,AveDiskRead,AveDiskWrite,NTasks \
-    > "$out/sacct.txt"
+  # The run asked the real sacct for its jobs when it ended, and kept the answer.
+  cp "$out/slurm-run/slurm/sacct.txt" "$out/sacct.txt"
   "$ap" import --format sacct "$out/sacct.txt" --out "$out/sacct-run" >/dev/null
   python3 - "$out/slurm-run/jobs.csv" "$out/sacct-run/jobs.csv" <<'PY'
 import csv, sys

@@ -14,6 +14,19 @@ use crate::table::{bytes, stage_label};
 /// batch shell (about 2 MiB), measured on the local cluster (docs/slurm.md).
 pub const STEP_EXTRA_RSS: f64 = 12.0 * 1024.0 * 1024.0;
 
+/// True when TotalCPU (`acct_cpu`) is the job's CPU plus its agent's, within 2 % of the job's
+/// and 0.05 s: what the batch step adds beyond them is the batch shell.
+pub fn cpu_explained(acct_cpu: f64, cpu: f64, agent_cpu: f64) -> bool {
+    (acct_cpu - cpu - agent_cpu).abs() <= 0.02 * cpu + 0.05
+}
+
+/// True when MaxRSS lies between half the job's peak (a poll that missed the peak) and the peak
+/// plus the agent and the shell ([`STEP_EXTRA_RSS`]). A MaxRSS of 0 (a step that ended before
+/// Slurm's first poll) is not measured and not judged here.
+pub fn rss_explained(max_rss: f64, peak: f64) -> bool {
+    max_rss <= peak + STEP_EXTRA_RSS && max_rss >= 0.5 * peak
+}
+
 /// The section, empty when no attempt has accounting.
 pub fn markdown(run: &RunData) -> String {
     let with: Vec<_> = run
@@ -36,7 +49,7 @@ pub fn markdown(run: &RunData) -> String {
             let own = a.cpu_s + a.agent_cpu_s;
             if own > 0.0 {
                 cpu.push(acct.cpu_s / own);
-                if (acct.cpu_s - own).abs() > 0.02 * a.cpu_s + 0.05 {
+                if !cpu_explained(acct.cpu_s, a.cpu_s, a.agent_cpu_s) {
                     odd.push(format!(
                         "{}: TotalCPU {:.2} s, atlasperf {:.2} s + agent {:.2} s",
                         a.attempt_id, acct.cpu_s, a.cpu_s, a.agent_cpu_s
@@ -49,7 +62,7 @@ pub fn markdown(run: &RunData) -> String {
             } else if a.peak_rss > 0.0 {
                 let m = acct.max_rss as f64;
                 rss.push(m / a.peak_rss);
-                if m > a.peak_rss + STEP_EXTRA_RSS || m < 0.5 * a.peak_rss {
+                if !rss_explained(m, a.peak_rss) {
                     odd.push(format!(
                         "{}: MaxRSS {}, atlasperf's peak {}",
                         a.attempt_id,

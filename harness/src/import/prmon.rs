@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::text::{number, words, Source};
-use super::{Job, Parsed, Point};
+use super::{Job, Parsed};
 use crate::error::UsageError;
+use crate::store::SampleRow;
 
 /// Parses every file.
 ///
@@ -117,10 +118,10 @@ fn parse_series(src: &Source) -> Result<Job, UsageError> {
         let time = val(Some(c_time), 1e11)?;
         let start = *t0.get_or_insert(time);
         let t = time - start;
-        if series.last().is_some_and(|p: &Point| t < p.t) {
+        if series.last().is_some_and(|p: &SampleRow| t < p.t) {
             return Err(src.at(ln, row[c_time].0, "Time goes backwards"));
         }
-        series.push(Point {
+        series.push(SampleRow {
             t,
             cpu_s: val(c_ut, 1e10)? + val(c_st, 1e10)?,
             rss: (val(Some(c_rss), 1e15)? * 1024.0) as u64,
@@ -130,9 +131,10 @@ fn parse_series(src: &Source) -> Result<Job, UsageError> {
             write_bytes: val(c_wb, 1e18)? as u64,
             processes: val(c_np, 1e7)? as u64,
             threads: val(c_nt, 1e7)? as u64,
+            ..SampleRow::default()
         });
     }
-    let (Some(first), Some(last)) = (t0, series.last().copied()) else {
+    let (Some(first), Some(last)) = (t0, series.last().cloned()) else {
         return Err(src.at(2, 1, "no samples after the header"));
     };
     let name = if src.path.file_name().is_some_and(|n| n == "prmon.txt") {

@@ -8,8 +8,9 @@
 //! writes a row per sample).
 
 use super::text::{fields, number, seconds, words, Source};
-use super::{Job, Parsed, Point};
+use super::{Job, Parsed};
 use crate::error::UsageError;
+use crate::store::SampleRow;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -49,7 +50,7 @@ fn parse_file(src: &Source) -> Result<Job, UsageError> {
     } else {
         (0, 1, 2, (6, 7), 4, 8)
     };
-    let mut series: Vec<Point> = Vec::new();
+    let mut series: Vec<SampleRow> = Vec::new();
     let mut cpu_s = 0.0;
     let mut last: Option<f64> = None;
     for (ln, line) in rows {
@@ -81,7 +82,7 @@ fn parse_file(src: &Source) -> Result<Job, UsageError> {
         } else {
             (0, 0)
         };
-        series.push(Point {
+        series.push(SampleRow {
             t,
             cpu_s,
             rss: (val(mem_c, 1e9)? * MIB) as u64,
@@ -89,10 +90,10 @@ fn parse_file(src: &Source) -> Result<Job, UsageError> {
             write_bytes: write,
             processes: 1,
             threads: 1,
-            ..Point::default()
+            ..SampleRow::default()
         });
     }
-    let Some(end) = series.last().copied() else {
+    let Some(end) = series.last().cloned() else {
         return Err(src.at(2, 1, "no samples after the header"));
     };
     let stem = src.stem();

@@ -13,6 +13,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
+use atlasperf_reports::accounting::{cpu_explained, rss_explained};
+
 use crate::common::repo;
 
 /// SLURM_CONF of the environment, else the local cluster's.
@@ -27,6 +29,19 @@ fn records(run: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// `atlasperf run` of the quick Slurm scenario into `run`, to its end.
+fn run_quick(run: &Path) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("atlasperf")
+        .unwrap()
+        .env("SLURM_CONF", slurm_conf())
+        .arg("run")
+        .arg(repo().join("scenarios/quick-slurm.toml"))
+        .arg("--out")
+        .arg(run)
+        .timeout(Duration::from_secs(300))
+        .assert()
 }
 
 /// Starts `atlasperf run` of the quick Slurm scenario into `run` in the background.
@@ -63,15 +78,7 @@ fn our_slurm_jobs(run: &Path) -> Vec<String> {
 fn quick_scenario_runs_on_both_slurm_nodes_with_fusion_after_registration() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run with space");
-    Command::cargo_bin("atlasperf")
-        .unwrap()
-        .env("SLURM_CONF", slurm_conf())
-        .arg("run")
-        .arg(repo().join("scenarios/quick-slurm.toml"))
-        .arg("--out")
-        .arg(&run)
-        .timeout(Duration::from_secs(300))
-        .assert()
+    run_quick(&run)
         .success()
         .stderr(predicate::str::contains("complete: 8 of 8 jobs done"));
     let recs = records(&run);
@@ -290,54 +297,16 @@ fn a_killed_harness_is_resumed_without_its_slurm_jobs_running_twice() {
     }
 }
 
-/// What Slurm's accounting recorded of the attempts in `run`: `sacct --parsable2` output,
-/// polled until every attempt's allocation is there and finished (slurmdbd takes a moment).
-fn sacct_of(run: &Path) -> String {
-    let ids: Vec<String> = records(run)
-        .iter()
-        .filter_map(|r| r["executor_job_id"].as_str().map(str::to_string))
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = std::process::Command::new("sacct")
-            .env("SLURM_CONF", slurm_conf())
-            .args(["--parsable2", "-j", &ids.join(","), "--format=JobID,JobName,State,ExitCode,NodeList,Start,End,Elapsed,TotalCPU,UserCPU,SystemCPU,AllocCPUS,ReqMem,MaxRSS,AveDiskRead,AveDiskWrite,NTasks"])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let done = ids.iter().all(|id| {
-            text.lines()
-                .any(|l| l.starts_with(&format!("{id}.batch|")) && !l.contains("|RUNNING|"))
-        });
-        if out.status.success() && done {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sacct has not recorded every attempt after 60 s (is slurmdbd up?): {}\n{text}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
 #[test]
 #[ignore = "needs the local Slurm cluster with accounting: scripts/slurm-local.sh up"]
 fn slurm_accounting_imports_and_agrees_with_atlasperf() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    Command::cargo_bin("atlasperf")
-        .unwrap()
-        .env("SLURM_CONF", slurm_conf())
-        .arg("run")
-        .arg(repo().join("scenarios/quick-slurm.toml"))
-        .arg("--out")
-        .arg(&run)
-        .timeout(Duration::from_secs(300))
-        .assert()
-        .success();
-    let acct = tmp.path().join("sacct.txt");
-    std::fs::write(&acct, sacct_of(&run)).unwrap();
+    run_quick(&run).success().stderr(predicate::str::contains(
+        "accounting: sacct's figures for 8 attempt(s)",
+    ));
+    // What the real sacct answered after the run, as the run kept it.
+    let acct = run.join("slurm/sacct.txt");
     let imported = tmp.path().join("imported");
     Command::cargo_bin("atlasperf")
         .unwrap()
@@ -355,7 +324,9 @@ fn slurm_accounting_imports_and_agrees_with_atlasperf() {
     let mut lines = jobs.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
-    let (mut compared, mut unpolled) = (0, 0);
+    let mut compared = 0;
+    // Stages with at least one attempt whose MaxRSS Slurm measured.
+    let mut polled: HashSet<String> = HashSet::new();
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
         let a = &own[f[col("attempt_id")]];
@@ -375,28 +346,30 @@ fn slurm_accounting_imports_and_agrees_with_atlasperf() {
         // TotalCPU covers the whole batch step: the job, its agent and the batch shell.
         let agent = a["agent_cpu_s"].as_f64().unwrap();
         assert!(
-            (acct_cpu - own_cpu - agent).abs() <= 0.02 * own_cpu + 0.05,
+            cpu_explained(acct_cpu, own_cpu, agent),
             "{}: TotalCPU {acct_cpu:.3} s is not the job's {own_cpu:.3} s plus its agent's {agent:.3} s",
             f[col("attempt_id")]
         );
         // MaxRSS is the largest sum over the step's processes at Slurm's 1 s polls: at most the
         // job's peak plus the agent (about 8.5 MiB resident) and the batch shell (about 2 MiB),
         // at least what the job held at a poll; 0 when the step ended before the first poll.
-        if acct_peak == 0.0 {
-            unpolled += 1;
+        if acct_peak > 0.0 {
+            polled.insert(a["stage"].as_str().unwrap().to_string());
         }
         assert!(
-            acct_peak == 0.0
-                || (acct_peak <= own_peak + 12.0 * 1048576.0 && acct_peak >= 0.5 * own_peak),
+            acct_peak == 0.0 || rss_explained(acct_peak, own_peak),
             "{}: MaxRSS {acct_peak} is not the job's peak {own_peak} plus the agent and shell",
             f[col("attempt_id")]
         );
         compared += 1;
     }
     assert_eq!(compared, own.len());
-    assert!(
-        unpolled * 2 <= compared,
-        "{unpolled} of {compared} attempts had no MaxRSS"
+    // How many steps end before Slurm's first 1 s poll depends on the machine's speed (0 to 3
+    // of these 8 in five runs); each stage must still have MaxRSS measured and compared.
+    assert_eq!(
+        polled,
+        HashSet::from(["registration".to_string(), "fusion".to_string()]),
+        "stages with a measured MaxRSS"
     );
     // The run checked itself: sacct's figures beside atlasperf's in its jobs table, and the
     // report's section saying whether they agree.
