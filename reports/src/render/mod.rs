@@ -6,10 +6,16 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::diagnosis::{diagnose, markdown as diagnosis_md};
-use crate::figures::{stage_figures, write as write_figure, StageFigure};
+use crate::figures::{stage_figures, write as write_figure};
 use crate::run::RunData;
-use crate::table::{self, bytes, duration, esc, table_one};
+use crate::table::{self, bytes, duration, table_one};
 use crate::{ReportError, Result};
+
+mod header;
+mod html;
+
+use header::full_header;
+use html::Html;
 
 /// Which outputs to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,15 +79,6 @@ pub struct Rendered {
     pub files: Vec<PathBuf>,
     /// The Markdown summary (also written as `summary.md` when Markdown is asked for).
     pub summary: String,
-}
-
-/// Markdown rendered to HTML (CommonMark with tables), for `report.html`: the report's text
-/// is written once, in Markdown, and shown as a browser shows HTML.
-fn markdown_html(md: &str) -> String {
-    let parser = pulldown_cmark::Parser::new_ext(md, pulldown_cmark::Options::ENABLE_TABLES);
-    let mut out = String::new();
-    pulldown_cmark::html::push_html(&mut out, parser);
-    out
 }
 
 /// Writes `text` to `path` and records it in `files`.
@@ -233,30 +230,6 @@ pub fn render(run_dir: &Path, out: &Path, formats: Formats) -> Result<Rendered> 
     Ok(Rendered { files, summary })
 }
 
-/// The report's header: the run, its failure and resumes, what a group adds, the conditions.
-fn full_header(run: &RunData, group_header: &str) -> String {
-    let info = &run.info;
-    let mut header = header(run);
-    if let Some(f) = &info.notes.failure {
-        let _ = write!(header, ". {}: {f}", info.status.as_str());
-    }
-    let gaps = info.idle_gaps();
-    if !gaps.is_empty() {
-        let _ = write!(
-            header,
-            ". Times are active time: {:.1} s idle before {} resume(s) left out",
-            gaps.iter().sum::<f64>(),
-            gaps.len()
-        );
-    }
-    header.push_str(group_header);
-    let conditions_line = crate::conditions::headline(info);
-    if !conditions_line.is_empty() {
-        let _ = write!(header, "\n\n{conditions_line}");
-    }
-    header
-}
-
 /// The segmentation accuracy section: mean Dice of the fused segmentations against the
 /// targets' labels, saying what those labels are; empty when no fusion scored.
 fn accuracy_md(run: &RunData) -> String {
@@ -281,53 +254,6 @@ fn accuracy_md(run: &RunData) -> String {
         "\n### Segmentation accuracy\n\nMean Dice of the fused segmentations against {reference}: {mean:.4} ({}).\n",
         dice.iter().map(|(j, d)| format!("{j} {d:.4}")).collect::<Vec<_>>().join(", ")
     )
-}
-
-/// The Markdown sections the HTML page shows besides the figures and jobs.
-struct Html<'a> {
-    header: &'a str,
-    rows: &'a [table::StageRow],
-    group: &'a str,
-    diagnosis: &'a str,
-    conditions: &'a str,
-}
-
-impl Html<'_> {
-    /// `report.html`: every section, the figures inlined as SVG (no file or network loads).
-    fn page(
-        &self,
-        run: &RunData,
-        figures: &[(String, String, StageFigure<'_>)],
-        out: &Path,
-    ) -> Result<String> {
-        let mut body = String::new();
-        for (_, _, fig) in figures {
-            let mut svg = String::new();
-            {
-                use plotters::prelude::*;
-                let root =
-                    SVGBackend::with_string(&mut svg, crate::figures::SIZE).into_drawing_area();
-                crate::figures::draw_into(root, fig)
-                    .map_err(|e| ReportError::draw(&out.join("report.html"), e))?;
-            }
-            let _ = writeln!(body, "<figure>{svg}</figure>");
-        }
-        let conditions = self
-            .conditions
-            .trim_start()
-            .trim_start_matches("### Measurement conditions");
-        Ok(format!(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>atlasperf report: {t}</title>\n<style>body{{font-family:sans-serif;max-width:1250px;margin:2em auto;}} table{{border-collapse:collapse;}} td,th{{border:1px solid #999;padding:4px 8px;text-align:left;}} figure{{margin:1em 0;}}</style></head><body>\n<h1>atlasperf report: {t}</h1>\n{h}\n<h2>Table I</h2>\n{table}{group}\n<h2>Diagnosis</h2>\n{diag}\n<h2>Measurement conditions</h2>\n{cond}\n<h2>Sampler overhead</h2>\n{ov}\n<h2>Figures</h2>\n{body}\n<h2>Jobs</h2>\n{jobs}\n</body></html>\n",
-            t = esc(&run.info.scenario_name),
-            h = markdown_html(self.header),
-            table = table::html(self.rows),
-            group = markdown_html(self.group),
-            diag = markdown_html(self.diagnosis),
-            cond = markdown_html(conditions),
-            ov = markdown_html(&overhead(run)),
-            jobs = markdown_html(&jobs_markdown(run)),
-        ))
-    }
 }
 
 /// What a group of repetitions adds to the report of its representative run.
@@ -389,78 +315,6 @@ impl GroupSection {
             csv: crate::group::csv(&rows),
         }
     }
-}
-
-fn header(run: &RunData) -> String {
-    let info = &run.info;
-    let (name, id) = (info.scenario_name.clone(), info.id.clone());
-    let status = info.status.as_str();
-    let host = &info.host;
-    let built = format!(
-        "atlasperf {}{}",
-        info.atlasperf_version,
-        info.git_commit
-            .as_deref()
-            .map(|c| format!(" ({})", &c[..c.len().min(10)]))
-            .unwrap_or_default()
-    );
-    match &info.notes.simulation {
-        Some(sim) => format!(
-            "**Simulated** run `{id}` (scenario `{name}`, status **{status}**) by {built} from {} measured attempts of {} run(s), seed {}: the tables show sample 1 of {}; over all samples (P10 / P50 / P90) {}",
-            sim.profile_attempts.values().sum::<usize>(),
-            sim.profiles.len(),
-            sim.seed,
-            sim.samples,
-            sim.bands
-                .iter()
-                .map(|b| {
-                    let f = |v: f64| match b.quantity.as_str() {
-                        "node_peak_rss" => bytes(v),
-                        "makespan_s" => format!("{v:.1} s"),
-                        "cpu_hours" => format!("{v:.3}"),
-                        _ => format!("{v:.0}"),
-                    };
-                    format!("{} {} / {} / {}", b.quantity, f(b.p10), f(b.p50), f(b.p90))
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        None if info.notes.import.is_some() => import_header(info),
-        None => format!(
-            "Run `{id}` (scenario `{name}`, status **{status}**) on {} ({} CPUs, {}), {built}",
-            host.cpu_model,
-            host.cpus,
-            bytes(host.memory_bytes as f64),
-        ),
-    }
-}
-
-/// An imported run's header: what it was read from and how good each quantity is.
-fn import_header(info: &atlasperf_store::RunInfo) -> String {
-    let Some(imp) = &info.notes.import else {
-        return String::new();
-    };
-    let sources: Vec<String> = imp
-        .sources
-        .iter()
-        .take(3)
-        .map(|p| format!("`{}`", p.display()))
-        .collect();
-    let more = imp.sources.len().saturating_sub(3);
-    let mut s = format!(
-        "**Imported** run `{}` from {} ({}{}), not measured by atlasperf: the numbers are the source's, as good as its columns (below)",
-        info.id,
-        imp.format,
-        sources.join(", "),
-        if more > 0 { format!(" and {more} more") } else { String::new() }
-    );
-    for (k, v) in &imp.columns {
-        let _ = write!(s, "\n- {k}: {v}");
-    }
-    for n in &imp.notes {
-        let _ = write!(s, "\n- {n}");
-    }
-    s
 }
 
 fn forecast_md(run: &RunData) -> String {
