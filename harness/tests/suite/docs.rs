@@ -4,8 +4,9 @@
 //!   sandbox that holds a copy of `scenarios/`: the commands run in order, their exit codes must
 //!   match (`? 2` for a usage error) and their output must match what the page shows (`...`
 //!   stands for any lines).
-//! - Every `atlasperf` command in a ```` ```sh ```` block — the ones too long for the suite
-//!   (the paper's study, ANTs, a Slurm cluster) — must parse with the real command line, and
+//! - Every `atlasperf` command in a ```` ```sh ```` block — the ones shown without output (the
+//!   paper's study, sweeps, repetitions) — runs in a sandbox on small work; those that need a
+//!   Slurm cluster, ANTs or the reader's own files must parse with the real command line, and
 //!   every script such a block names must exist and be executable.
 //! - Every guide page is linked from the README, and every relative link resolves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -105,65 +106,201 @@ fn words(line: &str) -> Vec<String> {
     shlex::split(code).unwrap_or_else(|| panic!("cannot split `{line}`"))
 }
 
+/// What shrinks a local scenario's work to seconds, appended to the example's own values: a
+/// small phantom and a few iterations per level. The commands and their files are the page's.
+const SMALL: [&str; 3] = [
+    "dataset.phantom.shape=[20, 24, 20]",
+    "dataset.phantom.spacing=8.0",
+    "stages.registration.iterations=[4, 2, 1]",
+];
+
+/// Why a scenario cannot run inside the test command: it runs on Slurm or calls an external
+/// tool (CI's Slurm step runs `quick-slurm.toml`; ANTs runs in the anchor scripts).
+fn needs_outside(scenario: &Path) -> Option<&'static str> {
+    let text = std::fs::read_to_string(scenario).ok()?;
+    let value: toml::Value = toml::from_str(&text).ok()?;
+    if value
+        .get("cluster")
+        .and_then(|c| c.get("executor"))
+        .and_then(|e| e.as_str())
+        == Some("slurm")
+    {
+        return Some("a Slurm cluster");
+    }
+    let commands = value
+        .get("stages")
+        .and_then(|s| s.as_table())
+        .is_some_and(|t| t.values().any(|st| st.get("command").is_some()));
+    if commands || value.get("preflight").is_some() {
+        return Some("an external tool");
+    }
+    None
+}
+
+/// The sweep file `path` with [`SMALL`] after its own `set` values.
+fn shrink_sweep(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut value: toml::Value = toml::from_str(&text).unwrap();
+    let table = value.as_table_mut().unwrap();
+    let set = table
+        .entry("set")
+        .or_insert_with(|| toml::Value::Array(Vec::new()))
+        .as_array_mut()
+        .unwrap();
+    set.extend(SMALL.iter().map(|s| toml::Value::String((*s).to_string())));
+    std::fs::write(path, toml::to_string(&value).unwrap()).unwrap();
+}
+
+/// The `atlasperf` argv of a shell line (`atlasperf ARGS` or `cargo run … --bin atlasperf --
+/// ARGS`), or `None` for another program.
+fn atlasperf_args(w: &[String]) -> Option<Vec<String>> {
+    match w.first().map(String::as_str) {
+        Some("atlasperf") => Some(w[1..].to_vec()),
+        Some("cargo") if w.iter().any(|a| a == "--bin") => Some(
+            w.iter()
+                .skip_while(|a| *a != "--")
+                .skip(1)
+                .cloned()
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Every command of a ```` ```sh ```` block runs, in the pages' order in one sandbox holding a
+/// copy of `scenarios/`:
+/// - `run` and `sweep` on local scenarios run to completion with [`SMALL`] work (the page's
+///   own `--set` values still apply after it);
+/// - scenarios on Slurm or with external tools, and lines that read what the reader brings
+///   (a `$(…)` substitution, a file absent from the sandbox), must parse; CI's Slurm,
+///   real-anatomy and import steps run those;
+/// - any other `atlasperf` command runs and must succeed;
+/// - scripts built on `scripts/lib.sh` check their arguments (`ATLASPERF_ARGS_ONLY=1`).
 #[test]
-fn every_other_command_shown_parses() {
-    let mut checked = 0;
+fn every_other_command_shown_runs_on_small_work() {
+    let bin = common::bin();
+    let (mut ran, mut parsed) = (0, 0);
+    // One sandbox for every page, as one clone is: a command shown on two pages runs once.
+    let sandbox = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("scenarios"), &sandbox.path().join("scenarios"));
+    let mut done = std::collections::HashSet::new();
     for page in pages() {
         let text = std::fs::read_to_string(&page).unwrap();
-        for (info, body, at) in blocks(&text) {
-            if !(info == "sh" || info == "bash") {
-                continue;
-            }
+        let sh = blocks(&text)
+            .into_iter()
+            .filter(|(info, _, _)| info == "sh" || info == "bash");
+        for (_, body, at) in sh {
             // A line ending in `\` continues on the next.
             let joined = body.replace("\\\n", " ");
             for line in joined.lines().filter(|l| !l.trim().is_empty()) {
                 let w = words(line);
-                let Some(first) = w.first() else { continue };
                 let place = format!("{}:{at}: `{line}`", page.display());
-                if first == "atlasperf" {
-                    if let Err(e) = Cli::try_parse_from(&w) {
+                if let Some(args) = atlasperf_args(&w) {
+                    let argv = std::iter::once("atlasperf".to_string()).chain(args.clone());
+                    if let Err(e) = Cli::try_parse_from(argv) {
                         panic!("{place} does not parse:\n{e}");
                     }
-                    checked += 1;
-                } else if first == "cargo" && w.iter().any(|a| a == "--bin") {
-                    // `cargo run --release --bin atlasperf -- ARGS`: the ARGS must parse.
-                    let args = w.iter().skip_while(|a| *a != "--").skip(1);
-                    let argv: Vec<&str> = std::iter::once("atlasperf")
-                        .chain(args.map(String::as_str))
-                        .collect();
-                    if let Err(e) = Cli::try_parse_from(&argv) {
-                        panic!("{place} does not parse:\n{e}");
+                    if !done.insert(args.clone()) {
+                        continue;
                     }
-                    checked += 1;
-                } else if first.starts_with("scripts/") {
-                    let script = repo().join(first);
-                    let mode = std::fs::metadata(&script)
-                        .unwrap_or_else(|e| panic!("{place}: {}: {e}", script.display()))
-                        .permissions()
-                        .mode();
-                    assert!(mode & 0o111 != 0, "{place}: the script is not executable");
-                    // Scripts built on scripts/lib.sh check their arguments and stop there.
-                    if std::fs::read_to_string(&script)
-                        .unwrap()
-                        .contains("/lib.sh\"")
-                    {
-                        let out = std::process::Command::new(&script)
-                            .args(&w[1..])
-                            .env("ATLASPERF_ARGS_ONLY", "1")
-                            .output()
-                            .unwrap();
-                        assert!(
-                            out.status.success(),
-                            "{place}: the script refuses these arguments:\n{}",
-                            String::from_utf8_lossy(&out.stderr)
-                        );
+                    match example_argv(sandbox.path(), &args) {
+                        Some(argv) => {
+                            let started = std::time::Instant::now();
+                            let out = std::process::Command::new(&bin)
+                                .args(&argv)
+                                .current_dir(sandbox.path())
+                                .output()
+                                .unwrap();
+                            eprintln!("{place}: {:.1} s", started.elapsed().as_secs_f64());
+                            assert!(
+                                out.status.success(),
+                                "{place} failed (run as {argv:?}):\n{}",
+                                String::from_utf8_lossy(&out.stderr)
+                            );
+                            ran += 1;
+                        }
+                        None => parsed += 1,
                     }
-                    checked += 1;
+                } else if let Some(first) = w.first().filter(|f| f.starts_with("scripts/")) {
+                    check_script(&place, first, &w[1..]);
+                    parsed += 1;
                 }
             }
         }
     }
-    assert!(checked >= 15, "only {checked} commands checked");
+    assert!(ran >= 6, "only {ran} shell examples ran");
+    assert!(parsed >= 10, "only {parsed} shell examples checked");
+}
+
+/// The argv an example runs with in `sandbox`, or `None` when it needs what the test command
+/// cannot give it (see [`every_other_command_shown_runs_on_small_work`]).
+fn example_argv(sandbox: &Path, args: &[String]) -> Option<Vec<String>> {
+    if args.iter().any(|a| a.contains("$(")) {
+        return None;
+    }
+    let (sub, rest) = args.split_first()?;
+    match sub.as_str() {
+        "run" => {
+            let scenario = sandbox.join(rest.first()?);
+            if needs_outside(&scenario).is_some() {
+                return None;
+            }
+            let mut argv = vec![sub.clone(), rest[0].clone()];
+            for s in SMALL {
+                argv.extend(["--set".to_string(), s.to_string()]);
+                if rest.iter().any(|a| a == "--interleave") {
+                    argv.extend(["--interleave-set".to_string(), s.to_string()]);
+                }
+            }
+            argv.extend(rest[1..].iter().cloned());
+            Some(argv)
+        }
+        "sweep" => {
+            shrink_sweep(&sandbox.join(rest.first()?));
+            Some(args.to_vec())
+        }
+        // Reads the reader's files: every argument that names one must exist here.
+        _ => {
+            let inputs = rest
+                .iter()
+                .filter(|a| !a.starts_with('-') && !a.contains('='));
+            let missing = inputs
+                .filter(|a| a.contains('/') || a.contains('.'))
+                .any(|a| !sandbox.join(a).exists() && !is_output(rest, a));
+            (!missing).then(|| args.to_vec())
+        }
+    }
+}
+
+/// True when `arg` is the value of `--out` (a folder the command makes).
+fn is_output(args: &[String], arg: &str) -> bool {
+    args.windows(2).any(|p| p[0] == "--out" && p[1] == arg)
+}
+
+/// A script a page names exists, is executable, and (when built on `scripts/lib.sh`) accepts
+/// the arguments shown.
+fn check_script(place: &str, script: &str, args: &[String]) {
+    let script = repo().join(script);
+    let mode = std::fs::metadata(&script)
+        .unwrap_or_else(|e| panic!("{place}: {}: {e}", script.display()))
+        .permissions()
+        .mode();
+    assert!(mode & 0o111 != 0, "{place}: the script is not executable");
+    if std::fs::read_to_string(&script)
+        .unwrap()
+        .contains("/lib.sh\"")
+    {
+        let out = std::process::Command::new(&script)
+            .args(args)
+            .env("ATLASPERF_ARGS_ONLY", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{place}: the script refuses these arguments:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]
