@@ -9,14 +9,16 @@
 # its interval and verdict; the exit code of the default gate (work, memory, I/O) and of the
 # gate with --gate-time; each side's largest foreign load — and a summary.
 #
-# usage: scripts/noise-gate.sh [--out DIR] [--scenario FILE] [--pairs N] [--skip-ab] [--rejudge]
+# usage: scripts/noise-gate.sh [--out DIR] [--scenario FILE] [--pairs N] [--skip-ab] [--side-by-side] [--rejudge]
 # Defaults: scenarios/quick.toml, 20 comparisons of each kind; about 35 minutes on 2 cores.
+# --side-by-side runs each group's A and B repetitions at the same time (`run --side-by-side`;
+# compare pairs them) and skips the single-run series; about 25 minutes.
 # --rejudge compares the runs already in --out again (after a change to compare) without
 # running anything. Nothing else should run meanwhile (each run's conditions say if it did).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-out="" scenario="" pairs=20 skip_ab=0 rejudge=0
-parse_options "out scenario pairs" "skip-ab rejudge" "$@"
+out="" scenario="" pairs=20 skip_ab=0 rejudge=0 side_by_side=0
+parse_options "out scenario pairs" "skip-ab side-by-side rejudge" "$@"
 positive_ints pairs
 build_atlasperf
 output_dir
@@ -57,19 +59,25 @@ PY
 
 group() { # DIR [--interleave-set VALUE]
   [ "$rejudge" = 1 ] && return 0
-  "$ap" run "$scenario" --repeat 3 --interleave "$scenario" "${@:2}" --out "$1" >/dev/null 2>"$1.log"
+  local sbs=()
+  [ "$side_by_side" = 1 ] && sbs=(--side-by-side)
+  "$ap" run "$scenario" --repeat 3 --interleave "$scenario" "${sbs[@]}" "${@:2}" --out "$1" >/dev/null 2>"$1.log"
 }
 
-echo "== A/A, single runs: $((pairs + 1)) runs of $(basename "$scenario"), each against the next"
-if [ "$rejudge" = 0 ]; then
-  "$ap" run "$scenario" --repeat $((pairs + 1)) --out "$out/aa-single" >/dev/null 2>"$out/aa-single.log"
+if [ "$side_by_side" = 0 ]; then
+  echo "== A/A, single runs: $((pairs + 1)) runs of $(basename "$scenario"), each against the next"
+  if [ "$rejudge" = 0 ]; then
+    "$ap" run "$scenario" --repeat $((pairs + 1)) --out "$out/aa-single" >/dev/null 2>"$out/aa-single.log"
+  fi
+  for i in $(seq 1 "$pairs"); do
+    a="$(printf 'r%02d' "$i")" b="$(printf 'r%02d' $((i + 1)))"
+    judge "$a-$b" "$out/aa-single/$a" "$out/aa-single/$b"
+  done | tee "$out/aa-single.txt"
 fi
-for i in $(seq 1 "$pairs"); do
-  a="$(printf 'r%02d' "$i")" b="$(printf 'r%02d' $((i + 1)))"
-  judge "$a-$b" "$out/aa-single/$a" "$out/aa-single/$b"
-done | tee "$out/aa-single.txt"
 
-echo "== A/A, groups of 3, interleaved ABBA"
+how="interleaved ABBA"
+[ "$side_by_side" = 1 ] && how="side by side"
+echo "== A/A, groups of 3, $how"
 for i in $(seq 1 "$pairs"); do
   group "$out/aa-group-$i"
   judge "group $i" "$out/aa-group-$i/a" "$out/aa-group-$i/b"
@@ -77,7 +85,7 @@ done | tee "$out/aa-group.txt"
 
 if [ "$skip_ab" = 0 ]; then
   for f in 1.3 1.1; do
-    echo "== A/B, registration iterations x$f, groups of 3, interleaved ABBA"
+    echo "== A/B, registration iterations x$f, groups of 3, $how"
     for i in $(seq 1 "$pairs"); do
       group "$out/ab-$f-$i" --interleave-set "$(iterations "$f")"
       judge "x$f $i" "$out/ab-$f-$i/a" "$out/ab-$f-$i/b"
@@ -89,6 +97,7 @@ echo "== summary"
 count() { grep -c -- "$2" "$1" || true; }
 for k in single group; do
   f="$out/aa-$k.txt"
+  [ -f "$f" ] || continue
   echo "A/A $k: false alarms $(count "$f" ' gate 1') of $pairs (default gate), $(count "$f" 'timed-gate 1') with --gate-time"
 done
 if [ "$skip_ab" = 0 ]; then

@@ -31,6 +31,10 @@ pub struct Group {
     /// this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interleaved_with: Option<String>,
+    /// With `interleaved_with`: the k-th runs of both groups ran at the same time, side by
+    /// side (`--side-by-side`), rather than one after the other; `compare` then pairs them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub side_by_side: bool,
 }
 
 /// The `kind` of every group file.
@@ -46,7 +50,26 @@ impl Group {
             overrides: overrides.to_vec(),
             runs: (1..=k).map(member_name).collect(),
             interleaved_with: None,
+            side_by_side: false,
         }
+    }
+
+    /// True when `a` and `b` are two groups whose repetitions ran side by side with each
+    /// other (`run --side-by-side`): both say so, and each names the other as its partner.
+    pub fn ran_side_by_side(a: &Path, b: &Path) -> bool {
+        let partner = |from: &Path, to: &Path| -> bool {
+            let Ok(g) = Self::read(from) else {
+                return false;
+            };
+            let Some(other) = g.interleaved_with.filter(|_| g.side_by_side) else {
+                return false;
+            };
+            match (from.join(other).canonicalize(), to.canonicalize()) {
+                (Ok(x), Ok(y)) => x == y,
+                _ => false,
+            }
+        };
+        partner(a, b) && partner(b, a)
     }
 
     /// True when `dir` holds a group file.

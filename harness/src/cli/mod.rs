@@ -113,6 +113,12 @@ pub struct RunArgs {
         requires = "interleave"
     )]
     pub interleave_overrides: Vec<String>,
+    /// With --interleave: run A's k-th and B's k-th repetition at the same time instead of one
+    /// after the other, so the machine's speed of the moment hits both alike and `compare`
+    /// pairs them (their output goes to OUT/a/rK.log and OUT/b/rK.log). Each run then shares
+    /// the machine with the other: read the ratios, not the absolute times.
+    #[arg(long, requires = "interleave")]
+    pub side_by_side: bool,
 }
 
 /// `atlasperf report`.
@@ -169,6 +175,11 @@ pub struct CompareArgs {
     /// placed each job; the verdicts on time are printed either way.
     #[arg(long, requires = "max_ratio")]
     pub gate_time: bool,
+    /// The k-th runs of the two groups ran at the same time (two builds' `run --repeat K`
+    /// started together): pair them by position, so the machine's speed of the moment cancels
+    /// in each pair. Implied for groups made by `run --interleave --side-by-side`.
+    #[arg(long)]
+    pub side_by_side: bool,
 }
 
 /// `atlasperf simulate`.

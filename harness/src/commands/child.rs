@@ -3,7 +3,8 @@
 //! holds an unfinished run is resumed.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 
@@ -42,34 +43,85 @@ pub(crate) fn run_into(
     scenario: &Path,
     overrides: &[String],
     label: &str,
-    (i, n): (usize, usize),
-    stop: &std::sync::atomic::AtomicBool,
+    step: (usize, usize),
+    stop: &AtomicBool,
 ) -> anyhow::Result<Ended> {
+    match start(dir, scenario, overrides, label, step, None)? {
+        Started::Kept => Ok(Ended::Kept),
+        Started::Child(child) => finish(child, label, step, stop),
+    }
+}
+
+/// A child run started by [`start`].
+pub(crate) enum Started {
+    /// The folder already held a complete run: nothing was started.
+    Kept,
+    /// The running `atlasperf run`.
+    Child(Child),
+}
+
+/// Starts `atlasperf run` into `dir` (or `--resume` of what is there) without waiting for it;
+/// with `log`, its output goes to that file instead of this process's.
+///
+/// # Errors
+/// When the atlasperf binary cannot be started or the log cannot be created.
+pub(crate) fn start(
+    dir: &Path,
+    scenario: &Path,
+    overrides: &[String],
+    label: &str,
+    (i, n): (usize, usize),
+    log: Option<&Path>,
+) -> anyhow::Result<Started> {
     let exe = std::env::current_exe().context("locating the atlasperf binary")?;
     let mut cmd = Command::new(&exe);
+    let to = log.map_or(String::new(), |l| format!(" (output in {})", l.display()));
     match run_status(dir).as_deref() {
         Some("complete") => {
             eprintln!("[{i}/{n}] {label}: complete, kept");
-            return Ok(Ended::Kept);
+            return Ok(Started::Kept);
         }
         Some(st) => {
-            eprintln!("[{i}/{n}] {label}: {st}, resuming");
+            eprintln!("[{i}/{n}] {label}: {st}, resuming{to}");
             cmd.arg("run").arg("--resume").arg(dir);
         }
         None => {
-            eprintln!("[{i}/{n}] {label}: running");
+            eprintln!("[{i}/{n}] {label}: running{to}");
             cmd.arg("run").arg(scenario).arg("--out").arg(dir);
             for o in overrides {
                 cmd.arg("--set").arg(o);
             }
         }
     }
-    let code = cmd
-        .stdin(Stdio::null())
-        .status()
+    cmd.stdin(Stdio::null());
+    if let Some(l) = log {
+        let f = std::fs::File::create(l).with_context(|| format!("creating {}", l.display()))?;
+        cmd.stdout(
+            f.try_clone()
+                .with_context(|| format!("opening {}", l.display()))?,
+        );
+        cmd.stderr(f);
+    }
+    let child = cmd
+        .spawn()
         .with_context(|| format!("starting {}", exe.display()))?;
-    if stop.load(std::sync::atomic::Ordering::SeqCst) || code.code() == Some(i32::from(INTERRUPTED))
-    {
+    Ok(Started::Child(child))
+}
+
+/// Waits for a child run and says how it ended.
+///
+/// # Errors
+/// When waiting for the child fails.
+pub(crate) fn finish(
+    mut child: Child,
+    label: &str,
+    (i, n): (usize, usize),
+    stop: &AtomicBool,
+) -> anyhow::Result<Ended> {
+    let code = child
+        .wait()
+        .with_context(|| format!("waiting for the run {label}"))?;
+    if stop.load(Ordering::SeqCst) || code.code() == Some(i32::from(INTERRUPTED)) {
         return Ok(Ended::Interrupted);
     }
     if !code.success() {

@@ -31,9 +31,21 @@ pub(crate) fn run(a: &CompareArgs) -> anyhow::Result<u8> {
     };
     let opts = Options {
         noise: a.noise_threshold,
+        matched: a.side_by_side || crate::store::Group::ran_side_by_side(&a.run_a, &a.run_b),
         ..Options::default()
     };
-    let c = compare(&load(&a.run_a)?, &load(&a.run_b)?, &opts);
+    let (runs_a, runs_b) = (load(&a.run_a)?, load(&a.run_b)?);
+    if a.side_by_side && (runs_a.len() != runs_b.len() || runs_a.len() < 2) {
+        return Err(UsageError(format!(
+            "--side-by-side pairs the k-th runs of two groups of the same size (at least 2); {} holds {} and {} holds {}",
+            a.run_a.display(),
+            runs_a.len(),
+            a.run_b.display(),
+            runs_b.len()
+        ))
+        .into());
+    }
+    let c = compare(&runs_a, &runs_b, &opts);
     let text = markdown(
         &c,
         &a.run_a.display().to_string(),

@@ -3,16 +3,19 @@
 //! and `simulate --validate` read as one. With `--interleave`, K runs of a second scenario
 //! alternate with the first in ABBA order (A B B A A B …), so that the machine's drift — whole
 //! runs vary by ±10 % within minutes here — falls on both alike (Kalibera & Jones; Google
-//! Benchmark's random interleaving).
+//! Benchmark's random interleaving). With `--side-by-side` the k-th runs of both start
+//! together instead: the machine's speed of that moment, which ABBA cannot cancel because it
+//! changes from one 4-second run to the next, is then in both, and `compare` pairs them.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use atlasperf_reports::compare::{compare, markdown, Options};
 use atlasperf_reports::render::Formats;
 
 use super::agent::stop_flag;
-use super::child::{run_into, Ended, INTERRUPTED};
+use super::child::{finish, run_into, start, Ended, Started, INTERRUPTED};
 use crate::cli::RunArgs;
 use crate::error::UsageError;
 use crate::scenario;
@@ -65,11 +68,27 @@ pub(crate) fn run(a: &RunArgs, k: usize) -> anyhow::Result<u8> {
     };
     for (i, s) in sides.iter().enumerate() {
         let other = (sides.len() > 1).then_some(if i == 0 { "../b" } else { "../a" });
-        prepare(s, k, other)?;
+        prepare(s, k, other, a.side_by_side)?;
     }
     let stop = stop_flag()?;
-    let order = abba(sides.len(), k);
     let mut failed = 0;
+    if a.side_by_side {
+        match side_by_side(&sides, k, &stop)? {
+            None => {
+                eprintln!(
+                    "repetitions interrupted; run the same command with --out {} to resume",
+                    root.display()
+                );
+                return Ok(INTERRUPTED);
+            }
+            Some(f) => failed = f,
+        }
+    }
+    let order = if a.side_by_side {
+        Vec::new()
+    } else {
+        abba(sides.len(), k)
+    };
     for (step, &(side, rep)) in order.iter().enumerate() {
         let s = &sides[side];
         let member = member_name(rep + 1);
@@ -111,11 +130,11 @@ pub(crate) fn run(a: &RunArgs, k: usize) -> anyhow::Result<u8> {
         let load = |d: &Path| {
             atlasperf_reports::group::load(d).with_context(|| format!("reading {}", d.display()))
         };
-        let c = compare(
-            &load(&a_side.dir)?,
-            &load(&b_side.dir)?,
-            &Options::default(),
-        );
+        let opts = Options {
+            matched: a.side_by_side,
+            ..Options::default()
+        };
+        let c = compare(&load(&a_side.dir)?, &load(&b_side.dir)?, &opts);
         let text = markdown(&c, "a", "b");
         let path = root.join("compare.md");
         std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
@@ -140,11 +159,29 @@ fn checked_name(file: &Path, overrides: &[String]) -> anyhow::Result<String> {
 
 /// Writes the group file, or checks that the one there describes the same repetitions (so a
 /// resume never mixes two scenarios in one group).
-fn prepare(s: &Side, k: usize, interleaved_with: Option<&str>) -> anyhow::Result<()> {
+fn prepare(
+    s: &Side,
+    k: usize,
+    interleaved_with: Option<&str>,
+    side_by_side: bool,
+) -> anyhow::Result<()> {
     let mut g = Group::new(&s.name, &s.file, &s.overrides, k);
     g.interleaved_with = interleaved_with.map(str::to_string);
+    g.side_by_side = side_by_side;
     if Group::is_group(&s.dir) {
         let old = Group::read(&s.dir).map_err(|e| UsageError(crate::store::describe(&e)))?;
+        if old.side_by_side != g.side_by_side {
+            return Err(UsageError(format!(
+                "{} holds repetitions run {}; run them the same way or choose another --out",
+                s.dir.display(),
+                if old.side_by_side {
+                    "side by side (--side-by-side)"
+                } else {
+                    "one after the other (without --side-by-side)"
+                }
+            ))
+            .into());
+        }
         if old.scenario_name != g.scenario_name || old.overrides != g.overrides {
             return Err(UsageError(format!(
                 "{} holds repetitions of another scenario ({} with {:?}); choose another --out",
@@ -164,6 +201,51 @@ fn prepare(s: &Side, k: usize, interleaved_with: Option<&str>) -> anyhow::Result
     std::fs::create_dir_all(&s.dir).with_context(|| format!("creating {}", s.dir.display()))?;
     g.write(&s.dir)
         .with_context(|| format!("writing the group file in {}", s.dir.display()))
+}
+
+/// Runs repetition k of both sides at the same time, for every k (A starts first in even
+/// repetitions, B in odd ones); each child's output goes to `rK.log` beside its run store.
+/// `None` when interrupted, else the number of runs that failed.
+fn side_by_side(sides: &[Side], k: usize, stop: &AtomicBool) -> anyhow::Result<Option<usize>> {
+    let mut failed = 0;
+    for rep in 0..k {
+        let member = member_name(rep + 1);
+        let mut order = [0, 1];
+        if rep % 2 == 1 {
+            order.reverse();
+        }
+        let mut running = Vec::new();
+        for side in order {
+            let s = &sides[side];
+            let label = format!("{}/{member}", if side == 0 { "a" } else { "b" });
+            let log = s.dir.join(format!("{member}.log"));
+            let started = start(
+                &s.dir.join(&member),
+                &s.file,
+                &s.overrides,
+                &label,
+                (rep + 1, k),
+                Some(&log),
+            )?;
+            running.push((label, started));
+        }
+        let mut interrupted = false;
+        for (label, started) in running {
+            let ended = match started {
+                Started::Kept => Ended::Kept,
+                Started::Child(child) => finish(child, &label, (rep + 1, k), stop)?,
+            };
+            match ended {
+                Ended::Interrupted => interrupted = true,
+                Ended::Failed => failed += 1,
+                Ended::Kept | Ended::Complete => {}
+            }
+        }
+        if interrupted {
+            return Ok(None);
+        }
+    }
+    Ok(Some(failed))
 }
 
 /// The order of (side, repetition): one side runs in turn; two alternate A B B A A B B A …

@@ -66,7 +66,7 @@ pub struct Estimate {
 
 impl Estimate {
     /// An estimate whose spread is unknown (one value): the interval is the point.
-    fn point(value: f64, runs: usize, jobs: usize) -> Self {
+    pub(crate) fn point(value: f64, runs: usize, jobs: usize) -> Self {
         Self {
             value,
             lo: value,
@@ -249,7 +249,7 @@ fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
 }
 
 /// `value · exp(± t · se)`.
-fn log_interval(value: f64, se: f64, t: f64, runs: usize, jobs: usize) -> Estimate {
+pub(crate) fn log_interval(value: f64, se: f64, t: f64, runs: usize, jobs: usize) -> Estimate {
     Estimate {
         value,
         lo: value * (-t * se).exp(),

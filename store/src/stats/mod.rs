@@ -8,8 +8,10 @@
 
 pub mod ci;
 pub mod fit;
+pub mod matched;
 
 pub use ci::{median_ci, paired_ratio, run_ratio, Bootstrap, Estimate, Verdict};
+pub use matched::matched_ratio;
 
 /// The `q` quantile of sorted values (nearest rank); 0 when empty.
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
