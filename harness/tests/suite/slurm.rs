@@ -32,7 +32,7 @@ fn records(run: &Path) -> Vec<Value> {
 }
 
 /// `atlasperf run` of the quick Slurm scenario into `run`, to its end.
-fn run_quick(run: &Path) -> assert_cmd::assert::Assert {
+fn run_quick(run: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     Command::cargo_bin("atlasperf")
         .unwrap()
         .env("SLURM_CONF", slurm_conf())
@@ -40,6 +40,7 @@ fn run_quick(run: &Path) -> assert_cmd::assert::Assert {
         .arg(repo().join("scenarios/quick-slurm.toml"))
         .arg("--out")
         .arg(run)
+        .args(extra)
         .timeout(Duration::from_secs(300))
         .assert()
 }
@@ -78,7 +79,7 @@ fn our_slurm_jobs(run: &Path) -> Vec<String> {
 fn quick_scenario_runs_on_both_slurm_nodes_with_fusion_after_registration() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run with space");
-    run_quick(&run)
+    run_quick(&run, &[])
         .success()
         .stderr(predicate::str::contains("complete: 8 of 8 jobs done"));
     let recs = records(&run);
@@ -302,9 +303,20 @@ fn a_killed_harness_is_resumed_without_its_slurm_jobs_running_twice() {
 fn slurm_accounting_imports_and_agrees_with_atlasperf() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    run_quick(&run).success().stderr(predicate::str::contains(
-        "accounting: sacct's figures for 8 attempt(s)",
-    ));
+    // Jobs of several seconds, so that Slurm's 1 s accounting poll sees every step even on a
+    // fast host: on 2026-12-03 afternoon the quick scenario's jobs took 0.6-0.8 s of CPU and
+    // all 8 steps ended before the first poll (MaxRSS 0 for every one).
+    let longer = [
+        "--set",
+        "stages.registration.iterations=[400, 200, 40]",
+        "--set",
+        "stages.fusion.search_radius=5",
+    ];
+    run_quick(&run, &longer)
+        .success()
+        .stderr(predicate::str::contains(
+            "accounting: sacct's figures for 8 attempt(s)",
+        ));
     // What the real sacct answered after the run, as the run kept it.
     let acct = run.join("slurm/sacct.txt");
     let imported = tmp.path().join("imported");
@@ -364,8 +376,9 @@ fn slurm_accounting_imports_and_agrees_with_atlasperf() {
         compared += 1;
     }
     assert_eq!(compared, own.len());
-    // How many steps end before Slurm's first 1 s poll depends on the machine's speed (0 to 3
-    // of these 8 in five runs); each stage must still have MaxRSS measured and compared.
+    // How many steps end before Slurm's first 1 s poll depends on the machine's speed (with the
+    // quick scenario's own settings, 0 to 3 of these 8 in five runs on 2026-12-03 morning and
+    // all 8 in the afternoon); each stage must have MaxRSS measured and compared.
     assert_eq!(
         polled,
         HashSet::from(["registration".to_string(), "fusion".to_string()]),
