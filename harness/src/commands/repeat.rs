@@ -71,51 +71,18 @@ pub(crate) fn run(a: &RunArgs, k: usize) -> anyhow::Result<u8> {
         prepare(s, k, other, a.side_by_side)?;
     }
     let stop = stop_flag()?;
-    let mut failed = 0;
-    if a.side_by_side {
-        match side_by_side(&sides, k, &stop)? {
-            None => {
-                eprintln!(
-                    "repetitions interrupted; run the same command with --out {} to resume",
-                    root.display()
-                );
-                return Ok(INTERRUPTED);
-            }
-            Some(f) => failed = f,
-        }
-    }
-    let order = if a.side_by_side {
-        Vec::new()
+    let ran = if a.side_by_side {
+        side_by_side(&sides, k, &stop)?
     } else {
-        abba(sides.len(), k)
+        in_turn(&sides, k, &stop)?
     };
-    for (step, &(side, rep)) in order.iter().enumerate() {
-        let s = &sides[side];
-        let member = member_name(rep + 1);
-        let label = if sides.len() > 1 {
-            format!("{}/{member}", if side == 0 { "a" } else { "b" })
-        } else {
-            member.clone()
-        };
-        match run_into(
-            &s.dir.join(&member),
-            &s.file,
-            &s.overrides,
-            &label,
-            (step + 1, order.len()),
-            &stop,
-        )? {
-            Ended::Interrupted => {
-                eprintln!(
-                    "repetitions interrupted at {label}; run the same command with --out {} to resume",
-                    root.display()
-                );
-                return Ok(INTERRUPTED);
-            }
-            Ended::Failed => failed += 1,
-            Ended::Kept | Ended::Complete => {}
-        }
-    }
+    let Some(failed) = ran else {
+        eprintln!(
+            "repetitions interrupted; run the same command with --out {} to resume",
+            root.display()
+        );
+        return Ok(INTERRUPTED);
+    };
     for s in &sides {
         let out = s.dir.join("report");
         let r = super::report::report(&s.dir, &out, Formats::ALL)?;
@@ -201,6 +168,39 @@ fn prepare(
     std::fs::create_dir_all(&s.dir).with_context(|| format!("creating {}", s.dir.display()))?;
     g.write(&s.dir)
         .with_context(|| format!("writing the group file in {}", s.dir.display()))
+}
+
+/// Runs the repetitions one after the other, the two sides in ABBA order. `None` when
+/// interrupted (the member is named), else the number of runs that failed.
+fn in_turn(sides: &[Side], k: usize, stop: &AtomicBool) -> anyhow::Result<Option<usize>> {
+    let order = abba(sides.len(), k);
+    let mut failed = 0;
+    for (step, &(side, rep)) in order.iter().enumerate() {
+        let s = &sides[side];
+        let member = member_name(rep + 1);
+        let label = if sides.len() > 1 {
+            format!("{}/{member}", if side == 0 { "a" } else { "b" })
+        } else {
+            member.clone()
+        };
+        let step = (step + 1, order.len());
+        match run_into(
+            &s.dir.join(&member),
+            &s.file,
+            &s.overrides,
+            &label,
+            step,
+            stop,
+        )? {
+            Ended::Interrupted => {
+                eprintln!("[{}/{}] {label}: interrupted", step.0, step.1);
+                return Ok(None);
+            }
+            Ended::Failed => failed += 1,
+            Ended::Kept | Ended::Complete => {}
+        }
+    }
+    Ok(Some(failed))
 }
 
 /// Runs repetition k of both sides at the same time, for every k (A starts first in even
