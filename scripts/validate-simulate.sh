@@ -8,10 +8,10 @@
 # CPU-hours and OOM-killed attempts; whether the P10–P90 band holds the real makespan) and the
 # summary the goals are stated in.
 #
-# With --repeats K every calibration and configuration is run K times, in rounds that
-# alternate their order (forward, then backward: ABBA over the whole list), so the machine's
-# drift falls on calibrations and configurations alike; each configuration is then a group,
-# validated against the median of its K runs beside their spread.
+# With --repeats K every calibration and configuration is run K times, in rounds of their own
+# shuffled order (seeded by the round), so the machine's drift falls on calibrations and
+# configurations alike; each configuration is then a group, validated against the median of
+# its K runs beside their spread.
 #
 # usage: scripts/validate-simulate.sh [--out DIR] [--samples K] [--repeats K]
 # Takes about 6 minutes per repeat on 2 cores. Nothing else should run meanwhile: the real runs are the
@@ -76,7 +76,11 @@ cals=(cal-a cal-b cal-a5 cal-t2)
 configs=(v1-slots1 v2-slots2 v3-slots3-m4 v4-slots4-1node v5-threads2 v6-size-b-n4 v7-memory-policy v8-oom v9-m3-n2)
 all=("${cals[@]}" "${configs[@]}")
 for k in $(seq 1 "$repeats"); do
-  if [ $((k % 2)) = 1 ]; then order=("${all[@]}"); else order=(); for ((i=${#all[@]}-1; i>=0; i--)); do order+=("${all[$i]}"); done; fi
+  # Round k's order: a shuffle seeded by k (random interleaving), so a slow spell of the
+  # machine falls on calibrations and configurations alike, and not always on the same
+  # neighbours (reversed rounds put the last configurations of one round next to the first
+  # of the next).
+  mapfile -t order < <(python3 -c 'import random, sys; k = int(sys.argv[1]); v = sys.argv[2:]; random.Random(k).shuffle(v); print("\n".join(v))' "$k" "${all[@]}")
   for c in "${order[@]}"; do run "$c" "$k"; done
 done
 

@@ -62,6 +62,7 @@ fn run_samples(
         rule,
         memory_models,
         seed,
+        lead_in_s: inputs.lead_in.at(crate::simulate::input_voxels(plan)),
     };
     for k in 0..samples {
         let s = simulate_once(plan, &setup, k, k == 0)?;
@@ -118,6 +119,14 @@ fn print_inputs(inputs: &Inputs, plan: &Plan) {
             }
         );
     }
+    let lead = &inputs.lead_in;
+    eprintln!(
+        "model: lead-in before the first launch = {:.3} s + {:.3} s per million input voxels (over {} run(s)): {:.2} s here",
+        lead.intercept,
+        lead.slope * 1e6,
+        lead.runs,
+        lead.at(crate::simulate::input_voxels(plan))
+    );
     for m in inputs.models.notes(largest(plan)) {
         eprintln!(
             "model: {} {} = {:.4e} · {}^{:.3} ({}){}",

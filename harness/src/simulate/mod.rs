@@ -25,7 +25,7 @@ use crate::plan::{Plan, PlannedJob};
 use crate::scheduler::Scheduler;
 use crate::store::{read_jobs_table, AttemptStatus, JobRecord, RunInfo, RunStore, StoreError};
 use engine::{MemoryRule, Point, SimExecutor};
-use model::Models;
+use model::{LeadInLaw, Models};
 use profiles::Profile;
 
 /// What one simulated run gives.
@@ -96,6 +96,20 @@ pub struct Setup<'a> {
     pub memory_models: [Option<crate::scheduler::MemoryModel>; 2],
     /// Seed of the draws.
     pub seed: u64,
+    /// Seconds before the first launch (the run's inputs prepared), as the profile runs took.
+    pub lead_in_s: f64,
+}
+
+/// Voxels of every subject `plan`'s jobs read (each target and atlas once, at its jobs' image
+/// size): what a run prepares before its first launch.
+pub fn input_voxels(plan: &Plan) -> f64 {
+    let mut subjects: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    for j in &plan.jobs {
+        for s in std::iter::once(j.target.as_str()).chain(j.atlas.as_deref()) {
+            subjects.insert(s, j.voxels);
+        }
+    }
+    subjects.values().map(|v| *v as f64).sum()
 }
 
 /// Simulates `plan` once: sample `sample` of the setup's seed. `record` keeps every attempt's record
@@ -110,7 +124,8 @@ pub fn simulate_once(
     let mut sched = Scheduler::new(plan, s.memory_models);
     let draws = shape::Draws::new(s.spread, s.seed, sample);
     let shaper = Box::new(move |job: &PlannedJob| shape_of(job, s, &draws));
-    let mut exec = SimExecutor::new(&plan.nodes, s.rule, shaper, record);
+    let mut exec =
+        SimExecutor::new(&plan.nodes, s.rule, shaper, record).starting_at(s.lead_in_s);
     let mut out = Sample::default();
     let mut ok = vec![false; plan.jobs.len()];
     let stop = AtomicBool::new(false);
@@ -160,6 +175,8 @@ pub struct Inputs {
     pub models: Models,
     /// The profiles' spread around the models.
     pub spread: Spread,
+    /// The profile runs' time before their first launch.
+    pub lead_in: LeadInLaw,
 }
 
 impl Inputs {
@@ -168,7 +185,7 @@ impl Inputs {
     /// # Errors
     /// As [`profiles::load`].
     pub fn load(runs: &[PathBuf]) -> crate::Result<Self> {
-        let profiles = profiles::load(runs)?;
+        let profiles::Loaded { profiles, lead_ins } = profiles::load(runs)?;
         let models = Models::fit(&profiles);
         let spread = Spread::of(&profiles, &models);
         Ok(Self {
@@ -176,6 +193,7 @@ impl Inputs {
             profiles,
             models,
             spread,
+            lead_in: LeadInLaw::fit(&lead_ins),
         })
     }
 }

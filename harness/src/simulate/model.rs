@@ -2,9 +2,9 @@
 //! as power laws of the image's voxels and (fusion) of the atlases fused. A simulated job is a profile of
 //! its stage scaled by these laws from the profile's size to its own.
 
-use crate::store::stats::fit::{fit_power, Fit};
+use crate::store::stats::fit::{fit_linear, fit_power, Fit};
 
-use super::profiles::Profile;
+use super::profiles::{LeadIn, Profile};
 use crate::plan::Stage;
 use crate::store::ScalingModel;
 
@@ -182,5 +182,86 @@ impl Models {
             }
         }
         out
+    }
+}
+
+/// The time from a run's start to its first launch (its inputs prepared), seconds =
+/// intercept + slope · the voxels of its inputs, fitted on the profile runs' lead-ins: a line
+/// with two input sizes or more, through the origin and their mean with one.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LeadInLaw {
+    /// Seconds at no input.
+    pub intercept: f64,
+    /// Seconds per input voxel.
+    pub slope: f64,
+    /// Runs it was fitted on.
+    pub runs: usize,
+}
+
+impl LeadInLaw {
+    /// Fits the law on `lead_ins` (none: no lead-in).
+    pub fn fit(lead_ins: &[LeadIn]) -> Self {
+        let x: Vec<f64> = lead_ins.iter().map(|l| l.input_voxels).collect();
+        let y: Vec<f64> = lead_ins.iter().map(|l| l.seconds).collect();
+        let runs = lead_ins.len();
+        if let Some(Fit::Linear {
+            intercept, slope, ..
+        }) = fit_linear(&x, &y)
+        {
+            if slope >= 0.0 {
+                return LeadInLaw {
+                    intercept,
+                    slope,
+                    runs,
+                };
+            }
+        }
+        let (sx, sy) = (x.iter().sum::<f64>(), y.iter().sum::<f64>());
+        if sx > 0.0 {
+            LeadInLaw {
+                intercept: 0.0,
+                slope: sy / sx,
+                runs,
+            }
+        } else {
+            LeadInLaw {
+                intercept: sy / runs.max(1) as f64,
+                slope: 0.0,
+                runs,
+            }
+        }
+    }
+
+    /// The lead-in of a run whose inputs have `input_voxels`, s (never negative).
+    pub fn at(&self, input_voxels: f64) -> f64 {
+        (self.intercept + self.slope * input_voxels).max(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LeadIn, LeadInLaw};
+
+    fn lead(input_voxels: f64, seconds: f64) -> LeadIn {
+        LeadIn {
+            input_voxels,
+            seconds,
+        }
+    }
+
+    #[test]
+    fn the_lead_in_is_a_line_over_input_sizes_and_through_the_origin_with_one() {
+        // 0.03 s + 0.13 s per million voxels, measured at two sizes.
+        let law = LeadInLaw::fit(&[lead(1e6, 0.16), lead(2e6, 0.29), lead(1e6, 0.16)]);
+        assert!((law.intercept - 0.03).abs() < 1e-9 && (law.slope * 1e6 - 0.13).abs() < 1e-9);
+        assert!((law.at(4e6) - 0.55).abs() < 1e-9);
+        assert_eq!(law.runs, 3);
+        // One size: proportional to the inputs.
+        let law = LeadInLaw::fit(&[lead(1e6, 0.2), lead(1e6, 0.1)]);
+        assert!((law.at(2e6) - 0.3).abs() < 1e-9);
+        // Nothing measured: no lead-in; a falling line is not extrapolated below zero.
+        assert_eq!(LeadInLaw::fit(&[]).at(1e9), 0.0);
+        let law = LeadInLaw::fit(&[lead(1e6, 0.3), lead(2e6, 0.1)]);
+        assert!(law.slope >= 0.0 && law.at(1e12) >= 0.0);
     }
 }

@@ -74,16 +74,56 @@ pub struct Profile {
     pub overhead_s: f64,
 }
 
+/// How long a measured run took from its start to its first launch — preparing its inputs
+/// (a phantom cohort generated and written, images staged) — against the voxels of those
+/// inputs: every subject a job names, at the size of its images.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LeadIn {
+    /// Voxels of every subject the run's jobs read.
+    pub input_voxels: f64,
+    /// Seconds from the run's start to its first launch.
+    pub seconds: f64,
+}
+
+/// The lead-in of a run from its jobs table; none without attempts (an imported store's
+/// clock starts at its first job anyway).
+pub fn lead_in_of(jobs: &[JobRecord]) -> Option<LeadIn> {
+    let first = jobs.iter().map(|j| j.start_s).min_by(f64::total_cmp)?;
+    let mut subjects: HashMap<&str, u64> = HashMap::new();
+    for j in jobs {
+        let v = j.voxels.unwrap_or(0);
+        for s in std::iter::once(j.target.as_str()).chain(j.atlas.as_deref()) {
+            subjects.insert(s, v);
+        }
+    }
+    Some(LeadIn {
+        input_voxels: subjects.values().map(|v| *v as f64).sum(),
+        seconds: first.max(0.0),
+    })
+}
+
+/// The profiles of a set of run stores, with each run's lead-in.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// Every successful registration or fusion attempt.
+    pub profiles: Vec<Profile>,
+    /// One per run that had attempts.
+    pub lead_ins: Vec<LeadIn>,
+}
+
 /// Reads the profiles of every run store in `runs`.
 ///
 /// # Errors
 /// A folder that is not a run store, or whose tables were never written, is a usage error
 /// naming it; so is a set of stores with no successful attempt of a stage.
-pub fn load(runs: &[PathBuf]) -> crate::Result<Vec<Profile>> {
-    let mut out = Vec::new();
+pub fn load(runs: &[PathBuf]) -> crate::Result<Loaded> {
+    let mut loaded = Loaded::default();
     for dir in runs {
-        out.extend(load_one(dir)?);
+        let (profiles, lead_in) = load_one(dir)?;
+        loaded.profiles.extend(profiles);
+        loaded.lead_ins.extend(lead_in);
     }
+    let out = &loaded.profiles;
     for stage in [Stage::Registration, Stage::Fusion] {
         if !out.iter().any(|p| p.stage == stage) {
             return Err(UsageError(format!(
@@ -97,10 +137,10 @@ pub fn load(runs: &[PathBuf]) -> crate::Result<Vec<Profile>> {
             .into());
         }
     }
-    Ok(out)
+    Ok(loaded)
 }
 
-fn load_one(dir: &Path) -> crate::Result<Vec<Profile>> {
+fn load_one(dir: &Path) -> crate::Result<(Vec<Profile>, Option<LeadIn>)> {
     let (_, info, jobs) = super::open_tables(dir, "--profiles", true)?;
     let mut samples: HashMap<String, Vec<SampleRow>> = HashMap::new();
     // The store's errors name the table they could not read.
@@ -154,7 +194,7 @@ fn load_one(dir: &Path) -> crate::Result<Vec<Profile>> {
             overhead_s: (j.end_s - j.start_s - t.wall_s).clamp(0.0, t.wall_s),
         });
     }
-    Ok(out)
+    Ok((out, lead_in_of(&jobs)))
 }
 
 /// The time-averaged share of its asked cores `j` got on its node: at each moment

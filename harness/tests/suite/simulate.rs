@@ -379,8 +379,20 @@ policy = "slots"
         (rm - sm).abs() < 0.05 * rm + 0.2,
         "makespan real {rm} sim {sm}"
     );
+    // One job at a time: the node's true peak is its largest job's. The node's sampled series
+    // can miss a job's short peaks (the kernels return freed buffers at once), which the
+    // job's own high-water mark still holds; the replay holds them too.
     let (rp, sp) = (node_peak(&real), node_peak(&sim));
-    assert!(close(sp, rp, 0.05), "node peak real {rp} sim {sp}");
+    let largest = read_jobs_table(&real.join("jobs.parquet"))
+        .unwrap()
+        .iter()
+        .map(|j| j.totals.peak_rss)
+        .max()
+        .unwrap() as f64;
+    assert!(
+        sp >= rp * 0.95 && sp <= largest * 1.05,
+        "node peak real {rp} (largest job {largest}) sim {sp}"
+    );
     let cpu = |d: &Path| -> f64 {
         read_jobs_table(&d.join("jobs.parquet"))
             .unwrap()

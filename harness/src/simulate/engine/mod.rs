@@ -131,6 +131,15 @@ impl<'a> SimExecutor<'a> {
         }
     }
 
+    /// The clock starts at `t` (s): nothing runs before it (the run's inputs are prepared).
+    pub fn starting_at(mut self, t: f64) -> Self {
+        self.clock = t.max(0.0);
+        for n in &mut self.nodes {
+            n.last = self.clock;
+        }
+        self
+    }
+
     /// Largest Σ RSS each node held.
     pub fn node_peaks(&self) -> Vec<u64> {
         self.nodes.iter().map(|n| n.peak).collect()

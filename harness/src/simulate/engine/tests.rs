@@ -45,7 +45,7 @@ fn shape(j: &PlannedJob) -> JobShape {
             rss,
             cores: vec![1.0; BINS],
         }),
-        cores_scale: 1.0,
+        cores: [1.0; BINS],
         threads: 1.0,
     }
 }
@@ -73,4 +73,51 @@ fn a_node_past_its_capacity_holds_it_until_the_watchdogs_next_look() {
     assert_eq!(ended[0].attempt_id, "flat.1");
     assert!(!ended[0].oom_killed);
     assert!((exec.now() - 10.0).abs() < 1e-9);
+}
+
+#[test]
+fn jobs_sharing_a_core_burn_their_cpu_time_after_the_lead_in() {
+    let nodes = [Node {
+        name: "n1".into(),
+        cores: 1,
+        memory: ByteSize(1000 * MB),
+        slots: 2,
+    }];
+    // Sampled above one core in every other bin (jitter), 4.75 s of CPU over 5 s each.
+    let jittery = |_: &PlannedJob| {
+        let cores: Vec<f64> = (0..BINS)
+            .map(|b| if b % 2 == 0 { 1.3 } else { 0.7 })
+            .collect();
+        JobShape {
+            wall_s: 5.0,
+            cpu_s: 4.75,
+            peak: MB,
+            io: [0; 4],
+            cores: crate::simulate::shape::fill_cores(&cores, 4.75, 5.0, 1.0),
+            curve: Arc::new(Curve {
+                rss: vec![1.0; BINS],
+                cores,
+            }),
+            threads: 1.0,
+        }
+    };
+    let mut exec =
+        SimExecutor::new(&nodes, MemoryRule::Node, Box::new(jittery), false).starting_at(0.5);
+    exec.launch(&job("a", 0), 0, "a.1", None).unwrap();
+    exec.launch(&job("b", 1), 0, "b.1", None).unwrap();
+    let mut ended = Vec::new();
+    while ended.len() < 2 {
+        let e = exec.wait(Duration::ZERO);
+        if e.is_empty() {
+            break;
+        }
+        ended.extend(e);
+    }
+    assert_eq!(ended.len(), 2);
+    // Both start after the lead-in; one core burns their 9.5 s of CPU in 9.5 s. With the
+    // jitter clipped instead of filled they ended at 8.8 s, having burnt 8.3 s.
+    for f in &ended {
+        assert!((f.totals.start_unix - 0.5).abs() < 1e-9);
+        assert!((f.totals.end_unix - 10.0).abs() < 1e-6, "{}", f.totals.end_unix);
+    }
 }

@@ -19,10 +19,11 @@ pub struct JobShape {
     pub peak: u64,
     /// rchar, wchar, read_bytes, write_bytes of the whole job.
     pub io: [u64; 4],
-    /// Memory and CPU per bin.
+    /// Memory per bin (and the profile's CPU per bin).
     pub curve: Arc<Curve>,
-    /// Factor on the curve's cores (threads other than the profile's).
-    pub cores_scale: f64,
+    /// Cores it uses per bin when it has them all: the curve's, at most its threads, and
+    /// adding up to its CPU time over its wall time (see [`fill_cores`]).
+    pub cores: [f64; BINS],
     /// Threads: the most cores it asks for (a sampled CPU above them is jitter).
     pub threads: f64,
 }
@@ -32,8 +33,49 @@ impl JobShape {
         (self.curve.rss[bin.min(BINS - 1)] * self.peak as f64) as u64
     }
     pub(super) fn cores(&self, bin: usize) -> f64 {
-        (self.curve.cores[bin.min(BINS - 1)] * self.cores_scale).clamp(1e-3, self.threads)
+        self.cores[bin.min(BINS - 1)]
     }
+}
+
+/// The cores per bin of a job that burns `cpu_s` over `wall_s` with at most `threads` at a
+/// time, shaped like `shape` (any scale): the shape scaled, with the bins it would push
+/// above the threads held at them and the rest raised until the CPU time is all there. A
+/// replayed job then burns exactly its CPU time; clipping the bins alone (a sample above
+/// the threads is jitter) would lose the clipped CPU, and a node would run more work than
+/// its cores can. When even every bin at the threads is not enough, every bin is at the
+/// threads (and the wall time, not the shape, is what is short).
+pub fn fill_cores(shape: &[f64], cpu_s: f64, wall_s: f64, threads: f64) -> [f64; BINS] {
+    const FLOOR: f64 = 1e-3;
+    let mut out = [FLOOR; BINS];
+    let want = (cpu_s / wall_s.max(1e-12)).max(FLOOR) * BINS as f64;
+    let raw: Vec<f64> = (0..BINS)
+        .map(|b| shape.get(b).copied().unwrap_or(0.0).max(FLOOR))
+        .collect();
+    let mut capped = [false; BINS];
+    // Each round holds at the threads the bins the scale pushes past them; a handful of
+    // rounds settle it (a bin once held stays held).
+    for _ in 0..BINS {
+        let held = capped.iter().filter(|c| **c).count() as f64 * threads;
+        let free: f64 = (0..BINS).filter(|&b| !capped[b]).map(|b| raw[b]).sum();
+        if free <= 0.0 {
+            break;
+        }
+        let scale = ((want - held) / free).max(0.0);
+        let mut more = false;
+        for b in 0..BINS {
+            if !capped[b] && raw[b] * scale > threads {
+                capped[b] = true;
+                more = true;
+            }
+        }
+        if !more {
+            for b in 0..BINS {
+                out[b] = if capped[b] { threads } else { (raw[b] * scale).max(FLOOR) };
+            }
+            return out;
+        }
+    }
+    [threads; BINS]
 }
 
 /// A stable 64-bit hash (FNV-1a), so a seed gives the same draws on every build.
@@ -160,7 +202,7 @@ pub fn shape_of(job: &PlannedJob, setup: &Setup<'_>, draws: &Draws) -> JobShape 
             peak: 0,
             io: [0; 4],
             curve: Arc::new(Curve::flat(1.0)),
-            cores_scale: 1.0,
+            cores: [1.0; BINS],
             threads: 1.0,
         };
     }
@@ -191,8 +233,8 @@ pub fn shape_of(job: &PlannedJob, setup: &Setup<'_>, draws: &Draws) -> JobShape 
         cpu_s,
         peak: (p.peak as f64 * f_peak) as u64,
         io: p.io.map(|v| (v as f64 * f_io) as u64),
+        cores: fill_cores(&p.curve.cores, cpu_s, held, t1),
         curve: Arc::clone(&p.curve),
-        cores_scale: p1 / p0 * own / held,
         threads: t1,
     }
 }

@@ -52,3 +52,26 @@ fn a_slower_run_is_its_factor_and_its_jobs_keep_their_residuals() {
     );
     assert!((reg[1] / reg[0] - 1.4).abs() < 1e-9);
 }
+
+#[test]
+fn filled_cores_burn_the_cpu_time_within_the_threads_and_keep_the_shape() {
+    use super::fill_cores;
+    use crate::simulate::profiles::BINS;
+    let total = |c: &[f64; BINS], wall: f64| c.iter().sum::<f64>() * wall / BINS as f64;
+    // A jittery one-thread curve: half its bins sampled above one core.
+    let shape: Vec<f64> = (0..BINS).map(|b| if b % 2 == 0 { 1.3 } else { 0.7 }).collect();
+    let c = fill_cores(&shape, 9.5, 10.0, 1.0);
+    assert!((total(&c, 10.0) - 9.5).abs() < 1e-9, "{c:?}");
+    assert!(c.iter().all(|v| *v <= 1.0 + 1e-12));
+    // The high bins are held at the thread; the low ones raised to carry the rest.
+    assert_eq!(c[0], 1.0);
+    assert!((c[1] - 0.9).abs() < 1e-9, "{}", c[1]);
+    // Clipping alone would have lost 0.25 s of every 1 s (the 1.3 bins' excess).
+    let clipped: f64 = shape.iter().map(|v| v.min(1.0)).sum::<f64>() * 10.0 / BINS as f64;
+    assert!(clipped < 8.6);
+    // Nothing above the threads: a plain scale.
+    let c = fill_cores(&[0.5; BINS], 6.0, 10.0, 2.0);
+    assert!(c.iter().all(|v| (v - 0.6).abs() < 1e-9));
+    // More CPU than the threads can burn in the wall time: every bin at the threads.
+    assert_eq!(fill_cores(&[1.0; BINS], 30.0, 10.0, 2.0), [2.0; BINS]);
+}
