@@ -41,8 +41,31 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Import(args) => done(import::run(&args)),
         Command::Agent(args) => agent::run(&args),
         Command::CalibratedLoad(args) => done(calibrated_load::run(&args)),
-        Command::Kernel(KernelCommand::Register(args)) => done(register::run(&args)),
-        Command::Kernel(KernelCommand::Fuse(args)) => done(fuse::run(&args)),
+        Command::Kernel(KernelCommand::Register(args)) => {
+            return_freed_memory();
+            done(register::run(&args))
+        }
+        Command::Kernel(KernelCommand::Fuse(args)) => {
+            return_freed_memory();
+            done(fuse::run(&args))
+        }
+    }
+}
+
+/// A kernel's buffers go back to the system when freed: with glibc, every allocation of
+/// 128 KiB or more is mapped on its own and unmapped when dropped, so a job's peak is what
+/// it holds, not what the allocator kept of earlier levels' buffers (about 18 MB at 1 mm; the
+/// measurement is in docs/benchmarks.md). The kernels allocate per level, never per
+/// iteration, so the extra page faults cost little. A user's own `MALLOC_MMAP_THRESHOLD_`
+/// wins.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        // SAFETY: mallopt sets one allocator parameter; it is called before the kernel
+        // starts any thread, and glibc serialises it with allocation anyway.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        }
     }
 }
 
