@@ -90,6 +90,7 @@ fn bench(c: &mut Criterion) {
                 rule: MemoryRule::Node,
                 memory_models: [None, None],
                 seed: 1,
+                lead_in_s: 0.0,
             };
             let s = simulate_once(&plan, &setup, 0, false).unwrap();
             assert_eq!(s.ok_jobs, 1_000_000);

@@ -103,13 +103,11 @@ pub struct Setup<'a> {
 /// Voxels of every subject `plan`'s jobs read (each target and atlas once, at its jobs' image
 /// size): what a run prepares before its first launch.
 pub fn input_voxels(plan: &Plan) -> f64 {
-    let mut subjects: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
-    for j in &plan.jobs {
-        for s in std::iter::once(j.target.as_str()).chain(j.atlas.as_deref()) {
-            subjects.insert(s, j.voxels);
-        }
-    }
-    subjects.values().map(|v| *v as f64).sum()
+    profiles::subject_voxels(
+        plan.jobs
+            .iter()
+            .map(|j| (j.target.as_str(), j.atlas.as_deref(), j.voxels)),
+    )
 }
 
 /// Simulates `plan` once: sample `sample` of the setup's seed. `record` keeps every attempt's record
@@ -124,8 +122,7 @@ pub fn simulate_once(
     let mut sched = Scheduler::new(plan, s.memory_models);
     let draws = shape::Draws::new(s.spread, s.seed, sample);
     let shaper = Box::new(move |job: &PlannedJob| shape_of(job, s, &draws));
-    let mut exec =
-        SimExecutor::new(&plan.nodes, s.rule, shaper, record).starting_at(s.lead_in_s);
+    let mut exec = SimExecutor::new(&plan.nodes, s.rule, shaper, record).starting_at(s.lead_in_s);
     let mut out = Sample::default();
     let mut ok = vec![false; plan.jobs.len()];
     let stop = AtomicBool::new(false);

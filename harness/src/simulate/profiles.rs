@@ -89,17 +89,25 @@ pub struct LeadIn {
 /// clock starts at its first job anyway).
 pub fn lead_in_of(jobs: &[JobRecord]) -> Option<LeadIn> {
     let first = jobs.iter().map(|j| j.start_s).min_by(f64::total_cmp)?;
-    let mut subjects: HashMap<&str, u64> = HashMap::new();
-    for j in jobs {
-        let v = j.voxels.unwrap_or(0);
-        for s in std::iter::once(j.target.as_str()).chain(j.atlas.as_deref()) {
-            subjects.insert(s, v);
-        }
-    }
     Some(LeadIn {
-        input_voxels: subjects.values().map(|v| *v as f64).sum(),
+        input_voxels: subject_voxels(
+            jobs.iter()
+                .map(|j| (j.target.as_str(), j.atlas.as_deref(), j.voxels.unwrap_or(0))),
+        ),
         seconds: first.max(0.0),
     })
+}
+
+/// Voxels of every subject some job reads — (target, atlas, its images' voxels) per job —
+/// each subject counted once.
+pub fn subject_voxels<'a>(jobs: impl Iterator<Item = (&'a str, Option<&'a str>, u64)>) -> f64 {
+    let mut subjects: HashMap<&str, u64> = HashMap::new();
+    for (target, atlas, voxels) in jobs {
+        for s in std::iter::once(target).chain(atlas) {
+            subjects.insert(s, voxels);
+        }
+    }
+    subjects.values().map(|v| *v as f64).sum()
 }
 
 /// The profiles of a set of run stores, with each run's lead-in.

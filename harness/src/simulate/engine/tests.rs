@@ -118,6 +118,10 @@ fn jobs_sharing_a_core_burn_their_cpu_time_after_the_lead_in() {
     // jitter clipped instead of filled they ended at 8.8 s, having burnt 8.3 s.
     for f in &ended {
         assert!((f.totals.start_unix - 0.5).abs() < 1e-9);
-        assert!((f.totals.end_unix - 10.0).abs() < 1e-6, "{}", f.totals.end_unix);
+        assert!(
+            (f.totals.end_unix - 10.0).abs() < 1e-6,
+            "{}",
+            f.totals.end_unix
+        );
     }
 }

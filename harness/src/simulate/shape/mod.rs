@@ -70,7 +70,11 @@ pub fn fill_cores(shape: &[f64], cpu_s: f64, wall_s: f64, threads: f64) -> [f64;
         }
         if !more {
             for b in 0..BINS {
-                out[b] = if capped[b] { threads } else { (raw[b] * scale).max(FLOOR) };
+                out[b] = if capped[b] {
+                    threads
+                } else {
+                    (raw[b] * scale).max(FLOOR)
+                };
             }
             return out;
         }

@@ -59,7 +59,9 @@ fn filled_cores_burn_the_cpu_time_within_the_threads_and_keep_the_shape() {
     use crate::simulate::profiles::BINS;
     let total = |c: &[f64; BINS], wall: f64| c.iter().sum::<f64>() * wall / BINS as f64;
     // A jittery one-thread curve: half its bins sampled above one core.
-    let shape: Vec<f64> = (0..BINS).map(|b| if b % 2 == 0 { 1.3 } else { 0.7 }).collect();
+    let shape: Vec<f64> = (0..BINS)
+        .map(|b| if b % 2 == 0 { 1.3 } else { 0.7 })
+        .collect();
     let c = fill_cores(&shape, 9.5, 10.0, 1.0);
     assert!((total(&c, 10.0) - 9.5).abs() < 1e-9, "{c:?}");
     assert!(c.iter().all(|v| *v <= 1.0 + 1e-12));
