@@ -10,6 +10,7 @@
 use std::hint::black_box;
 
 use atlasperf_kernels::phantom::{generate_subject, PhantomSpec};
+use atlasperf_kernels::registration::cc::{cc_derivatives, CcWorkspace};
 use atlasperf_kernels::registration::field::Field;
 use atlasperf_kernels::registration::interp::weighted_gradient;
 use atlasperf_kernels::registration::mattes::{BinRange, SymmetricMattes};
@@ -93,6 +94,26 @@ fn roofline(c: &mut Criterion) {
                     a.image.as_slice(),
                     b.image.as_slice(),
                     ranges,
+                    &mut df,
+                    &mut dm,
+                )
+            })
+        });
+    });
+
+    // The other metric: both images read, both derivatives written (its window sums stay
+    // in cache slab by slab).
+    let mut ws = CcWorkspace::default();
+    g.throughput(Throughput::Bytes(4 * volume(n)));
+    g.bench_function("cc derivatives r=2, both ways", |bench| {
+        bench.iter(|| {
+            pool.install(|| {
+                cc_derivatives(
+                    a.image.as_slice(),
+                    b.image.as_slice(),
+                    dims,
+                    2,
+                    &mut ws,
                     &mut df,
                     &mut dm,
                 )

@@ -36,28 +36,36 @@ fn shape(j: &PlannedJob) -> JobShape {
         r[BINS / 2..].iter_mut().for_each(|v| *v = 1.0);
         (10.1, 100 * MB, r)
     };
+    one_thread(wall_s, wall_s, peak, rss, vec![1.0; BINS])
+}
+
+/// A one-thread job of `cpu_s` over `wall_s`, its curves as given (cores filled as the
+/// simulator fills them).
+fn one_thread(wall_s: f64, cpu_s: f64, peak: u64, rss: Vec<f64>, cores: Vec<f64>) -> JobShape {
     JobShape {
         wall_s,
-        cpu_s: wall_s,
+        cpu_s,
         peak,
         io: [0; 4],
-        curve: Arc::new(Curve {
-            rss,
-            cores: vec![1.0; BINS],
-        }),
-        cores: [1.0; BINS],
+        cores: crate::simulate::shape::fill_cores(&cores, cpu_s, wall_s, 1.0),
+        curve: Arc::new(Curve { rss, cores }),
         threads: 1.0,
     }
 }
 
+/// One node of `cores`, `memory_mb` MB and `slots`.
+fn node(cores: usize, memory_mb: u64, slots: usize) -> [Node; 1] {
+    [Node {
+        name: "n1".into(),
+        cores,
+        memory: ByteSize(memory_mb * MB),
+        slots,
+    }]
+}
+
 #[test]
 fn a_node_past_its_capacity_holds_it_until_the_watchdogs_next_look() {
-    let nodes = [Node {
-        name: "n1".into(),
-        cores: 2,
-        memory: ByteSize(120 * MB),
-        slots: 2,
-    }];
+    let nodes = node(2, 120, 2);
     let mut exec = SimExecutor::new(&nodes, MemoryRule::Node, Box::new(shape), false);
     exec.launch(&job("flat", 0), 0, "flat.1", None).unwrap();
     exec.launch(&job("step", 1), 0, "step.1", None).unwrap();
@@ -77,29 +85,13 @@ fn a_node_past_its_capacity_holds_it_until_the_watchdogs_next_look() {
 
 #[test]
 fn jobs_sharing_a_core_burn_their_cpu_time_after_the_lead_in() {
-    let nodes = [Node {
-        name: "n1".into(),
-        cores: 1,
-        memory: ByteSize(1000 * MB),
-        slots: 2,
-    }];
+    let nodes = node(1, 1000, 2);
     // Sampled above one core in every other bin (jitter), 4.75 s of CPU over 5 s each.
     let jittery = |_: &PlannedJob| {
-        let cores: Vec<f64> = (0..BINS)
+        let cores = (0..BINS)
             .map(|b| if b % 2 == 0 { 1.3 } else { 0.7 })
             .collect();
-        JobShape {
-            wall_s: 5.0,
-            cpu_s: 4.75,
-            peak: MB,
-            io: [0; 4],
-            cores: crate::simulate::shape::fill_cores(&cores, 4.75, 5.0, 1.0),
-            curve: Arc::new(Curve {
-                rss: vec![1.0; BINS],
-                cores,
-            }),
-            threads: 1.0,
-        }
+        one_thread(5.0, 4.75, MB, vec![1.0; BINS], cores)
     };
     let mut exec =
         SimExecutor::new(&nodes, MemoryRule::Node, Box::new(jittery), false).starting_at(0.5);

@@ -48,9 +48,7 @@ pub fn fill_cores(shape: &[f64], cpu_s: f64, wall_s: f64, threads: f64) -> [f64;
     const FLOOR: f64 = 1e-3;
     let mut out = [FLOOR; BINS];
     let want = (cpu_s / wall_s.max(1e-12)).max(FLOOR) * BINS as f64;
-    let raw: Vec<f64> = (0..BINS)
-        .map(|b| shape.get(b).copied().unwrap_or(0.0).max(FLOOR))
-        .collect();
+    let raw: [f64; BINS] = std::array::from_fn(|b| shape.get(b).copied().unwrap_or(0.0).max(FLOOR));
     let mut capped = [false; BINS];
     // Each round holds at the threads the bins the scale pushes past them; a handful of
     // rounds settle it (a bin once held stays held).
