@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Checks `atlasperf simulate` against real runs on this machine. Four calibration runs (jobs
-# alone: two image sizes, three atlas counts, one and two threads) give the profiles; then nine
+# Checks `atlasperf simulate` against real runs on this machine. Five calibration runs give the
+# profiles: four of jobs alone (two image sizes, three atlas counts, one and two threads) and
+# one of three jobs time-sharing one core (how co-runners slow each other beyond processor
+# sharing, fitted as the simulator's co-running law); then nine
 # configurations none of them ran (slots 1–4, m and n, threads 1–2, two image sizes, slots vs
 # the memory policy, a node too small for its jobs so the watchdog kills) are each run for real
 # and predicted by `simulate --validate` from the calibrations only. Prints one row per
@@ -61,6 +63,8 @@ scenario cal-a 1 1 "4 GiB" 1 "$A" "$A_MM" 2 4 1 slots >/dev/null
 scenario cal-b 1 1 "4 GiB" 1 "$B" "$B_MM" 2 3 1 slots >/dev/null
 scenario cal-a5 1 1 "4 GiB" 1 "$A" "$A_MM" 1 5 1 slots >/dev/null
 scenario cal-t2 1 2 "4 GiB" 1 "$A" "$A_MM" 2 2 2 slots >/dev/null
+# Co-running: three one-thread jobs on one core, a share no configuration below has.
+scenario cal-corun 1 1 "4 GiB" 3 "$B" "$B_MM" 2 3 1 slots >/dev/null
 # Configurations to predict.
 scenario v1-slots1 2 1 "4 GiB" 1 "$A" "$A_MM" 2 3 1 slots >/dev/null
 scenario v2-slots2 2 1 "4 GiB" 2 "$A" "$A_MM" 2 3 1 slots >/dev/null
@@ -72,7 +76,7 @@ scenario v7-memory-policy 2 1 "130 MiB" 4 "$A" "$A_MM" 2 3 1 memory "60 MiB" >/d
 scenario v8-oom 1 2 "100 MiB" 3 "$A" "$A_MM" 2 3 1 slots >/dev/null
 scenario v9-m3-n2 2 1 "4 GiB" 2 "$A" "$A_MM" 3 2 1 slots >/dev/null
 
-cals=(cal-a cal-b cal-a5 cal-t2)
+cals=(cal-a cal-b cal-a5 cal-t2 cal-corun)
 configs=(v1-slots1 v2-slots2 v3-slots3-m4 v4-slots4-1node v5-threads2 v6-size-b-n4 v7-memory-policy v8-oom v9-m3-n2)
 all=("${cals[@]}" "${configs[@]}")
 for k in $(seq 1 "$repeats"); do

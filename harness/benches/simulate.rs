@@ -10,7 +10,7 @@ use std::sync::Arc;
 use atlasperf_harness::plan::{expand_graph, Stage};
 use atlasperf_harness::scenario::Scenario;
 use atlasperf_harness::simulate::engine::MemoryRule;
-use atlasperf_harness::simulate::model::Models;
+use atlasperf_harness::simulate::model::{CoRunLaw, Models};
 use atlasperf_harness::simulate::profiles::{Curve, Profile, BINS};
 use atlasperf_harness::simulate::{simulate_once, Setup, Spread};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -36,6 +36,7 @@ fn profiles(voxels: u64) -> Vec<Profile> {
         rss: (0..BINS)
             .map(|b| 0.3 + 0.7 * b as f64 / (BINS - 1) as f64)
             .collect(),
+        top: 1.0,
         cores: (0..BINS)
             .map(|b| if b % 4 == 0 { 1.0 } else { 2.0 })
             .collect(),
@@ -91,6 +92,7 @@ fn bench(c: &mut Criterion) {
                 memory_models: [None, None],
                 seed: 1,
                 lead_in_s: 0.0,
+                corun: CoRunLaw::default(),
             };
             let s = simulate_once(&plan, &setup, 0, false).unwrap();
             assert_eq!(s.ok_jobs, 1_000_000);

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{ExportArgs, ExportFormat, SimulateArgs};
 use crate::error::UsageError;
-use crate::plan::{expand_graph, Plan};
+use crate::plan::{expand_graph, Plan, Stage};
 use crate::scenario::{self, ExecutorKind, Scenario};
 use crate::simulate::engine::MemoryRule;
 use crate::simulate::output::Header;
@@ -63,6 +63,7 @@ fn run_samples(
         memory_models,
         seed,
         lead_in_s: inputs.lead_in.at(crate::simulate::input_voxels(plan)),
+        corun: inputs.corun,
     };
     for k in 0..samples {
         let s = simulate_once(plan, &setup, k, k == 0)?;
@@ -127,6 +128,23 @@ fn print_inputs(inputs: &Inputs, plan: &Plan) {
         lead.runs,
         lead.at(crate::simulate::input_voxels(plan))
     );
+    let co = &inputs.corun;
+    if co.profiles.iter().sum::<usize>() == 0 {
+        eprintln!("model: co-running: no profile shared its cores, so jobs that share them slow each other by processor sharing only");
+    } else {
+        for stage in [Stage::Registration, Stage::Fusion] {
+            let i = stage.index();
+            eprintln!(
+                "model: co-running {}: {:+.1} % CPU at half its cores' share lost to other jobs ({})",
+                stage.as_str(),
+                100.0 * (co.inflation(stage, 0.5) - 1.0),
+                match co.profiles[i] {
+                    0 => "no such profile of its own: both stages' fit".to_string(),
+                    n => format!("fitted on {n} profile(s) that shared their cores"),
+                }
+            );
+        }
+    }
     for m in inputs.models.notes(largest(plan)) {
         eprintln!(
             "model: {} {} = {:.4e} · {}^{:.3} ({}){}",

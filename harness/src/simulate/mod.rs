@@ -25,7 +25,7 @@ use crate::plan::{Plan, PlannedJob};
 use crate::scheduler::Scheduler;
 use crate::store::{read_jobs_table, AttemptStatus, JobRecord, RunInfo, RunStore, StoreError};
 use engine::{MemoryRule, Point, SimExecutor};
-use model::{LeadInLaw, Models};
+use model::{CoRunLaw, LeadInLaw, Models};
 use profiles::Profile;
 
 /// What one simulated run gives.
@@ -98,6 +98,8 @@ pub struct Setup<'a> {
     pub seed: u64,
     /// Seconds before the first launch (the run's inputs prepared), as the profile runs took.
     pub lead_in_s: f64,
+    /// How jobs that time-share cores slow each other.
+    pub corun: CoRunLaw,
 }
 
 /// Voxels of every subject `plan`'s jobs read (each target and atlas once, at its jobs' image
@@ -174,6 +176,9 @@ pub struct Inputs {
     pub spread: Spread,
     /// The profile runs' time before their first launch.
     pub lead_in: LeadInLaw,
+    /// How jobs that time-shared cores slowed each other (the profiles are taken back to
+    /// their times alone by it).
+    pub corun: CoRunLaw,
 }
 
 impl Inputs {
@@ -182,7 +187,12 @@ impl Inputs {
     /// # Errors
     /// As [`profiles::load`].
     pub fn load(runs: &[PathBuf]) -> crate::Result<Self> {
-        let profiles::Loaded { profiles, lead_ins } = profiles::load(runs)?;
+        let profiles::Loaded {
+            mut profiles,
+            lead_ins,
+        } = profiles::load(runs)?;
+        let corun = CoRunLaw::fit(&profiles);
+        corun.deflate(&mut profiles);
         let models = Models::fit(&profiles);
         let spread = Spread::of(&profiles, &models);
         Ok(Self {
@@ -191,6 +201,7 @@ impl Inputs {
             models,
             spread,
             lead_in: LeadInLaw::fit(&lead_ins),
+            corun,
         })
     }
 }

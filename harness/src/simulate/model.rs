@@ -238,6 +238,80 @@ impl LeadInLaw {
     }
 }
 
+/// Jobs that time-share a node's cores slow each other beyond processor sharing (each
+/// refills the caches the other evicted): per stage, a job burns `1 + per_share_lost · (1 −
+/// share)` times its CPU time alone while it gets `share` of the cores it asks for. Fitted on
+/// the profiles that shared their cores, against the laws of those that ran alone; zero when
+/// no profile shared its cores (nothing measured, nothing assumed).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CoRunLaw {
+    /// Per stage, the extra CPU per unit of share lost.
+    pub per_share_lost: [f64; 2],
+    /// Per stage, the profiles that shared their cores it was fitted on (0: the other
+    /// stage's profiles were used, or none).
+    pub profiles: [usize; 2],
+}
+
+/// How many times its CPU time alone a job burns at `share` of its cores, `per_share_lost`
+/// being its stage's [`CoRunLaw`] (never below a thousandth, whatever a fit says).
+pub fn inflation(per_share_lost: f64, share: f64) -> f64 {
+    (1.0 + per_share_lost * (1.0 - share.clamp(0.0, 1.0))).max(1e-3)
+}
+
+/// Profiles with a share below this shared their cores.
+const ALONE: f64 = 1.0 - 1e-6;
+
+impl CoRunLaw {
+    /// Fits the law on `profiles`: the laws of the profiles that ran alone give each sharing
+    /// profile's CPU time alone; the extra is fitted through the origin against the share
+    /// lost, per stage, with a stage that no sharing profile measured taking both stages'
+    /// fit.
+    pub fn fit(profiles: &[Profile]) -> Self {
+        let alone: Vec<Profile> = profiles
+            .iter()
+            .filter(|p| p.share >= ALONE)
+            .cloned()
+            .collect();
+        let stages = [Stage::Registration, Stage::Fusion];
+        if stages.iter().any(|s| !alone.iter().any(|p| p.stage == *s)) {
+            return Self::default();
+        }
+        let laws = Models::fit(&alone);
+        // Per stage: Σ lost · extra, Σ lost², profiles.
+        let mut sums = [(0.0, 0.0, 0usize); 2];
+        for p in profiles.iter().filter(|p| p.share < ALONE) {
+            let level = laws.stage(p.stage).cpu(p.voxels as f64, p.atlases as f64);
+            let lost = 1.0 - p.share;
+            let e = &mut sums[p.stage.index()];
+            e.0 += lost * (p.cpu_s / level - 1.0);
+            e.1 += lost * lost;
+            e.2 += 1;
+        }
+        let pooled = (sums[0].0 + sums[1].0) / (sums[0].1 + sums[1].1).max(1e-12);
+        let mut out = Self::default();
+        for s in stages {
+            let (xy, xx, n) = sums[s.index()];
+            out.per_share_lost[s.index()] = if n > 0 { xy / xx.max(1e-12) } else { pooled };
+            out.profiles[s.index()] = n;
+        }
+        out
+    }
+
+    /// How many times its CPU time alone a job of `stage` burns at `share` of its cores.
+    pub fn inflation(&self, stage: Stage, share: f64) -> f64 {
+        inflation(self.per_share_lost[stage.index()], share)
+    }
+
+    /// The profiles taken back to their CPU and wall time alone.
+    pub fn deflate(&self, profiles: &mut [Profile]) {
+        for p in profiles.iter_mut().filter(|p| p.share < ALONE) {
+            let f = self.inflation(p.stage, p.share);
+            p.cpu_s /= f;
+            p.wall_s /= f;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{LeadIn, LeadInLaw};

@@ -19,8 +19,12 @@ pub const BINS: usize = 32;
 /// A job's shape over its run, per bin of equal wall-time fraction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
-    /// Largest Σ RSS in the bin, as a fraction of the attempt's peak.
+    /// Largest Σ RSS sampled in the bin, as a fraction of the attempt's peak (its high-water
+    /// mark: the samples can miss a peak shorter than their interval, so the bins may stay
+    /// below 1).
     pub rss: Vec<f64>,
+    /// The largest of `rss`: what the samples saw of the peak.
+    pub top: f64,
     /// Cores busy in the bin (CPU % of one core / 100), scaled so the bins add up to the
     /// attempt's CPU seconds.
     pub cores: Vec<f64>,
@@ -31,6 +35,7 @@ impl Curve {
     pub fn flat(cores: f64) -> Self {
         Curve {
             rss: vec![1.0; BINS],
+            top: 1.0,
             cores: vec![cores; BINS],
         }
     }
@@ -273,11 +278,10 @@ pub fn curve_of(rows: &[SampleRow], wall_s: f64, alone_s: f64, cpu_s: f64, peak:
         last = (rss[b], c);
         cores.push(c);
     }
-    // The attempt's peak is its own: the bins hold it at least once.
+    // As sampled: a node's series sums its jobs' samples, and its watchdog looks at them, so
+    // a peak the samples missed is missed there too (the job's own peak is `peak`).
+    rss.iter_mut().for_each(|v| *v = v.min(1.0));
     let top = rss.iter().copied().fold(0.0, f64::max);
-    if top > 0.0 {
-        rss.iter_mut().for_each(|v| *v = (*v / top).min(1.0));
-    }
     // CPU seconds are exact in the totals; the samples give only the shape.
     let sum: f64 = cores.iter().sum::<f64>() * alone_s / BINS as f64;
     if sum > 0.0 {
@@ -285,5 +289,8 @@ pub fn curve_of(rows: &[SampleRow], wall_s: f64, alone_s: f64, cpu_s: f64, peak:
     } else {
         cores.iter_mut().for_each(|c| *c = mean_cores);
     }
-    Curve { rss, cores }
+    if top <= 0.0 {
+        return Curve::flat(mean_cores);
+    }
+    Curve { rss, top, cores }
 }

@@ -1,13 +1,15 @@
 //! The simulator's executor: each launched job replays its predicted curve on a virtual
 //! clock. Jobs on a node share its cores (processor sharing: when the cores the running jobs
-//! ask for exceed the node's, each runs at cores / asked of its speed); a node's memory is
-//! the sum of its jobs' curves, and past its capacity the emulated nodes' OOM rule applies
-//! (the largest jobs are killed until the rest fits; the scheduler retries them) at the
-//! watchdog's next look, every [`WATCHDOG_POLL`] as the driver looks, so a node holds more
-//! than its capacity meanwhile as measured nodes do — or, as Slurm's cgroups do, a job above
-//! its own `--mem` request is killed at once. Time jumps from one
-//! bin boundary or job end to the next, so a node costs work only when something on it
-//! changes.
+//! ask for exceed the node's, each runs at cores / asked of its speed, and burns more CPU for
+//! the same work as its [`CoRunLaw`](super::model::CoRunLaw) has it). A node's memory is
+//! the sum of its jobs' curves as their samples saw them (a peak shorter than the sampling
+//! interval is in the job's own peak, not in its node's series); past its capacity the
+//! emulated nodes' OOM rule applies (the largest jobs are killed until the rest fits; the
+//! scheduler retries them) at the watchdog's next look, every [`WATCHDOG_POLL`] as the driver
+//! looks, so a node holds more than its capacity meanwhile as measured nodes do — or, as
+//! Slurm's cgroups do, a job above its own `--mem` request (judged on every page, the peaks
+//! the samples missed included) is killed at once. Time jumps from one bin boundary or job
+//! end to the next, so a node costs work only when something on it changes.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -161,7 +163,9 @@ impl<'a> SimExecutor<'a> {
                 let Some(l) = self.slab[i].as_mut() else {
                     continue;
                 };
-                l.tau += l.share * dt / l.shape.wall_s.max(1e-12);
+                // Sharing its cores, a job also burns more CPU for the same work.
+                let slow = l.shape.inflation(l.share);
+                l.tau += l.share * dt / (l.shape.wall_s * slow).max(1e-12);
                 l.cpu_s += l.shape.cores(l.bin) * l.share * dt;
             }
         }
@@ -184,8 +188,7 @@ impl<'a> SimExecutor<'a> {
             if l.bin >= BINS {
                 ended.push(i);
             } else {
-                let rss = l.shape.rss(l.bin);
-                l.peak = l.peak.max(rss);
+                l.peak = l.peak.max(l.shape.rss_full(l.bin));
             }
         }
         for i in ended {
@@ -225,7 +228,8 @@ impl<'a> SimExecutor<'a> {
             };
             l.share = share;
             let left = (l.bin + 1) as f64 / BINS as f64 - l.tau;
-            next = next.min(now + left.max(0.0) * l.shape.wall_s / share);
+            let slow = l.shape.inflation(share);
+            next = next.min(now + left.max(0.0) * l.shape.wall_s * slow / share);
             if self.record {
                 let p = Point {
                     t: now - l.start,
@@ -251,10 +255,10 @@ impl<'a> SimExecutor<'a> {
     fn load(&self, n: usize) -> Load {
         let mut load = Load::default();
         for (_, l) in self.on_node(n) {
-            let rss = l.shape.rss(l.bin);
-            load.rss += rss;
+            load.rss += l.shape.rss(l.bin);
             load.cores += l.shape.cores(l.bin);
-            load.over_limit |= self.rule == MemoryRule::PerJob && l.limit.is_some_and(|m| rss > m);
+            load.over_limit |= self.rule == MemoryRule::PerJob
+                && l.limit.is_some_and(|m| l.shape.rss_full(l.bin) > m);
         }
         load
     }
@@ -262,7 +266,9 @@ impl<'a> SimExecutor<'a> {
     /// Kills what the memory rule kills on node `n` (called only when its [`Load`] breaks it):
     /// the jobs above their own limits, and with `node_rule` what the node's rule kills.
     fn apply_memory_rule(&mut self, n: usize, node_rule: bool) {
-        // (slab index, id, RSS now, its own limit under the per-job rule)
+        // (slab index, id, RSS as sampled, its own limit under the per-job rule); a limit
+        // judges every page (the RSS with the peaks the samples miss), the node's watchdog
+        // the samples.
         let usage: Vec<(usize, &str, u64, Option<u64>)> = self
             .on_node(n)
             .map(|(i, l)| {
@@ -270,10 +276,13 @@ impl<'a> SimExecutor<'a> {
                 (i, l.id.as_str(), l.shape.rss(l.bin), limit)
             })
             .collect();
-        let mut victims: Vec<usize> = usage
-            .iter()
-            .filter(|u| u.3.is_some_and(|m| u.2 > m))
-            .map(|u| u.0)
+        let mut victims: Vec<usize> = self
+            .on_node(n)
+            .filter(|(_, l)| {
+                self.rule == MemoryRule::PerJob
+                    && l.limit.is_some_and(|m| l.shape.rss_full(l.bin) > m)
+            })
+            .map(|(i, _)| i)
             .collect();
         // The node's rule covers the jobs no limit of their own covers.
         let rest: Vec<&(usize, &str, u64, Option<u64>)> =
@@ -310,7 +319,8 @@ impl<'a> SimExecutor<'a> {
             start_unix: l.start,
             end_unix: self.clock,
             wall_s: wall,
-            cpu_user_s: if killed { l.cpu_s } else { l.shape.cpu_s },
+            // What it burnt: its CPU time alone, more where it shared its cores.
+            cpu_user_s: l.cpu_s,
             peak_rss: l.peak,
             peak_rss_anon: l.peak,
             peak_hwm_sum: l.peak,
@@ -368,7 +378,7 @@ impl Executor for SimExecutor<'_> {
             bin: 0,
             share: 1.0,
             cpu_s: 0.0,
-            peak: shape.rss(0),
+            peak: shape.rss_full(0),
             shape,
             series: Vec::new(),
         };

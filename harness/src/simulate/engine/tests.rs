@@ -48,8 +48,13 @@ fn one_thread(wall_s: f64, cpu_s: f64, peak: u64, rss: Vec<f64>, cores: Vec<f64>
         peak,
         io: [0; 4],
         cores: crate::simulate::shape::fill_cores(&cores, cpu_s, wall_s, 1.0),
-        curve: Arc::new(Curve { rss, cores }),
+        curve: Arc::new(Curve {
+            top: rss.iter().copied().fold(0.0, f64::max),
+            rss,
+            cores,
+        }),
         threads: 1.0,
+        per_share_lost: 0.0,
     }
 }
 
@@ -116,4 +121,72 @@ fn jobs_sharing_a_core_burn_their_cpu_time_after_the_lead_in() {
             f.totals.end_unix
         );
     }
+}
+
+/// A job whose samples saw half of its 100 MB high-water mark (its peak fell between them).
+fn spiky(_: &PlannedJob) -> JobShape {
+    one_thread(4.0, 4.0, 100 * MB, vec![0.5; BINS], vec![1.0; BINS])
+}
+
+/// Runs one `spiky` job on a node of `memory_mb` under `rule` with `limit_mb`.
+fn one_spiky(memory_mb: u64, rule: MemoryRule, limit_mb: Option<u64>) -> (bool, u64, Vec<u64>) {
+    let nodes = node(1, memory_mb, 1);
+    let mut exec = SimExecutor::new(&nodes, rule, Box::new(spiky), false);
+    exec.launch(&job("s", 0), 0, "s.1", limit_mb.map(|m| m * MB))
+        .unwrap();
+    let ended = exec.wait(Duration::ZERO);
+    (
+        ended[0].oom_killed,
+        ended[0].totals.peak_rss,
+        exec.node_peaks(),
+    )
+}
+
+#[test]
+fn the_node_holds_what_samples_saw_and_a_limit_judges_the_job_peak() {
+    // The node's series and watchdog see the samples: 50 MB fits 70 MB, and the job's own
+    // peak is its high-water mark.
+    assert_eq!(
+        one_spiky(70, MemoryRule::Node, None),
+        (false, 100 * MB, vec![50 * MB])
+    );
+    // A per-job limit (a cgroup) sees every page: 80 MB kills the 100 MB peak at once.
+    let (killed, _, _) = one_spiky(1000, MemoryRule::PerJob, Some(80));
+    assert!(killed);
+    assert!(!one_spiky(1000, MemoryRule::PerJob, Some(120)).0);
+}
+
+#[test]
+fn jobs_time_sharing_a_core_burn_more_cpu_for_the_same_work() {
+    let nodes = node(1, 1000, 2);
+    // 5 s of CPU alone each, 10 % more CPU per unit of share lost: at half a core each,
+    // 5.25 s each, so the core is done at 10.5 s.
+    let slowed = |_: &PlannedJob| JobShape {
+        per_share_lost: 0.1,
+        ..one_thread(5.0, 5.0, MB, vec![1.0; BINS], vec![1.0; BINS])
+    };
+    let mut exec = SimExecutor::new(&nodes, MemoryRule::Node, Box::new(slowed), false);
+    exec.launch(&job("a", 0), 0, "a.1", None).unwrap();
+    exec.launch(&job("b", 1), 0, "b.1", None).unwrap();
+    let mut ended = exec.wait(Duration::ZERO);
+    ended.extend(exec.wait(Duration::ZERO));
+    assert_eq!(ended.len(), 2);
+    for f in &ended {
+        assert!(
+            (f.totals.end_unix - 10.5).abs() < 1e-6,
+            "{}",
+            f.totals.end_unix
+        );
+        assert!(
+            (f.totals.cpu_user_s - 5.25).abs() < 1e-6,
+            "{}",
+            f.totals.cpu_user_s
+        );
+    }
+    // Alone it runs at its own speed.
+    let mut exec = SimExecutor::new(&nodes, MemoryRule::Node, Box::new(slowed), false);
+    exec.launch(&job("a", 0), 0, "a.1", None).unwrap();
+    let ended = exec.wait(Duration::ZERO);
+    assert!((ended[0].totals.end_unix - 5.0).abs() < 1e-6);
+    assert!((ended[0].totals.cpu_user_s - 5.0).abs() < 1e-6);
 }

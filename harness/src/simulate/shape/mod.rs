@@ -26,14 +26,29 @@ pub struct JobShape {
     pub cores: [f64; BINS],
     /// Threads: the most cores it asks for (a sampled CPU above them is jitter).
     pub threads: f64,
+    /// Extra CPU per unit of its cores' share lost to other jobs (see
+    /// [`CoRunLaw`](super::model::CoRunLaw)).
+    pub per_share_lost: f64,
 }
 
 impl JobShape {
+    /// Σ RSS in `bin` as 100 ms samples see it: what a node's series sums and its
+    /// watchdog judges.
     pub(super) fn rss(&self, bin: usize) -> u64 {
         (self.curve.rss[bin.min(BINS - 1)] * self.peak as f64) as u64
     }
+    /// Σ RSS in `bin` with the peaks the samples missed (the curve scaled to the job's
+    /// high-water mark): what a per-job memory limit (a cgroup) judges.
+    pub(super) fn rss_full(&self, bin: usize) -> u64 {
+        let top = self.curve.top.max(1e-9);
+        ((self.curve.rss[bin.min(BINS - 1)] / top).min(1.0) * self.peak as f64) as u64
+    }
     pub(super) fn cores(&self, bin: usize) -> f64 {
         self.cores[bin.min(BINS - 1)]
+    }
+    /// How many times its CPU time alone it burns at `share` of its cores.
+    pub(super) fn inflation(&self, share: f64) -> f64 {
+        super::model::inflation(self.per_share_lost, share)
     }
 }
 
@@ -206,6 +221,7 @@ pub fn shape_of(job: &PlannedJob, setup: &Setup<'_>, draws: &Draws) -> JobShape 
             curve: Arc::new(Curve::flat(1.0)),
             cores: [1.0; BINS],
             threads: 1.0,
+            per_share_lost: 0.0,
         };
     }
     let starts = draws.starts[job.stage.index()];
@@ -238,6 +254,7 @@ pub fn shape_of(job: &PlannedJob, setup: &Setup<'_>, draws: &Draws) -> JobShape 
         cores: fill_cores(&p.curve.cores, cpu_s, held, t1),
         curve: Arc::clone(&p.curve),
         threads: t1,
+        per_share_lost: setup.corun.per_share_lost[job.stage.index()],
     }
 }
 

@@ -54,6 +54,41 @@ fn a_slower_run_is_its_factor_and_its_jobs_keep_their_residuals() {
 }
 
 #[test]
+fn sharing_profiles_give_the_co_run_law_and_go_back_to_their_time_alone() {
+    use crate::simulate::model::CoRunLaw;
+    // Alone: registrations of 10 s and fusions of 5 s; at half their cores, registrations
+    // burnt 4 % more (8 % per share lost) and one at a third 5.33 % more.
+    let mut ps = vec![
+        profile("a", Stage::Registration, 10.0),
+        profile("a", Stage::Registration, 10.0),
+        profile("a", Stage::Fusion, 5.0),
+    ];
+    for (share, cpu) in [
+        (0.5, 10.4),
+        (0.5, 10.4),
+        (1.0 / 3.0, 10.0 + 0.8 * 2.0 / 3.0),
+    ] {
+        ps.push(Profile {
+            share,
+            ..profile("b", Stage::Registration, cpu)
+        });
+    }
+    let law = CoRunLaw::fit(&ps);
+    assert!((law.per_share_lost[0] - 0.08).abs() < 1e-9, "{law:?}");
+    assert_eq!(law.profiles, [3, 0]);
+    // No fusion shared its cores: fusions take both stages' fit.
+    assert!((law.per_share_lost[1] - 0.08).abs() < 1e-9);
+    assert!((law.inflation(Stage::Fusion, 0.5) - 1.04).abs() < 1e-9);
+    assert_eq!(law.inflation(Stage::Registration, 1.0), 1.0);
+    law.deflate(&mut ps);
+    assert!(ps
+        .iter()
+        .all(|p| p.stage != Stage::Registration || (p.cpu_s - 10.0).abs() < 1e-9));
+    // Nothing shared: no law.
+    assert_eq!(CoRunLaw::fit(&ps[..3]), CoRunLaw::default());
+}
+
+#[test]
 fn filled_cores_burn_the_cpu_time_within_the_threads_and_keep_the_shape() {
     use super::fill_cores;
     use crate::simulate::profiles::BINS;
