@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use super::interp::Corners;
+use super::interp::{sample_row, Corners};
 use crate::filter::smooth;
 
 /// A displacement field.
@@ -122,20 +122,17 @@ impl Field {
     /// Composition `self ∘ (id + w)`: `u'(x) = w(x) + u(x + w(x))`, written into `out`
     /// (same grid).
     pub fn compose_into(&self, w: &Field, out: &mut Field) {
-        let [nx, ny, _] = self.dims;
-        out.fill_with(|i, j, k| {
-            let w = w.at(i + nx * (j + ny * k));
-            let u = self.sample([i as f32 + w[0], j as f32 + w[1], k as f32 + w[2]]);
-            [w[0] + u[0], w[1] + u[1], w[2] + u[2]]
-        });
+        out.clone_from(w);
+        self.compose_onto(out);
     }
 
     /// Composition `self ∘ (id + w)` written over `w`: `w'(x) = w(x) + u(x + w(x))` (a
     /// voxel's new value needs only its own old one).
     pub fn compose_onto(&self, w: &mut Field) {
-        w.map_in_place(|i, j, k, v| {
-            let u = self.sample([i as f32 + v[0], j as f32 + v[1], k as f32 + v[2]]);
-            [v[0] + u[0], v[1] + u[1], v[2] + u[2]]
+        self.along_rows(w, |w, u| {
+            for (w, u) in w.into_iter().zip(u) {
+                w.iter_mut().zip(u).for_each(|(w, u)| *w += u);
+            }
         });
     }
 
@@ -143,14 +140,44 @@ impl Field {
     /// displacement, the field as warping field): `u'(x) = u(x) + s·w(x + u(x))`, in place,
     /// with the update multiplied by `scale` on the fly.
     pub fn compose_then_scaled(&mut self, update: &Field, scale: f32) {
-        self.map_in_place(|i, j, k, u| {
-            let w = update.sample([i as f32 + u[0], j as f32 + u[1], k as f32 + u[2]]);
-            [
-                u[0] + scale * w[0],
-                u[1] + scale * w[1],
-                u[2] + scale * w[2],
-            ]
+        update.along_rows(self, |u, w| {
+            for (u, w) in u.into_iter().zip(w) {
+                u.iter_mut().zip(w).for_each(|(u, w)| *u += scale * w);
+            }
         });
+    }
+
+    /// Row by row of `at` (same grid; k-slabs in parallel): the samples of `self` at the
+    /// row's points moved by `at` (`x + at(x)`, [`sample_row`]), handed with the row of `at`
+    /// to `f`, which may change it.
+    fn along_rows(&self, at: &mut Field, f: impl Fn([&mut [f32]; 3], [&[f32]; 3]) + Sync) {
+        let [nx, ny, _] = self.dims;
+        let comps = [&self.c[0][..], &self.c[1][..], &self.c[2][..]];
+        let [ax, ay, az] = &mut at.c;
+        ax.par_chunks_mut(nx * ny)
+            .zip(ay.par_chunks_mut(nx * ny))
+            .zip(az.par_chunks_mut(nx * ny))
+            .enumerate()
+            .for_each_init(
+                || vec![0.0f32; 3 * nx],
+                |buf, (k, ((sx, sy), sz))| {
+                    for j in 0..ny {
+                        let r = j * nx..(j + 1) * nx;
+                        let (bx, rest) = buf.split_at_mut(nx);
+                        let (by, bz) = rest.split_at_mut(nx);
+                        let (rx, ry, rz) = (&mut sx[r.clone()], &mut sy[r.clone()], &mut sz[r]);
+                        sample_row(
+                            comps,
+                            self.dims,
+                            j,
+                            k,
+                            [&*rx, &*ry, &*rz],
+                            [&mut *bx, &mut *by, &mut *bz],
+                        );
+                        f([rx, ry, rz], [&*bx, &*by, &*bz]);
+                    }
+                },
+            );
     }
 
     /// Replaces every voxel's displacement `v` by `f(i, j, k, v)`, k-slabs in parallel.
@@ -228,6 +255,7 @@ impl Field {
         let [nx, ny, nz] = self.dims;
         let [vx, vy, vz] = &mut inv.c;
         let [ex, ey, ez] = &mut residual.c;
+        let comps = [&self.c[0][..], &self.c[1][..], &self.c[2][..]];
         let (max_e, sum_e) = vx
             .par_chunks_mut(nx * ny)
             .zip(vy.par_chunks_mut(nx * ny))
@@ -238,38 +266,56 @@ impl Field {
                     .zip(ez.par_chunks_mut(nx * ny)),
             )
             .enumerate()
-            .map(|(k, (((vx, vy), vz), ((ex, ey), ez)))| {
-                let (mut max_e, mut sum_e) = (0.0f32, 0.0f64);
-                let edge_k = k == 0 || k + 1 == nz;
-                for j in 0..ny {
-                    let edge_j = edge_k || j == 0 || j + 1 == ny;
-                    for i in 0..nx {
-                        let o = i + nx * j;
-                        let mut v = [vx[o], vy[o], vz[o]];
+            .map_init(
+                || vec![0.0f32; 3 * nx],
+                |buf, (k, (((vx, vy), vz), ((ex, ey), ez)))| {
+                    let (mut max_e, mut sum_e) = (0.0f32, 0.0f64);
+                    let edge_k = k == 0 || k + 1 == nz;
+                    for j in 0..ny {
+                        let edge_j = edge_k || j == 0 || j + 1 == ny;
+                        let r = j * nx..(j + 1) * nx;
+                        let (vx, vy, vz) =
+                            (&mut vx[r.clone()], &mut vy[r.clone()], &mut vz[r.clone()]);
+                        let (ex, ey, ez) = (&mut ex[r.clone()], &mut ey[r.clone()], &mut ez[r]);
                         if let Some((eps, cap)) = step {
-                            if edge_j || i == 0 || i + 1 == nx {
-                                v = [0.0; 3];
-                            } else {
-                                let e = [ex[o], ey[o], ez[o]];
-                                let norm = (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt();
-                                let f = if norm > cap { eps * cap / norm } else { eps };
-                                v = std::array::from_fn(|a| v[a] - f * e[a]);
+                            for i in 0..nx {
+                                if edge_j || i == 0 || i + 1 == nx {
+                                    (vx[i], vy[i], vz[i]) = (0.0, 0.0, 0.0);
+                                } else {
+                                    let e = [ex[i], ey[i], ez[i]];
+                                    let norm = (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt();
+                                    let f = if norm > cap { eps * cap / norm } else { eps };
+                                    vx[i] -= f * e[0];
+                                    vy[i] -= f * e[1];
+                                    vz[i] -= f * e[2];
+                                }
                             }
-                            (vx[o], vy[o], vz[o]) = (v[0], v[1], v[2]);
                         }
                         if !measure {
                             continue;
                         }
-                        let u = self.sample([i as f32 + v[0], j as f32 + v[1], k as f32 + v[2]]);
-                        let e = [v[0] + u[0], v[1] + u[1], v[2] + u[2]];
-                        let norm = (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt();
-                        max_e = max_e.max(norm);
-                        sum_e += f64::from(norm);
-                        (ex[o], ey[o], ez[o]) = (e[0], e[1], e[2]);
+                        // u at x + v(x) for the whole row, then the residuals.
+                        let (ux, rest) = buf.split_at_mut(nx);
+                        let (uy, uz) = rest.split_at_mut(nx);
+                        sample_row(
+                            comps,
+                            self.dims,
+                            j,
+                            k,
+                            [&*vx, &*vy, &*vz],
+                            [&mut *ux, &mut *uy, &mut *uz],
+                        );
+                        for i in 0..nx {
+                            let e = [vx[i] + ux[i], vy[i] + uy[i], vz[i] + uz[i]];
+                            let norm = (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt();
+                            max_e = max_e.max(norm);
+                            sum_e += f64::from(norm);
+                            (ex[i], ey[i], ez[i]) = (e[0], e[1], e[2]);
+                        }
                     }
-                }
-                (max_e, sum_e)
-            })
+                    (max_e, sum_e)
+                },
+            )
             .reduce(|| (0.0f32, 0.0f64), |a, b| (a.0.max(b.0), a.1 + b.1));
         (max_e, (sum_e / self.len().max(1) as f64) as f32)
     }

@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use super::cc::{cc_derivatives, CcWorkspace};
 use super::field::{Field, InversionStats};
-use super::interp::{trilinear, weighted_gradient};
+use super::interp::{sample_row, weighted_gradient};
 use super::mattes::{BinRange, SymmetricMattes};
 use super::pyramid::{downsample, level_dims};
 use super::Schedule;
@@ -118,14 +118,10 @@ pub fn warp(img: &[f32], dims: [usize; 3], u: &Field, out: &mut [f32]) {
         .enumerate()
         .for_each(|(k, slab)| {
             for j in 0..ny {
-                for i in 0..nx {
-                    let d = u.at(i + nx * (j + ny * k));
-                    slab[i + nx * j] = trilinear(
-                        img,
-                        dims,
-                        [i as f32 + d[0], j as f32 + d[1], k as f32 + d[2]],
-                    );
-                }
+                let r = j * nx..(j + 1) * nx;
+                let at = nx * ny * k + j * nx;
+                let d = [0, 1, 2].map(|a| &u.c[a][at..at + nx]);
+                sample_row([img], dims, j, k, d, [&mut slab[r]]);
             }
         });
 }
