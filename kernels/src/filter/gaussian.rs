@@ -18,22 +18,16 @@ pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     w.iter().map(|v| (v / sum) as f32).collect()
 }
 
-/// `out[i] += w · src[i]` over the shorter of the two: the convolutions' one inner loop,
-/// compiled for AVX-512 and AVX2 besides the baseline and chosen at run time (a multiply and
-/// an add, never fused, so every build gives the same bits).
-#[multiversion::multiversion(
-    targets(
-        "x86_64+avx512f+avx512vl+avx512dq+avx512bw+avx2+fma+bmi1+bmi2+lzcnt+popcnt",
-        "x86_64+avx2+fma+bmi1+bmi2+lzcnt+popcnt"
-    ),
-    dispatcher = "direct"
-)]
+simd_clones! {
+/// `out[i] += w · src[i]` over the shorter of the two: the convolutions' one inner loop, with
+/// SIMD clones chosen at run time (`simd_clones!`; a multiply and an add, never fused).
 fn add_scaled(out: &mut [f32], w: f32, src: &[f32]) {
     let n = out.len().min(src.len());
     let (out, src) = (&mut out[..n], &src[..n]);
     for i in 0..n {
         out[i] += w * src[i];
     }
+}
 }
 
 /// Convolves `src` along `axis` with a centred odd-length `kernel` into `dst`.
@@ -87,27 +81,79 @@ pub fn convolve_axis(src: &[f32], dst: &mut [f32], dims: [usize; 3], axis: usize
     }
 }
 
-/// Smooths `data` in place with per-axis standard deviations `sigma` (voxels), using
-/// `scratch` (resized as needed) as the only extra buffer.
-pub fn smooth(data: &mut [f32], dims: [usize; 3], sigma: [f32; 3], scratch: &mut Vec<f32>) {
-    scratch.resize(data.len(), 0.0);
-    // Passes alternate between `data` and `scratch`; one copy at the end when an odd number
-    // of passes left the result in `scratch`.
-    let mut in_scratch = false;
+/// Smooths `data` in place with per-axis standard deviations `sigma` (voxels). Each pass
+/// works from copies of only what it still needs (a line, a slab, or along z the last
+/// ⌈3σ⌉ + 1 slabs), so the extra memory is a few slabs, not a second volume; the values are
+/// [`convolve_axis`]'s, bit for bit.
+pub fn smooth(data: &mut [f32], dims: [usize; 3], sigma: [f32; 3]) {
     for (axis, s) in sigma.iter().enumerate() {
-        if *s <= 0.0 || dims[axis] < 2 {
-            continue;
+        if *s > 0.0 && dims[axis] >= 2 {
+            convolve_axis_in_place(data, dims, axis, &gaussian_kernel(*s));
         }
-        let kernel = gaussian_kernel(*s);
-        if in_scratch {
-            convolve_axis(scratch, data, dims, axis, &kernel);
-        } else {
-            convolve_axis(data, scratch, dims, axis, &kernel);
-        }
-        in_scratch = !in_scratch;
     }
-    if in_scratch {
-        data.copy_from_slice(scratch);
+}
+
+/// [`convolve_axis`] with `data` as both source and destination.
+fn convolve_axis_in_place(data: &mut [f32], dims: [usize; 3], axis: usize, kernel: &[f32]) {
+    let [nx, ny, nz] = dims;
+    let r = kernel.len() / 2;
+    let clamp = |v: usize, n: usize| (v.max(r) - r).min(n - 1);
+    match axis {
+        0 => data.par_chunks_mut(nx).for_each_init(
+            || vec![0.0f32; nx + kernel.len()],
+            |pad, row| {
+                pad[..r].fill(row[0]);
+                pad[r..r + nx].copy_from_slice(row);
+                pad[r + nx..].fill(row[nx - 1]);
+                row.fill(0.0);
+                for (t, w) in kernel.iter().enumerate() {
+                    add_scaled(row, *w, &pad[t..t + nx]);
+                }
+            },
+        ),
+        1 => data.par_chunks_mut(nx * ny).for_each_init(
+            || vec![0.0f32; nx * ny],
+            |copy, slab| {
+                copy.copy_from_slice(slab);
+                for j in 0..ny {
+                    let out = &mut slab[j * nx..(j + 1) * nx];
+                    out.fill(0.0);
+                    for (t, w) in kernel.iter().enumerate() {
+                        let jj = clamp(j + t, ny);
+                        add_scaled(out, *w, &copy[jj * nx..(jj + 1) * nx]);
+                    }
+                }
+            },
+        ),
+        _ => {
+            // Slab by slab in order: slab k's new values need the old slabs k − r … k + r,
+            // and those up to k are overwritten by then, so the last r + 1 old slabs are kept
+            // in a ring. Each slab is split across the threads.
+            let s = nx * ny;
+            let mut ring = vec![0.0f32; (r + 1) * s];
+            let mut out = vec![0.0f32; s];
+            let part = s.div_ceil(2 * rayon::current_num_threads()).max(1024);
+            for k in 0..nz {
+                let slot = k % (r + 1);
+                ring[slot * s..(slot + 1) * s].copy_from_slice(&data[k * s..(k + 1) * s]);
+                let (ring, old) = (&ring, &*data);
+                out.par_chunks_mut(part).enumerate().for_each(|(c, o)| {
+                    let at = c * part;
+                    o.fill(0.0);
+                    for (t, w) in kernel.iter().enumerate() {
+                        let kk = clamp(k + t, nz);
+                        let src = if kk <= k {
+                            let sl = kk % (r + 1);
+                            &ring[sl * s..(sl + 1) * s]
+                        } else {
+                            &old[kk * s..(kk + 1) * s]
+                        };
+                        add_scaled(o, *w, &src[at..at + o.len()]);
+                    }
+                });
+                data[k * s..(k + 1) * s].copy_from_slice(&out);
+            }
+        }
     }
 }
 
@@ -183,7 +229,7 @@ mod tests {
         let src = random_volume(dims, seed);
         let want = smooth_reference(&src, dims, [1.0, 1.5, 0.7]);
         let mut got = src.clone();
-        smooth(&mut got, dims, [1.0, 1.5, 0.7], &mut Vec::new());
+        smooth(&mut got, dims, [1.0, 1.5, 0.7]);
         let max = got
             .iter()
             .zip(&want)
@@ -202,17 +248,38 @@ mod tests {
                 .build()
                 .unwrap();
             let mut v = src.clone();
-            pool.install(|| smooth(&mut v, dims, [2.0, 1.0, 1.5], &mut Vec::new()));
+            pool.install(|| smooth(&mut v, dims, [2.0, 1.0, 1.5]));
             v
         };
         assert_eq!(run(1), run(2));
     }
 
     #[test]
+    fn in_place_passes_are_the_two_buffer_convolutions_bit_for_bit() {
+        // A z extent shorter and longer than the kernel, and a sigma whose radius exceeds
+        // the grid along some axes.
+        for (dims, sigma) in [([17, 5, 23], [1.3, 2.0, 1.7]), ([6, 9, 4], [2.5, 0.8, 3.0])] {
+            let src = random_volume(dims, 5);
+            let mut want = src.clone();
+            let mut other = vec![0.0; src.len()];
+            for (axis, s) in sigma.iter().enumerate() {
+                convolve_axis(&want, &mut other, dims, axis, &gaussian_kernel(*s));
+                std::mem::swap(&mut want, &mut other);
+            }
+            let mut got = src;
+            smooth(&mut got, dims, sigma);
+            assert!(got
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
+
+    #[test]
     fn constant_stays_constant() {
         let dims = [8, 9, 10];
         let mut v = vec![3.5f32; 720];
-        smooth(&mut v, dims, [2.0, 2.0, 2.0], &mut Vec::new());
+        smooth(&mut v, dims, [2.0, 2.0, 2.0]);
         assert!(v.iter().all(|x| (x - 3.5).abs() < 1e-5));
     }
 }

@@ -190,7 +190,7 @@ pub fn generate_subject(spec: &PhantomSpec, index: usize) -> Subject {
         .map(|&l| anatomy::t1_intensity(l))
         .collect();
     // Point-spread function: partial-volume blur of about half a voxel.
-    smooth(&mut intensity, dims, [0.5; 3], &mut Vec::new());
+    smooth(&mut intensity, dims, [0.5; 3]);
 
     let wm = anatomy::t1_intensity(6);
     let image = scan(spec, index, &geometry, &intensity, wm);

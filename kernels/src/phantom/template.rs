@@ -164,7 +164,7 @@ impl TemplateCohort {
         let prepared = |v: &Volume<f32>| {
             let mut d = v.as_slice().to_vec();
             if sigma.iter().any(|&s| s > 0.0) {
-                smooth(&mut d, dims, sigma, &mut Vec::new());
+                smooth(&mut d, dims, sigma);
             }
             d
         };

@@ -40,7 +40,7 @@ pub fn level_geometry(g: &Geometry, full: [usize; 3], dims: [usize; 3]) -> Geome
 /// voxel-centre extent.
 pub fn downsample(full: &[f32], full_dims: [usize; 3], sigma: f32, dims: [usize; 3]) -> Vec<f32> {
     let mut s = full.to_vec();
-    smooth(&mut s, full_dims, [sigma; 3], &mut Vec::new());
+    smooth(&mut s, full_dims, [sigma; 3]);
     if dims == full_dims {
         return s;
     }

@@ -17,23 +17,18 @@ use std::time::Duration;
 
 use super::profiles::BINS;
 pub use super::shape::JobShape;
-use crate::driver::{oom_victims, WATCHDOG_POLL};
+use crate::driver::WATCHDOG_POLL;
 use crate::executor::{Executor, Finished, Usage};
 use crate::plan::PlannedJob;
 use crate::scenario::Node;
 use crate::store::Totals;
 
+mod memory;
+
+pub use memory::MemoryRule;
+
 /// Predicts a launched job's shape (called once per attempt).
 pub type Shaper<'a> = Box<dyn FnMut(&PlannedJob) -> JobShape + 'a>;
-
-/// Which memory rule kills jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemoryRule {
-    /// Emulated nodes: past the node's capacity, the largest jobs are killed.
-    Node,
-    /// Slurm: a job above its own memory request is killed (no request: the node's rule).
-    PerJob,
-}
 
 /// One point of an attempt's replayed series: from `t` (s since its start) on, it holds
 /// `rss` and uses `cores`; `cpu_s` is its CPU time at `t`.
@@ -63,17 +58,6 @@ struct Live {
     cpu_s: f64,
     peak: u64,
     series: Vec<Point>,
-}
-
-/// A node's running jobs together.
-#[derive(Default)]
-struct Load {
-    /// Σ RSS, bytes.
-    rss: u64,
-    /// Cores asked for.
-    cores: f64,
-    /// Some job is above its own memory limit (per-job rule).
-    over_limit: bool,
 }
 
 struct SimNode {
@@ -248,57 +232,6 @@ impl<'a> SimExecutor<'a> {
         if next.is_finite() {
             self.heap
                 .push(Reverse((next.max(now).to_bits(), n, node.version)));
-        }
-    }
-
-    /// What node `n`'s running jobs hold and ask for now, in one pass.
-    fn load(&self, n: usize) -> Load {
-        let mut load = Load::default();
-        for (_, l) in self.on_node(n) {
-            load.rss += l.shape.rss(l.bin);
-            load.cores += l.shape.cores(l.bin);
-            load.over_limit |= self.rule == MemoryRule::PerJob
-                && l.limit.is_some_and(|m| l.shape.rss_full(l.bin) > m);
-        }
-        load
-    }
-
-    /// Kills what the memory rule kills on node `n` (called only when its [`Load`] breaks it):
-    /// the jobs above their own limits, and with `node_rule` what the node's rule kills.
-    fn apply_memory_rule(&mut self, n: usize, node_rule: bool) {
-        // (slab index, id, RSS as sampled, its own limit under the per-job rule); a limit
-        // judges every page (the RSS with the peaks the samples miss), the node's watchdog
-        // the samples.
-        let usage: Vec<(usize, &str, u64, Option<u64>)> = self
-            .on_node(n)
-            .map(|(i, l)| {
-                let limit = l.limit.filter(|_| self.rule == MemoryRule::PerJob);
-                (i, l.id.as_str(), l.shape.rss(l.bin), limit)
-            })
-            .collect();
-        let mut victims: Vec<usize> = self
-            .on_node(n)
-            .filter(|(_, l)| {
-                self.rule == MemoryRule::PerJob
-                    && l.limit.is_some_and(|m| l.shape.rss_full(l.bin) > m)
-            })
-            .map(|(i, _)| i)
-            .collect();
-        // The node's rule covers the jobs no limit of their own covers.
-        let rest: Vec<&(usize, &str, u64, Option<u64>)> =
-            usage.iter().filter(|u| u.3.is_none()).collect();
-        let sizes: Vec<(&str, u64)> = rest.iter().map(|u| (u.1, u.2)).collect();
-        let others: u64 = usage
-            .iter()
-            .filter(|u| u.3.is_some() && !victims.contains(&u.0))
-            .map(|u| u.2)
-            .sum();
-        let room = self.nodes[n].capacity.saturating_sub(others);
-        if node_rule {
-            victims.extend(oom_victims(&sizes, room).into_iter().map(|k| rest[k].0));
-        }
-        for i in victims {
-            self.end(i, true);
         }
     }
 

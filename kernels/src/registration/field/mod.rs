@@ -111,10 +111,10 @@ impl Field {
     }
 
     /// Gaussian smoothing of each component, σ in voxels.
-    pub fn smooth(&mut self, sigma: f32, scratch: &mut Vec<f32>) {
+    pub fn smooth(&mut self, sigma: f32) {
         if sigma > 0.0 {
             for comp in &mut self.c {
-                smooth(comp, self.dims, [sigma; 3], scratch);
+                smooth(comp, self.dims, [sigma; 3]);
             }
         }
     }
@@ -180,8 +180,8 @@ impl Field {
             );
     }
 
-    /// Replaces every voxel's displacement `v` by `f(i, j, k, v)`, k-slabs in parallel.
-    fn map_in_place(&mut self, f: impl Fn(usize, usize, usize, [f32; 3]) -> [f32; 3] + Sync) {
+    /// Sets every voxel's displacement to `f(i, j, k)`, k-slabs in parallel.
+    pub fn fill_with(&mut self, f: impl Fn(usize, usize, usize) -> [f32; 3] + Sync) {
         let [nx, ny, _] = self.dims;
         let [ux, uy, uz] = &mut self.c;
         ux.par_chunks_mut(nx * ny)
@@ -192,16 +192,10 @@ impl Field {
                 for j in 0..ny {
                     for i in 0..nx {
                         let o = i + nx * j;
-                        let v = f(i, j, k, [sx[o], sy[o], sz[o]]);
-                        (sx[o], sy[o], sz[o]) = (v[0], v[1], v[2]);
+                        [sx[o], sy[o], sz[o]] = f(i, j, k);
                     }
                 }
             });
-    }
-
-    /// Sets every voxel's displacement to `f(i, j, k)`, k-slabs in parallel.
-    pub fn fill_with(&mut self, f: impl Fn(usize, usize, usize) -> [f32; 3] + Sync) {
-        self.map_in_place(|i, j, k, _| f(i, j, k));
     }
 
     /// Inverts the map `x ↦ x + u(x)` the way ITK's `InvertDisplacementFieldImageFilter`

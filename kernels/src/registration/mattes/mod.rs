@@ -232,34 +232,35 @@ impl Mattes {
 
 /// Mattes MI of two images on the same grid taken both ways, as SyN needs it: `x` as the
 /// reference with `y` moved, and `y` as the reference with `x` moved. One pass fills both
-/// histograms and one pass writes both derivative images, each voxel's bin positions
-/// computed once.
+/// histograms ([`SymmetricMattes::fit`]); each voxel's two derivatives are then a function of
+/// its two values alone ([`SymmetricMattes::d_x`], [`SymmetricMattes::d_y`]), so a caller can compute them where it uses
+/// them instead of storing two derivative images.
 #[derive(Debug, Clone)]
 pub struct SymmetricMattes {
     xy: Mattes,
     yx: Mattes,
+    /// The ranges of the last fit, `x`'s then `y`'s.
+    ranges: [BinRange; 2],
+    /// `1 / (N·Δ)` of the last fit, for `∂/∂x` then `∂/∂y`.
+    norm: [f64; 2],
 }
 
 impl SymmetricMattes {
     /// Both metrics with `bins` bins.
     pub fn new(bins: usize) -> Self {
+        let unit = BinRange::new(0.0, 1.0, bins);
         SymmetricMattes {
             xy: Mattes::new(bins),
             yx: Mattes::new(bins),
+            ranges: [unit; 2],
+            norm: [0.0; 2],
         }
     }
 
-    /// Returns MI with `x` as the reference (histogram ranges `rx`, `ry`) and writes
-    /// `∂MI(x, y)/∂y` into `d_y` and `∂MI(y, x)/∂x` into `d_x`, voxel by voxel. The same values
-    /// as two [`Mattes::evaluate`] and [`Mattes::derivative`] passes, for any thread count.
-    pub fn derivatives(
-        &mut self,
-        x: &[f32],
-        y: &[f32],
-        [rx, ry]: [BinRange; 2],
-        d_x: &mut [f32],
-        d_y: &mut [f32],
-    ) -> f64 {
+    /// Fills both histograms from the voxel pairs of `x` and `y` (histogram ranges `rx`,
+    /// `ry`) and returns MI with `x` as the reference. The same histograms as two
+    /// [`Mattes::evaluate`] passes, for any thread count.
+    pub fn fit(&mut self, x: &[f32], y: &[f32], [rx, ry]: [BinRange; 2]) -> f64 {
         use rayon::prelude::*;
         const CHUNK: usize = 16_384;
         let b = self.xy.bins;
@@ -285,17 +286,50 @@ impl SymmetricMattes {
         }
         let value = self.xy.finish(x.len());
         self.yx.finish(x.len());
-        let (xy, yx) = (&self.xy, &self.yx);
         let n = x.len() as f64;
-        let (norm_y, norm_x) = (1.0 / (n * ry.width), 1.0 / (n * rx.width));
+        self.ranges = [rx, ry];
+        self.norm = [1.0 / (n * rx.width), 1.0 / (n * ry.width)];
+        value
+    }
+
+    /// `∂MI(y, x)/∂x` at a voxel holding `xv` in `x` and `yv` in `y`, after
+    /// [`SymmetricMattes::fit`]: what [`Mattes::derivative`] gives.
+    #[inline(always)]
+    pub fn d_x(&self, xv: f32, yv: f32) -> f32 {
+        let b = self.xy.bins;
+        let (px, py) = (self.ranges[0].pos(xv, b), self.ranges[1].pos(yv, b));
+        (self.yx.taps_derivative(py.k0, px) * self.norm[0]) as f32
+    }
+
+    /// `∂MI(x, y)/∂y` at a voxel holding `xv` in `x` and `yv` in `y`, after
+    /// [`SymmetricMattes::fit`]: what [`Mattes::derivative`] gives.
+    #[inline(always)]
+    pub fn d_y(&self, xv: f32, yv: f32) -> f32 {
+        let b = self.xy.bins;
+        let (px, py) = (self.ranges[0].pos(xv, b), self.ranges[1].pos(yv, b));
+        (self.xy.taps_derivative(px.k0, py) * self.norm[1]) as f32
+    }
+
+    /// [`SymmetricMattes::fit`], then `∂MI(y, x)/∂x` into `d_x` and `∂MI(x, y)/∂y` into
+    /// `d_y`, voxel by voxel; returns MI with `x` as the reference.
+    pub fn derivatives(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        ranges: [BinRange; 2],
+        d_x: &mut [f32],
+        d_y: &mut [f32],
+    ) -> f64 {
+        use rayon::prelude::*;
+        const CHUNK: usize = 16_384;
+        let value = self.fit(x, y, ranges);
+        let this = &*self;
         d_x.par_chunks_mut(CHUNK)
             .zip(d_y.par_chunks_mut(CHUNK))
             .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
             .for_each(|((dxc, dyc), (xc, yc))| {
                 for (((dx, dy), &xv), &yv) in dxc.iter_mut().zip(dyc).zip(xc).zip(yc) {
-                    let (px, py) = (rx.pos(xv, b), ry.pos(yv, b));
-                    *dy = (xy.taps_derivative(px.k0, py) * norm_y) as f32;
-                    *dx = (yx.taps_derivative(py.k0, px) * norm_x) as f32;
+                    (*dx, *dy) = (this.d_x(xv, yv), this.d_y(xv, yv));
                 }
             });
         value

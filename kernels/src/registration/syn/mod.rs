@@ -148,9 +148,10 @@ fn invert(u: &Field, v: &mut Field, work: &mut Field) -> InversionStats {
 /// Scratch buffers of one level, allocated once per level (never inside the iteration loop).
 struct Buffers {
     warped: [Vec<f32>; 2],
+    /// The metric's derivatives with respect to each warped image (CC only: Mattes computes
+    /// them from the two warped values where the forces use them).
     deriv: [Vec<f32>; 2],
     update: Field,
-    scratch: Vec<f32>,
     metric: MetricState,
 }
 
@@ -164,6 +165,11 @@ enum MetricState {
 }
 
 impl MetricState {
+    /// Whether the derivatives are stored as images.
+    fn stores_derivatives(&self) -> bool {
+        matches!(self, MetricState::Cc(..))
+    }
+
     fn new(metric: SynMetric, fixed: &[f32], moving: &[f32]) -> Self {
         match metric {
             SynMetric::Cc { radius } => MetricState::Cc(CcWorkspace::default(), radius),
@@ -176,9 +182,8 @@ impl MetricState {
 }
 
 impl Buffers {
-    /// Warps both images into the middle space and computes the metric value (larger is
-    /// better) and its derivatives with respect to each warped image (left in `warped` and
-    /// `deriv`).
+    /// Warps both images into the middle space (left in `warped`) and returns the metric
+    /// value (larger is better), made ready for [`Buffers::force`].
     fn measure(&mut self, images: [&[f32]; 2], dims: [usize; 3], fields: [&Field; 2]) -> f64 {
         warp(images[0], dims, fields[0], &mut self.warped[0]);
         warp(images[1], dims, fields[1], &mut self.warped[1]);
@@ -186,7 +191,26 @@ impl Buffers {
         let [w0, w1] = &self.warped;
         match &mut self.metric {
             MetricState::Cc(ws, radius) => cc_derivatives(w0, w1, dims, *radius, ws, d_f, d_m),
-            MetricState::Mattes(mi, ranges) => mi.derivatives(w0, w1, *ranges, d_f, d_m),
+            MetricState::Mattes(mi, ranges) => mi.fit(w0, w1, *ranges),
+        }
+    }
+
+    /// Side `s`'s force after [`Buffers::measure`], into `update`: the metric's derivative
+    /// with respect to that side's warped image times the warped image's gradient.
+    fn force(&mut self, s: usize, dims: [usize; 3]) {
+        let [fx, fy, fz] = &mut self.update.c;
+        let [w0, w1] = &self.warped;
+        match &self.metric {
+            MetricState::Cc(..) => {
+                let d = &self.deriv[s];
+                weighted_gradient(&self.warped[s], |v| d[v], dims, [fx, fy, fz]);
+            }
+            MetricState::Mattes(mi, _) if s == 0 => {
+                weighted_gradient(w0, |v| mi.d_x(w0[v], w1[v]), dims, [fx, fy, fz]);
+            }
+            MetricState::Mattes(mi, _) => {
+                weighted_gradient(w1, |v| mi.d_y(w0[v], w1[v]), dims, [fx, fy, fz]);
+            }
         }
     }
 }
@@ -209,11 +233,10 @@ fn iterate(
         mean_error: 0.0,
     };
     for ((s, u), v) in [u1, u2].into_iter().enumerate().zip(inverses.iter_mut()) {
-        let [fx, fy, fz] = &mut b.update.c;
-        weighted_gradient(&b.warped[s], Some(&b.deriv[s]), dims, [fx, fy, fz]);
-        b.update.smooth(p.update_variance.sqrt(), &mut b.scratch);
+        b.force(s, dims);
+        b.update.smooth(p.update_variance.sqrt());
         b.update.zero_boundary();
-        let stats = apply_update(u, v, &mut b.update, p, &mut b.scratch);
+        let stats = apply_update(u, v, &mut b.update, p);
         if s == 0 {
             fixed_side = stats;
         }
@@ -228,17 +251,11 @@ fn iterate(
 /// after the image → middle field `v`, which the total variance smooths, and the warping field
 /// is its inverse: `u ← v⁻¹`, then `v ← u⁻¹`. `force` is spent: it serves as the inversions'
 /// work buffer.
-fn apply_update(
-    u: &mut Field,
-    v: &mut Field,
-    force: &mut Field,
-    p: &SynParams,
-    scratch: &mut Vec<f32>,
-) -> InversionStats {
+fn apply_update(u: &mut Field, v: &mut Field, force: &mut Field, p: &SynParams) -> InversionStats {
     let max = force.max_norm();
     let scale = if max > 0.0 { p.step / max } else { 0.0 };
     v.compose_then_scaled(force, -scale);
-    v.smooth(p.total_variance.sqrt(), scratch);
+    v.smooth(p.total_variance.sqrt());
     v.zero_boundary();
     invert(v, u, force);
     invert(u, v, force)
@@ -278,12 +295,13 @@ pub fn syn(fixed: &[f32], moving: &[f32], dims: [usize; 3], p: &SynParams) -> Sy
             }
         };
         let n = ldims.iter().product();
+        let metric = MetricState::new(p.metric, &imgs[0], &imgs[1]);
+        let stored = if metric.stores_derivatives() { n } else { 0 };
         let mut b = Buffers {
             warped: [vec![0.0; n], vec![0.0; n]],
-            deriv: [vec![0.0; n], vec![0.0; n]],
+            deriv: [vec![0.0; stored], vec![0.0; stored]],
             update: Field::zeros(ldims),
-            scratch: Vec::with_capacity(n),
-            metric: MetricState::new(p.metric, &imgs[0], &imgs[1]),
+            metric,
         };
         let mut history = Vec::with_capacity(iters);
         for _ in 0..iters {

@@ -117,7 +117,7 @@ fn an_update_lands_where_its_force_was_measured() {
         total_variance: 0.0,
         ..SynParams::default()
     };
-    apply_update(&mut u, &mut v, &mut force, &p, &mut Vec::new());
+    apply_update(&mut u, &mut v, &mut force, &p);
     let row = nx * (centre[1] as usize + ny * centre[2] as usize);
     let change: Vec<f32> = (0..nx)
         .map(|i| u.c[0][row + i] - before.c[0][row + i])
