@@ -15,36 +15,47 @@ use rayon::prelude::*;
 /// Local variances below this are treated as flat (no correlation information).
 const FLAT: f32 = 1e-5;
 
+fn add(out: &mut [f32], from: &[f32]) {
+    out.iter_mut().zip(from).for_each(|(o, v)| *o += v);
+}
+
+/// Window sums of one line (truncated at its ends): shifted copies of the line added whole
+/// (vectorises); the truncated window is the line's missing neighbours counting as nothing.
+fn box_line(out: &mut [f32], line: &[f32], r: usize) {
+    let nx = line.len();
+    out.copy_from_slice(line);
+    for t in 1..=r.min(nx - 1) {
+        add(&mut out[..nx - t], &line[t..]);
+        add(&mut out[t..], &line[..nx - t]);
+    }
+}
+
+/// Window sums along y of one slab of `ny` lines of `nx`: each output line the sum of the
+/// 2r+1 input lines around it.
+fn box_lines(out: &mut [f32], slab: &[f32], nx: usize, r: usize) {
+    let ny = slab.len() / nx;
+    for j in 0..ny {
+        let o = &mut out[j * nx..(j + 1) * nx];
+        o.fill(0.0);
+        for jj in j.saturating_sub(r)..=(j + r).min(ny - 1) {
+            add(o, &slab[jj * nx..(jj + 1) * nx]);
+        }
+    }
+}
+
 /// Window sums along one axis (truncated at the borders), `src` → `dst`. Each output row or
 /// slab is the sum of the 2r+1 input rows or slabs around it: contiguous, vectorisable adds.
 fn box_axis(src: &[f32], dst: &mut [f32], dims: [usize; 3], axis: usize, r: usize) {
     let [nx, ny, nz] = dims;
-    let add = |out: &mut [f32], from: &[f32]| out.iter_mut().zip(from).for_each(|(o, v)| *o += v);
     match axis {
         0 => dst
             .par_chunks_mut(nx)
             .zip(src.par_chunks(nx))
-            .for_each(|(out, row)| {
-                // Shifted copies of the row added whole (vectorises); the truncated window
-                // is the row's missing neighbours counting as nothing.
-                out.copy_from_slice(row);
-                for t in 1..=r.min(nx - 1) {
-                    add(&mut out[..nx - t], &row[t..]);
-                    add(&mut out[t..], &row[..nx - t]);
-                }
-            }),
+            .for_each(|(out, row)| box_line(out, row, r)),
         1 => dst
             .par_chunks_mut(nx * ny)
             .zip(src.par_chunks(nx * ny))
-            .for_each(|(out, slab)| {
-                for j in 0..ny {
-                    let o = &mut out[j * nx..(j + 1) * nx];
-                    o.fill(0.0);
-                    for jj in j.saturating_sub(r)..=(j + r).min(ny - 1) {
-                        add(o, &slab[jj * nx..(jj + 1) * nx]);
-                    }
-                }
-            }),
+            .for_each(|(out, slab)| box_lines(out, slab, nx, r)),
         _ => dst
             .par_chunks_mut(nx * ny)
             .enumerate()
@@ -68,15 +79,21 @@ pub fn box_sum(data: &mut Vec<f32>, dims: [usize; 3], r: usize, scratch: &mut Ve
     }
 }
 
-/// Reusable buffers for [`cc_derivatives`].
+/// Reusable buffers for [`cc_derivatives`]: for each run of slabs a worker takes, a ring of
+/// its five products' in-slab window sums and their sums along z.
 #[derive(Debug, Default)]
 pub struct CcWorkspace {
-    sums: [Vec<f32>; 5],
-    scratch: Vec<f32>,
+    parts: Vec<Vec<f32>>,
 }
 
 /// Computes the mean local correlation and, per voxel, `∂cc/∂F` and `∂cc/∂M` into `d_fixed`
 /// and `d_moving`.
+///
+/// The window sums are never whole volumes: each worker takes a run of slabs and walks it in
+/// z order, keeping the five products' window sums within the slab (along x, then y) for the
+/// last 2r + 1 slabs in a ring, and adding those along z for the slab at the window's centre
+/// — the additions [`box_sum`] makes, in its order, so the values are the same bit for bit.
+/// A run recomputes the r slabs beyond each of its ends.
 pub fn cc_derivatives(
     fixed: &[f32],
     moving: &[f32],
@@ -89,71 +106,109 @@ pub fn cc_derivatives(
     let n = fixed.len();
     let mean = |v: &[f32]| (v.par_iter().map(|&x| f64::from(x)).sum::<f64>() / n as f64) as f32;
     let (mf, mm) = (mean(fixed), mean(moving));
-    for s in &mut ws.sums {
-        s.resize(n, 0.0);
-    }
-    {
-        let [sf, sm, sff, smm, sfm] = &mut ws.sums;
-        sf.par_iter_mut()
-            .zip(sm.par_iter_mut())
-            .zip(sff.par_iter_mut())
-            .zip(smm.par_iter_mut())
-            .zip(sfm.par_iter_mut())
-            .enumerate()
-            .for_each(|(v, ((((a, b), c), d), e))| {
-                let (f, m) = (fixed[v] - mf, moving[v] - mm);
-                *a = f;
-                *b = m;
-                *c = f * f;
-                *d = m * m;
-                *e = f * m;
-            });
-    }
-    for s in &mut ws.sums {
-        box_sum(s, dims, radius, &mut ws.scratch);
-    }
-    let [nx, ny, _] = dims;
+    let [nx, ny, nz] = dims;
+    let slab = nx * ny;
+    let r = radius;
+    let window = 2 * r + 1;
     // Window sizes along each axis (truncated at the borders), computed once.
     let counts: [Vec<f32>; 3] = std::array::from_fn(|a| {
         (0..dims[a])
-            .map(|c| ((c + radius).min(dims[a] - 1) - c.saturating_sub(radius) + 1) as f32)
+            .map(|c| ((c + r).min(dims[a] - 1) - c.saturating_sub(r) + 1) as f32)
             .collect()
     });
-    let [sf, sm, sff, smm, sfm] = &ws.sums;
-    let slab = nx * ny;
-    // Per-slab sums added in slab order: the same value for any number of threads.
-    let per_slab: Vec<f64> = d_fixed
-        .par_chunks_mut(slab)
-        .zip(d_moving.par_chunks_mut(slab))
-        .enumerate()
-        .map(|(k, (dfs, dms))| {
-            let mut total = 0.0f64;
+    let per_run = nz.div_ceil(rayon::current_num_threads().max(1));
+    let runs = nz.div_ceil(per_run);
+    ws.parts.resize_with(runs, Vec::new);
+    for p in &mut ws.parts {
+        // 5 quantities × (a ring of 2r + 1 slabs, and their sum along z), a slab of the
+        // x-pass and a line of products.
+        p.resize(5 * (window + 1) * slab + slab + nx, 0.0);
+    }
+    // The five products' in-slab window sums (along x, then y) of slab `kk`, into `out`.
+    let products = |kk: usize, out: &mut [f32], tmp: &mut [f32], line: &mut [f32]| {
+        for q in 0..5 {
             for j in 0..ny {
-                let cyz = counts[1][j] * counts[2][k];
-                for i in 0..nx {
-                    let o = i + nx * j;
-                    let v = o + slab * k;
-                    let cnt = counts[0][i] * cyz;
-                    let (mu_f, mu_m) = (sf[v] / cnt, sm[v] / cnt);
-                    let vfm = sfm[v] - sf[v] * mu_m;
-                    let vff = sff[v] - sf[v] * mu_f;
-                    let vmm = smm[v] - sm[v] * mu_m;
-                    if vff < FLAT * cnt || vmm < FLAT * cnt {
-                        dfs[o] = 0.0;
-                        dms[o] = 0.0;
-                        continue;
-                    }
-                    let a = fixed[v] - mf - mu_f;
-                    let b = moving[v] - mm - mu_m;
-                    let common = 2.0 * vfm / (vff * vmm);
-                    dms[o] = common * (a - vfm / vmm * b);
-                    dfs[o] = common * (b - vfm / vff * a);
-                    total += f64::from(vfm * vfm / (vff * vmm));
+                let v0 = kk * slab + j * nx;
+                for (i, p) in line.iter_mut().enumerate() {
+                    let (f, m) = (fixed[v0 + i] - mf, moving[v0 + i] - mm);
+                    *p = match q {
+                        0 => f,
+                        1 => m,
+                        2 => f * f,
+                        3 => m * m,
+                        _ => f * m,
+                    };
                 }
+                box_line(&mut tmp[j * nx..(j + 1) * nx], line, r);
             }
-            total
+            box_lines(&mut out[q * slab..(q + 1) * slab], tmp, nx, r);
+        }
+    };
+    let per_slab: Vec<f64> = d_fixed
+        .par_chunks_mut(per_run * slab)
+        .zip(d_moving.par_chunks_mut(per_run * slab))
+        .zip(ws.parts.par_iter_mut())
+        .enumerate()
+        .flat_map_iter(|(run, ((dfs, dms), buf))| {
+            let (ring, rest) = buf.split_at_mut(5 * window * slab);
+            let (sum, rest) = rest.split_at_mut(5 * slab);
+            let (tmp, line) = rest.split_at_mut(slab);
+            let k0 = run * per_run;
+            let k1 = (k0 + per_run).min(nz);
+            let mut totals = Vec::with_capacity(k1 - k0);
+            // Slabs enter the ring from k0 − r on; slab kk lives in slot kk mod (2r + 1).
+            let slot = |kk: usize| kk % window * 5 * slab;
+            for kk in k0.saturating_sub(r)..(k0 + r).min(nz) {
+                products(kk, &mut ring[slot(kk)..slot(kk) + 5 * slab], tmp, line);
+            }
+            for k in k0..k1 {
+                if k + r < nz {
+                    let at = slot(k + r);
+                    products(k + r, &mut ring[at..at + 5 * slab], tmp, line);
+                }
+                sum.fill(0.0);
+                for kk in k.saturating_sub(r)..=(k + r).min(nz - 1) {
+                    let at = slot(kk);
+                    sum.iter_mut()
+                        .zip(&ring[at..at + 5 * slab])
+                        .for_each(|(o, v)| *o += v);
+                }
+                let [sf, sm, sff, smm, sfm] =
+                    std::array::from_fn(|q| &sum[q * slab..(q + 1) * slab]);
+                let (dfs, dms) = (
+                    &mut dfs[(k - k0) * slab..(k - k0 + 1) * slab],
+                    &mut dms[(k - k0) * slab..(k - k0 + 1) * slab],
+                );
+                let mut total = 0.0f64;
+                for j in 0..ny {
+                    let cyz = counts[1][j] * counts[2][k];
+                    for i in 0..nx {
+                        let o = i + nx * j;
+                        let v = o + slab * k;
+                        let cnt = counts[0][i] * cyz;
+                        let (mu_f, mu_m) = (sf[o] / cnt, sm[o] / cnt);
+                        let vfm = sfm[o] - sf[o] * mu_m;
+                        let vff = sff[o] - sf[o] * mu_f;
+                        let vmm = smm[o] - sm[o] * mu_m;
+                        if vff < FLAT * cnt || vmm < FLAT * cnt {
+                            dfs[o] = 0.0;
+                            dms[o] = 0.0;
+                            continue;
+                        }
+                        let a = fixed[v] - mf - mu_f;
+                        let b = moving[v] - mm - mu_m;
+                        let common = 2.0 * vfm / (vff * vmm);
+                        dms[o] = common * (a - vfm / vmm * b);
+                        dfs[o] = common * (b - vfm / vff * a);
+                        total += f64::from(vfm * vfm / (vff * vmm));
+                    }
+                }
+                totals.push(total);
+            }
+            totals
         })
         .collect();
+    // Per-slab sums added in slab order: the same value for any number of threads.
     per_slab.iter().sum::<f64>() / n as f64
 }
 
@@ -311,5 +366,91 @@ mod tests {
         assert_eq!(df1, df2);
         assert_eq!(dm1, dm2);
         assert!((v1 - v2).abs() < 1e-9);
+    }
+
+    /// The five window sums as whole volumes (five [`box_sum`]s), then the derivatives: what
+    /// [`cc_derivatives`] computed before it streamed its sums.
+    fn whole_volume(f: &[f32], m: &[f32], dims: [usize; 3], r: usize) -> (f64, Vec<f32>, Vec<f32>) {
+        let n = f.len();
+        let mean = |v: &[f32]| (v.iter().map(|&x| f64::from(x)).sum::<f64>() / n as f64) as f32;
+        let (mf, mm) = (mean(f), mean(m));
+        let mut sums: [Vec<f32>; 5] = std::array::from_fn(|q| {
+            (0..n)
+                .map(|v| {
+                    let (a, b) = (f[v] - mf, m[v] - mm);
+                    [a, b, a * a, b * b, a * b][q]
+                })
+                .collect()
+        });
+        for s in &mut sums {
+            box_sum(s, dims, r, &mut Vec::new());
+        }
+        let [nx, ny, nz] = dims;
+        let cnt = |a: usize, c: usize| ((c + r).min(dims[a] - 1) - c.saturating_sub(r) + 1) as f32;
+        let (mut df, mut dm) = (vec![0.0; n], vec![0.0; n]);
+        let mut total = 0.0;
+        for k in 0..nz {
+            let mut slab = 0.0f64;
+            for j in 0..ny {
+                for i in 0..nx {
+                    let v = i + nx * (j + ny * k);
+                    let c = cnt(0, i) * (cnt(1, j) * cnt(2, k));
+                    let [sf, sm, sff, smm, sfm] = std::array::from_fn(|q| sums[q][v]);
+                    let (mu_f, mu_m) = (sf / c, sm / c);
+                    let (vfm, vff, vmm) = (sfm - sf * mu_m, sff - sf * mu_f, smm - sm * mu_m);
+                    if vff < FLAT * c || vmm < FLAT * c {
+                        continue;
+                    }
+                    let (a, b) = (f[v] - mf - mu_f, m[v] - mm - mu_m);
+                    let common = 2.0 * vfm / (vff * vmm);
+                    dm[v] = common * (a - vfm / vmm * b);
+                    df[v] = common * (b - vfm / vff * a);
+                    slab += f64::from(vfm * vfm / (vff * vmm));
+                }
+            }
+            total += slab;
+        }
+        (total / n as f64, df, dm)
+    }
+
+    #[test]
+    fn streamed_window_sums_are_the_whole_volume_sums_bit_for_bit() {
+        // z extents shorter than a window, equal to it and longer; 1 to 3 workers (runs of
+        // slabs of different lengths, each recomputing its ends).
+        for (dims, r, seed) in [
+            ([9, 8, 3], 2, 2),
+            ([7, 6, 5], 2, 3),
+            ([10, 9, 17], 2, 4),
+            ([6, 5, 12], 3, 5),
+        ] {
+            let (f, m) = (random(dims, seed), random(dims, seed + 100));
+            let (want, wdf, wdm) = whole_volume(&f, &m, dims, r);
+            for threads in 1..=3 {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let (mut df, mut dm) = (vec![0.0; f.len()], vec![0.0; f.len()]);
+                let got = pool.install(|| {
+                    cc_derivatives(
+                        &f,
+                        &m,
+                        dims,
+                        r,
+                        &mut CcWorkspace::default(),
+                        &mut df,
+                        &mut dm,
+                    )
+                });
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{dims:?} r {r}, {threads} threads"
+                );
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&df), bits(&wdf), "{dims:?} r {r}, {threads} threads");
+                assert_eq!(bits(&dm), bits(&wdm), "{dims:?} r {r}, {threads} threads");
+            }
+        }
     }
 }
