@@ -83,8 +83,8 @@ pub fn convolve_axis(src: &[f32], dst: &mut [f32], dims: [usize; 3], axis: usize
 
 /// Smooths `data` in place with per-axis standard deviations `sigma` (voxels). Each pass
 /// works from copies of only what it still needs (a line, a slab, or along z the last
-/// ⌈3σ⌉ + 1 slabs), so the extra memory is a few slabs, not a second volume; the values are
-/// [`convolve_axis`]'s, bit for bit.
+/// ⌈3σ⌉ + 1 slabs of each worker's run and the ⌈3σ⌉ slabs beyond its ends), so the extra
+/// memory is some slabs, not a second volume; the values are [`convolve_axis`]'s, bit for bit.
 pub fn smooth(data: &mut [f32], dims: [usize; 3], sigma: [f32; 3]) {
     for (axis, s) in sigma.iter().enumerate() {
         if *s > 0.0 && dims[axis] >= 2 {
@@ -126,33 +126,52 @@ fn convolve_axis_in_place(data: &mut [f32], dims: [usize; 3], axis: usize, kerne
             },
         ),
         _ => {
-            // Slab by slab in order: slab k's new values need the old slabs k − r … k + r,
-            // and those up to k are overwritten by then, so the last r + 1 old slabs are kept
-            // in a ring. Each slab is split across the threads.
+            // Each worker walks a run of slabs in order: slab k's new values need the old
+            // slabs k − r … k + r, and those up to k are overwritten by then, so the last r + 1
+            // old slabs are kept in a ring. The r old slabs beyond each end of a run, which
+            // the neighbouring run overwrites, are copied before any run starts.
             let s = nx * ny;
-            let mut ring = vec![0.0f32; (r + 1) * s];
-            let mut out = vec![0.0f32; s];
-            let part = s.div_ceil(2 * rayon::current_num_threads()).max(1024);
-            for k in 0..nz {
-                let slot = k % (r + 1);
-                ring[slot * s..(slot + 1) * s].copy_from_slice(&data[k * s..(k + 1) * s]);
-                let (ring, old) = (&ring, &*data);
-                out.par_chunks_mut(part).enumerate().for_each(|(c, o)| {
-                    let at = c * part;
-                    o.fill(0.0);
-                    for (t, w) in kernel.iter().enumerate() {
-                        let kk = clamp(k + t, nz);
-                        let src = if kk <= k {
-                            let sl = kk % (r + 1);
-                            &ring[sl * s..(sl + 1) * s]
-                        } else {
-                            &old[kk * s..(kk + 1) * s]
-                        };
-                        add_scaled(o, *w, &src[at..at + o.len()]);
+            let per_run = nz.div_ceil(rayon::current_num_threads().max(1)).max(r + 1);
+            let halos: Vec<(Vec<f32>, Vec<f32>)> = (0..nz.div_ceil(per_run))
+                .map(|run| {
+                    let (k0, k1) = (run * per_run, ((run + 1) * per_run).min(nz));
+                    let copy = |ks: std::ops::Range<usize>| {
+                        ks.flat_map(|kk| data[kk * s..(kk + 1) * s].iter().copied())
+                            .collect::<Vec<f32>>()
+                    };
+                    (copy(k0.saturating_sub(r)..k0), copy(k1..(k1 + r).min(nz)))
+                })
+                .collect();
+            data.par_chunks_mut(per_run * s)
+                .zip(halos.par_iter())
+                .enumerate()
+                .for_each(|(run, (chunk, (below, above)))| {
+                    let k0 = run * per_run;
+                    let k1 = k0 + chunk.len() / s;
+                    let mut ring = vec![0.0f32; (r + 1) * s];
+                    let mut out = vec![0.0f32; s];
+                    for k in k0..k1 {
+                        let slot = k % (r + 1);
+                        let local = (k - k0) * s;
+                        ring[slot * s..(slot + 1) * s].copy_from_slice(&chunk[local..local + s]);
+                        out.fill(0.0);
+                        for (t, w) in kernel.iter().enumerate() {
+                            let kk = clamp(k + t, nz);
+                            let src = if kk < k0 {
+                                let at = (kk + r - k0) * s;
+                                &below[at..at + s]
+                            } else if kk >= k1 {
+                                &above[(kk - k1) * s..(kk - k1 + 1) * s]
+                            } else if kk <= k {
+                                &ring[kk % (r + 1) * s..(kk % (r + 1) + 1) * s]
+                            } else {
+                                &chunk[(kk - k0) * s..(kk - k0 + 1) * s]
+                            };
+                            add_scaled(&mut out, *w, src);
+                        }
+                        chunk[local..local + s].copy_from_slice(&out);
                     }
                 });
-                data[k * s..(k + 1) * s].copy_from_slice(&out);
-            }
         }
     }
 }
@@ -256,9 +275,13 @@ mod tests {
 
     #[test]
     fn in_place_passes_are_the_two_buffer_convolutions_bit_for_bit() {
-        // A z extent shorter and longer than the kernel, and a sigma whose radius exceeds
-        // the grid along some axes.
-        for (dims, sigma) in [([17, 5, 23], [1.3, 2.0, 1.7]), ([6, 9, 4], [2.5, 0.8, 3.0])] {
+        // A z extent shorter and longer than the kernel, a sigma whose radius exceeds the
+        // grid along some axes, and runs of slabs for 1 to 3 workers.
+        for (dims, sigma) in [
+            ([17, 5, 23], [1.3, 2.0, 1.7]),
+            ([6, 9, 4], [2.5, 0.8, 3.0]),
+            ([5, 4, 40], [0.0, 0.0, 1.2]),
+        ] {
             let src = random_volume(dims, 5);
             let mut want = src.clone();
             let mut other = vec![0.0; src.len()];
@@ -266,12 +289,19 @@ mod tests {
                 convolve_axis(&want, &mut other, dims, axis, &gaussian_kernel(*s));
                 std::mem::swap(&mut want, &mut other);
             }
-            let mut got = src;
-            smooth(&mut got, dims, sigma);
-            assert!(got
-                .iter()
-                .zip(&want)
-                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            for threads in 1..=3 {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut got = src.clone();
+                pool.install(|| smooth(&mut got, dims, sigma));
+                let same = got
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{dims:?}, {threads} threads");
+            }
         }
     }
 
