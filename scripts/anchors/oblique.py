@@ -24,7 +24,7 @@ def rotation(ax, ay, az):
 
 
 # The fixed subject tilted as an AC-PC-aligned acquisition is; each moving subject by a
-# tilt and turn of its own, 8-11 degrees away from the fixed one's.
+# tilt and turn of its own, 9-12 degrees away from the fixed one's.
 ANGLES = [(12.0, 0.0, 4.0), (2.0, 3.0, 0.0), (6.0, -5.0, 8.0), (20.0, 4.0, -3.0), (12.0, 0.0, -6.0)]
 
 

@@ -30,6 +30,25 @@ fn add_scaled(out: &mut [f32], w: f32, src: &[f32]) {
 }
 }
 
+/// Copies `line` into the middle of `pad` (longer by the kernel's length less one) and its
+/// end values into the margins, so a kernel's taps need no clamping.
+fn pad_line(pad: &mut [f32], line: &[f32]) {
+    let r = (pad.len() - line.len()) / 2;
+    pad[..r].fill(line[0]);
+    pad[r..r + line.len()].copy_from_slice(line);
+    pad[r + line.len()..].fill(line[line.len() - 1]);
+}
+
+/// `out` = `kernel` run along a padded line: taps outside, voxels inside, so the inner loop
+/// runs over contiguous voxels and vectorises.
+fn convolve_padded(out: &mut [f32], pad: &[f32], kernel: &[f32]) {
+    let n = out.len();
+    out.fill(0.0);
+    for (t, w) in kernel.iter().enumerate() {
+        add_scaled(out, *w, &pad[t..t + n]);
+    }
+}
+
 /// Convolves `src` along `axis` with a centred odd-length `kernel` into `dst`.
 pub fn convolve_axis(src: &[f32], dst: &mut [f32], dims: [usize; 3], axis: usize, kernel: &[f32]) {
     let [nx, ny, nz] = dims;
@@ -41,17 +60,8 @@ pub fn convolve_axis(src: &[f32], dst: &mut [f32], dims: [usize; 3], axis: usize
         0 => dst.par_chunks_mut(nx).enumerate().for_each_init(
             || vec![0.0f32; nx + kernel.len()],
             |pad, (line, out)| {
-                let row = &src[line * nx..(line + 1) * nx];
-                let r = r as usize;
-                pad[..r].fill(row[0]);
-                pad[r..r + nx].copy_from_slice(row);
-                pad[r + nx..].fill(row[nx - 1]);
-                // Taps outside, voxels inside: the inner loop runs over contiguous voxels
-                // and vectorises.
-                out.fill(0.0);
-                for (t, w) in kernel.iter().enumerate() {
-                    add_scaled(out, *w, &pad[t..t + nx]);
-                }
+                pad_line(pad, &src[line * nx..(line + 1) * nx]);
+                convolve_padded(out, pad, kernel);
             },
         ),
         1 => dst
@@ -102,13 +112,8 @@ fn convolve_axis_in_place(data: &mut [f32], dims: [usize; 3], axis: usize, kerne
         0 => data.par_chunks_mut(nx).for_each_init(
             || vec![0.0f32; nx + kernel.len()],
             |pad, row| {
-                pad[..r].fill(row[0]);
-                pad[r..r + nx].copy_from_slice(row);
-                pad[r + nx..].fill(row[nx - 1]);
-                row.fill(0.0);
-                for (t, w) in kernel.iter().enumerate() {
-                    add_scaled(row, *w, &pad[t..t + nx]);
-                }
+                pad_line(pad, row);
+                convolve_padded(row, pad, kernel);
             },
         ),
         1 => data.par_chunks_mut(nx * ny).for_each_init(
