@@ -157,11 +157,11 @@ struct Buffers {
 
 /// The metric's own state for one level.
 enum MetricState {
-    /// Window sums, with the window radius.
+    /// The streamed window sums' buffers, with the window radius.
     Cc(CcWorkspace, usize),
     /// Both histograms, with the fixed and moving level images' intensity ranges: warped
     /// intensities are convex combinations of the level image's, so these ranges hold them.
-    Mattes(SymmetricMattes, [BinRange; 2]),
+    Mattes(Box<SymmetricMattes>, [BinRange; 2]),
 }
 
 impl MetricState {
@@ -174,7 +174,7 @@ impl MetricState {
         match metric {
             SynMetric::Cc { radius } => MetricState::Cc(CcWorkspace::default(), radius),
             SynMetric::Mattes { bins } => MetricState::Mattes(
-                SymmetricMattes::new(bins),
+                Box::new(SymmetricMattes::new(bins)),
                 [BinRange::of(fixed, bins), BinRange::of(moving, bins)],
             ),
         }
