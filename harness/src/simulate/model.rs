@@ -258,8 +258,10 @@ pub fn inflation(per_share_lost: f64, share: f64) -> f64 {
     (1.0 + per_share_lost * (1.0 - share.clamp(0.0, 1.0))).max(1e-3)
 }
 
-/// Profiles with a share below this shared their cores.
-const ALONE: f64 = 1.0 - 1e-6;
+/// Profiles with a share below this shared their cores. One that lost less — a launch or a
+/// reap overlapping a neighbour's by some milliseconds — ran alone as far as its CPU time can
+/// tell: fitted on it, the law would divide that time's noise by a share lost near zero.
+pub(crate) const ALONE: f64 = 0.99;
 
 impl CoRunLaw {
     /// Fits the law on `profiles`: the laws of the profiles that ran alone give each sharing

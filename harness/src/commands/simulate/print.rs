@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::largest;
 use crate::plan::{Plan, Stage};
+use crate::simulate::model::ALONE;
 use crate::simulate::{Inputs, Spread};
 use crate::store::Band;
 
@@ -13,7 +14,7 @@ pub(super) fn print_inputs(inputs: &Inputs, plan: &Plan) {
     for p in &inputs.profiles {
         let e = counts.entry(p.stage.as_str()).or_default();
         e.0 += 1;
-        e.1 += usize::from(p.share < 1.0);
+        e.1 += usize::from(p.share < ALONE);
     }
     for (stage, (n, over)) in &counts {
         eprintln!(

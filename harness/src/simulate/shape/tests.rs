@@ -86,6 +86,17 @@ fn sharing_profiles_give_the_co_run_law_and_go_back_to_their_time_alone() {
         .all(|p| p.stage != Stage::Registration || (p.cpu_s - 10.0).abs() < 1e-9));
     // Nothing shared: no law.
     assert_eq!(CoRunLaw::fit(&ps[..3]), CoRunLaw::default());
+    // A launch overlapping a neighbour's by milliseconds is no sharing: its CPU time's noise
+    // (here 5 %) gives no law, and the profile keeps its time.
+    let mut grazed = ps[..3].to_vec();
+    grazed.push(Profile {
+        share: 0.9995,
+        ..profile("c", Stage::Registration, 10.5)
+    });
+    let law = CoRunLaw::fit(&grazed);
+    assert_eq!(law, CoRunLaw::default());
+    law.deflate(&mut grazed);
+    assert_eq!(grazed[3].cpu_s, 10.5);
 }
 
 #[test]
