@@ -177,9 +177,7 @@ pub fn cc_derivatives(
                 sum.fill(0.0);
                 for kk in k.saturating_sub(r)..=(k + r).min(nz - 1) {
                     let at = slot(kk);
-                    sum.iter_mut()
-                        .zip(&ring[at..at + 5 * slab])
-                        .for_each(|(o, v)| *o += v);
+                    add(sum, &ring[at..at + 5 * slab]);
                 }
                 let [sf, sm, sff, smm, sfm] =
                     std::array::from_fn(|q| &sum[q * slab..(q + 1) * slab]);
